@@ -1,0 +1,153 @@
+"""The 15 HumanSense tasks: the one table every other part of the package reads.
+
+Task YAMLs, groups, the README's task table, the data loader's task mapping, the media rules and
+the report are all derived from :data:`TASKS` and :data:`VARIANTS`, so a fact about a task is
+written down exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Modality = Literal["video", "video+audio", "audio"]
+AnswerFormat = Literal["single", "multi", "numeric", "yesno"]
+
+#: The official ``question_pattern`` strings and the answer format each one means.
+QUESTION_PATTERNS: dict[str, AnswerFormat] = {
+    "Multiple-choice question (select one answer choice)": "single",
+    "Multiple-choice question (select one or more answer choices)": "multi",
+    "Question and answer (Arabic numerals)": "numeric",
+    "Judgment question (Yes or No)": "yesno",
+}
+
+LEVELS: dict[str, str] = {
+    "L1": "Perception",
+    "L2": "Complex perception",
+    "L3": "Understanding",
+    "L4": "Interaction",
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """One HumanSense task.
+
+    ``task_type`` is the official string when a public source spells it out; ``None`` means the
+    string must come from the data (see :mod:`lmms_humansense.data.taskmap`).
+    ``modality`` follows the official runner: ``video+audio`` tasks get the mp4's own sound track,
+    ``audio`` tasks are an audio file only, ``video`` tasks get frames and no sound.
+    """
+
+    code: str
+    name: str
+    level: str
+    task_type: str | None
+    modality: Modality
+    answer: AnswerFormat
+    expected: int
+
+    @property
+    def leaf(self) -> str:
+        """The lmms-eval task name of the default (faithful) variant."""
+        return f"humansense_{self.code.lower()}"
+
+    @property
+    def has_video(self) -> bool:
+        return self.modality != "audio"
+
+    @property
+    def uses_audio(self) -> bool:
+        """True for the 7 task types the official runner feeds sound."""
+        return self.modality != "video"
+
+    @property
+    def in_paper_avg(self) -> bool:
+        """The paper's "Avg." is the unweighted mean over the 13 video tasks."""
+        return self.has_video
+
+    @property
+    def speech_video(self) -> bool:
+        """The 5 video tasks whose own sound track carries speech (the ASR variant's set)."""
+        return self.modality == "video+audio"
+
+
+TASKS: tuple[Task, ...] = (
+    Task("AR", "Action Recognition", "L1", None, "video", "multi", 300),
+    Task("ER", "Emotion Recognition", "L1", None, "video", "single", 300),
+    Task("GR", "Gesture Recognition", "L1", None, "video", "single", 300),
+    Task("PA", "Person Appearance", "L1", None, "video", "multi", 300),
+    Task("AC", "Abnormal Classification", "L2", "Abnormal_Recognition", "video", "single", 100),
+    Task("CM", "Complex Motion", "L2", None, "video", "single", 281),
+    Task("HC", "Human Counting", "L2", None, "video", "numeric", 360),
+    Task("TR", "Talking-person Recognition", "L2", "Talkingperson_Recognition", "video+audio", "single", 300),
+    Task("FR1", "Familiarity Recognition", "L3", "Familiarity_Recognition", "video+audio", "single", 200),
+    Task("FR2", "Fraud Recognition", "L3", "Fraud_Recognition", "audio", "single", 300),
+    Task("LD", "Lie Detection", "L3", None, "video", "single", 200),
+    Task("RR1", "Relation Recognition", "L3", "Relation_Recognition", "video+audio", "single", 150),
+    Task("RR2", "Rapport Recognition", "L3", "Rapport_Recognition", "video+audio", "single", 200),
+    Task("ES", "Emotion Strategy", "L4", "Emo_Strategy", "video+audio", "single", 300),
+    Task("PC", "Psychological Chat", "L4", "Psychological_Chat", "audio", "single", 291),
+)
+
+BY_CODE: dict[str, Task] = {t.code: t for t in TASKS}
+
+
+def task(code: str) -> Task:
+    """Look a task up by its code, case-insensitively, with an error that lists the valid codes."""
+    try:
+        return BY_CODE[code.upper()]
+    except KeyError:
+        raise KeyError(f"unknown HumanSense task code {code!r}; valid codes: {', '.join(BY_CODE)}") from None
+
+
+def known_task_types() -> dict[str, str]:
+    """Official task_type string -> task code, for the strings public sources spell out."""
+    return {t.task_type: t.code for t in TASKS if t.task_type}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named way of asking the questions. ``default`` is the paper's protocol, byte for byte.
+
+    ``codes`` lists the tasks the variant applies to (the official runner restricts the ASR and
+    enhanced prompts to the tasks that have speech or sound); ``audio`` says whether sound is given
+    to the model at all.
+    """
+
+    name: str
+    title: str
+    codes: tuple[str, ...]
+    audio: bool = True
+
+    @property
+    def prefix(self) -> str:
+        return "humansense" if self.name == "default" else f"humansense_{self.name}"
+
+    def leaf(self, code: str) -> str:
+        return f"{self.prefix}_{code.lower()}"
+
+    def tasks(self) -> tuple[Task, ...]:
+        return tuple(t for t in TASKS if t.code in self.codes)
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("default", "official protocol", tuple(t.code for t in TASKS)),
+        Variant("think", "reasoning prompt (<think>/<answer>), think scoring", tuple(t.code for t in TASKS)),
+        Variant("asr", "transcript prepended (5 speech video tasks)", tuple(t.code for t in TASKS if t.speech_video)),
+        Variant(
+            "enhanced",
+            "training-free prompt enhancement (7 audio tasks)",
+            tuple(t.code for t in TASKS if t.uses_audio),
+        ),
+        Variant(
+            "noaudio", "every sound withheld (13 video tasks)", tuple(t.code for t in TASKS if t.has_video), audio=False
+        ),
+    )
+}
+
+
+def paper_avg_codes() -> tuple[str, ...]:
+    return tuple(t.code for t in TASKS if t.in_paper_avg)

@@ -1,0 +1,105 @@
+"""Where the benchmark files are: the data root and the media paths inside it.
+
+The official runner joins ``os.getcwd()`` with each ``video_path``, so the paths in the JSON are
+relative to the folder *above* ``data/`` (``data/videos/x.mp4``).  Users point
+``HUMANSENSE_ROOT`` at the folder that holds the JSON files (or at the folder above ``data/``);
+media paths are resolved against it whatever prefix they carry.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+ENV_VAR = "HUMANSENSE_ROOT"
+VQA_FILE = "HumanSense_VQA.json"
+AQA_FILE = "HumanSense_AQA.json"
+ANNOTATION_FILES = (VQA_FILE, AQA_FILE)
+#: Written last by ``lmms-humansense download`` once the archives are fully extracted.
+COMPLETE_MARKER = ".humansense_complete"
+#: Present in the bundled sample set, so reports can say a run was on the sample.
+SAMPLE_MARKER = "SAMPLE.md"
+HUB_REPO = "antgroup/HumanSense_Benchmark"
+
+
+class DataRootError(FileNotFoundError):
+    """No usable data root: says where the files live and how to point the package at them."""
+
+
+def cache_home() -> Path:
+    """The package's cache folder (``$HUMANSENSE_CACHE``, else ``$XDG_CACHE_HOME`` or ~/.cache)."""
+    explicit = os.environ.get("HUMANSENSE_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "lmms_humansense"
+
+
+def default_root() -> Path:
+    """Where ``lmms-humansense download`` puts the benchmark when no ``--root`` is given."""
+    return cache_home() / "HumanSense_Benchmark"
+
+
+def sample_root() -> Path:
+    """The small sample set shipped in the package (for the quick start and the tests)."""
+    return Path(str(resources.files("lmms_humansense") / "sample"))
+
+
+def _normalise_root(path: Path) -> Path:
+    """Accept the folder holding the JSON files or the folder above ``data/``."""
+    if not any((path / f).is_file() for f in ANNOTATION_FILES) and any(
+        (path / "data" / f).is_file() for f in ANNOTATION_FILES
+    ):
+        return path / "data"
+    return path
+
+
+def how_to_get_data() -> str:
+    return (
+        f"Point ${ENV_VAR} at a folder in the official layout ({VQA_FILE}, {AQA_FILE}, videos/, audios/). "
+        f"The files are in bench_data/ of the Hugging Face dataset {HUB_REPO} "
+        f"(run `lmms-humansense download` to fetch and extract only those into {default_root()}). "
+        f'To try the package on the bundled sample set: export {ENV_VAR}="$(lmms-humansense sample-root)".'
+    )
+
+
+def resolve_root(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The data root: ``explicit``, else ``$HUMANSENSE_ROOT``, else a completed default download."""
+    raw = explicit if explicit is not None else os.environ.get(ENV_VAR, "").strip() or None
+    if raw is not None:
+        path = _normalise_root(Path(raw).expanduser().resolve())
+        if not path.is_dir():
+            raise DataRootError(f"HumanSense data root {path} (from ${ENV_VAR}) is not a folder. {how_to_get_data()}")
+        if not any((path / f).is_file() for f in ANNOTATION_FILES):
+            raise DataRootError(
+                f"HumanSense data root {path} holds neither {VQA_FILE} nor {AQA_FILE}. {how_to_get_data()}"
+            )
+        return path
+    fallback = default_root()
+    if (fallback / COMPLETE_MARKER).is_file():
+        return fallback
+    raise DataRootError(f"HumanSense data not found: ${ENV_VAR} is not set. {how_to_get_data()}")
+
+
+def is_sample(root: Path) -> bool:
+    return (root / SAMPLE_MARKER).is_file()
+
+
+def resolve_media(root: Path, raw: str, kind: str) -> Path | None:
+    """The file a JSON media path names, or ``None`` when no candidate exists.
+
+    Tries the path as given (absolute), then the path with its leading components removed one
+    at a time (``data/videos/x.mp4`` -> ``videos/x.mp4`` -> ``x.mp4``) under the root, then
+    ``<root>/<kind>/<file name>``.
+    """
+    path = Path(raw)
+    if path.is_absolute() and path.is_file():
+        return path
+    parts = [p for p in path.parts if p not in ("/", "")]
+    for k in range(len(parts)):
+        candidate = root.joinpath(*parts[k:])
+        if candidate.is_file():
+            return candidate
+    candidate = root / kind / path.name
+    return candidate if candidate.is_file() else None

@@ -1,0 +1,244 @@
+"""Official annotation records -> flat, validated docs.
+
+Nobody on this project has seen a real record, so every field is checked and every failure names
+the file, the record's position, its media path and the field, with the fix.  A doc is a flat dict
+of strings and numbers (``datasets`` needs one type per column), so nothing downstream has to dig
+into ``questions``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from lmms_humansense.answers import option_letters
+from lmms_humansense.catalog import BY_CODE, QUESTION_PATTERNS, TASKS
+from lmms_humansense.data.root import ANNOTATION_FILES, AQA_FILE, is_sample, resolve_media
+from lmms_humansense.data.taskmap import load_task_map, unknown_error
+from lmms_humansense.prompts import MULTI_OPTION_COUNT, SINGLE_OPTION_COUNTS
+
+log = logging.getLogger("lmms_humansense")
+
+
+class RecordError(ValueError):
+    """A record breaks the schema; the message names the record, the field and the fix."""
+
+
+class MediaMissingError(FileNotFoundError):
+    """Records reference media files that are not under the data root."""
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    source: str  # annotation file name
+    index: int  # position in that file
+    record: dict[str, Any]
+
+    def where(self) -> str:
+        path = self.record.get("video_path", "?") if isinstance(self.record, dict) else "?"
+        return f"{self.source} record #{self.index} (video_path={path!r})"
+
+
+def read_records(root: Path) -> list[RawRecord]:
+    """Both annotation files (either may be absent), as positioned raw records."""
+    out: list[RawRecord] = []
+    for name in ANNOTATION_FILES:
+        path = root / name
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise RecordError(f"{path} is not valid JSON: {exc}. Re-download or re-extract the file.") from None
+        if not isinstance(data, list):
+            raise RecordError(f"{path} must hold a JSON list of records, found {type(data).__name__}.")
+        out.extend(RawRecord(name, i, rec) for i, rec in enumerate(data))
+    return out
+
+
+def _field(raw: RawRecord, container: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in container or container[name] in (None, ""):
+        raise RecordError(
+            f"{raw.where()}: field questions.{name} is missing. Fix the record or remove it from the file."
+        )
+    value = container[name]
+    if not isinstance(value, kind):
+        raise RecordError(f"{raw.where()}: field questions.{name} should be {kind}, found {value!r}.")
+    return value
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str, Any]:
+    """One record as a flat doc; raises :class:`RecordError` naming the record and the field.
+
+    Media paths are resolved here too; an unresolved one is returned as an empty path plus the
+    raw string, so the caller can report every missing file at once.
+    """
+    rec = raw.record
+    if not isinstance(rec, dict):
+        raise RecordError(f"{raw.where()}: a record must be a JSON object, found {type(rec).__name__}.")
+    media = rec.get("video_path")
+    if not isinstance(media, str) or not media.strip():
+        raise RecordError(f"{raw.where()}: field video_path (the media file) is missing. Fix the record.")
+    q = rec.get("questions")
+    if not isinstance(q, dict):
+        raise RecordError(f"{raw.where()}: field questions is missing or not an object. Fix the record.")
+    task_type = _field(raw, q, "task_type", str)
+    code = task_map[task_type]
+    task = BY_CODE[code]
+    question = _field(raw, q, "question", str)
+    pattern = _field(raw, q, "question_pattern", str)
+    if pattern not in QUESTION_PATTERNS:
+        raise RecordError(
+            f"{raw.where()}: unknown question_pattern {pattern!r}; the official patterns are "
+            f"{', '.join(repr(p) for p in QUESTION_PATTERNS)}."
+        )
+    fmt = QUESTION_PATTERNS[pattern]
+    answer = str(_field(raw, q, "answer", (str, int))).strip()
+    options: list[str] = []
+    if fmt in ("single", "multi"):
+        options = _field(raw, q, "options", list)
+        if not options or not all(isinstance(o, str) and o.strip() for o in options):
+            raise RecordError(f"{raw.where()}: field questions.options must be a non-empty list of strings.")
+        counts = SINGLE_OPTION_COUNTS if fmt == "single" else (MULTI_OPTION_COUNT,)
+        if len(options) not in counts:
+            raise RecordError(
+                f"{raw.where()}: {len(options)} options for a {fmt} question; the official templates take {counts}."
+            )
+        letters = option_letters(options)
+        gold = answer.upper()
+        if not gold or not gold.isalpha() or any(c not in letters for c in gold):
+            raise RecordError(
+                f"{raw.where()}: field questions.answer {answer!r} is not among the options' letters {letters}."
+            )
+        if fmt == "single" and len(gold) != 1:
+            raise RecordError(f"{raw.where()}: single-choice answer {answer!r} must be one letter.")
+        answer = gold if fmt == "single" else "".join(sorted(gold))
+    elif fmt == "numeric":
+        if not answer.isdigit():
+            raise RecordError(f"{raw.where()}: field questions.answer {answer!r} must be a whole number.")
+    kind = "audios" if raw.source == AQA_FILE or task.modality == "audio" else "videos"
+    resolved = resolve_media(root, media, kind)
+    clip = media.replace("\\", "/")
+    if resolved is not None:
+        try:
+            clip = resolved.relative_to(root).as_posix()
+        except ValueError:
+            clip = resolved.as_posix()
+    return {
+        "id": f"{code}-{Path(raw.source).stem.split('_')[-1]}{raw.index:05d}",
+        "task": code,
+        "task_type": task_type,
+        "level": task.level,
+        "question": question,
+        "options": [o.strip() for o in options],
+        "answer": answer,
+        "answer_format": fmt,
+        "question_pattern": pattern,
+        "media": str(resolved) if resolved else "",
+        "media_raw": media,
+        "modality": task.modality,
+        "clip": clip,
+        "fps": _number(q.get("fps")),
+        "frames": _number(q.get("full_frame_number")),
+        "transcript": str(q.get("asr_en") or ""),
+    }
+
+
+@lru_cache(maxsize=8)
+def _load_all(root: Path, stamp: tuple[tuple[str, int, int], ...]) -> tuple[tuple[str, ...], dict[str, list[dict]]]:
+    """Every doc of a root grouped by task code; cached per root and file stamp.
+
+    15 leaf tasks load from the same two files in one lmms-eval run; reading and validating them
+    once keeps task building fast.
+    """
+    del stamp  # only part of the cache key
+    records = read_records(root)
+    task_map = load_task_map(root)
+    unknown = Counter(
+        r.record["questions"]["task_type"]
+        for r in records
+        if isinstance(r.record, dict)
+        and isinstance(r.record.get("questions"), dict)
+        and r.record["questions"].get("task_type") not in task_map
+        and isinstance(r.record["questions"].get("task_type"), str)
+    )
+    if unknown:
+        raise unknown_error(unknown, root)
+    by_task: dict[str, list[dict]] = {t.code: [] for t in TASKS}
+    missing: list[str] = []
+    for raw in records:
+        doc = normalise(raw, task_map, root)
+        if not doc["media"]:
+            missing.append(f"{doc['id']} ({raw.where()}): {doc['media_raw']}")
+        by_task[doc["task"]].append(doc)
+    if missing:
+        shown = "\n  ".join(missing[:10])
+        more = f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise MediaMissingError(
+            f"{len(missing)} HumanSense record(s) reference media that is not under {root}:\n  {shown}{more}\n"
+            "Fix: extract videos.zip and audios.zip into the root (`lmms-humansense download` does it), "
+            "or point $HUMANSENSE_ROOT at the folder that holds HumanSense_VQA.json and videos/; "
+            "`lmms-humansense verify` lists every problem."
+        )
+    _report_counts(root, by_task)
+    return tuple(sorted(by_task)), by_task
+
+
+def count_differences(by_task: dict[str, list[Any]]) -> dict[str, tuple[int, int]]:
+    """Tasks whose question count differs from the paper's: code -> (found, paper)."""
+    return {
+        t.code: (len(by_task.get(t.code, [])), t.expected) for t in TASKS if len(by_task.get(t.code, [])) != t.expected
+    }
+
+
+def _report_counts(root: Path, by_task: dict[str, list[dict]]) -> None:
+    diffs = count_differences(by_task)
+    if not diffs:
+        return
+    if is_sample(root):
+        log.warning(
+            "HumanSense: using the bundled SAMPLE set (%d questions), not the benchmark",
+            sum(map(len, by_task.values())),
+        )
+        return
+    listed = ", ".join(f"{c} {n} (paper {p})" for c, (n, p) in diffs.items())
+    log.warning("HumanSense: per-task question counts differ from the paper's: %s", listed)
+
+
+def _stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
+    out = []
+    for name in ANNOTATION_FILES:
+        p = root / name
+        if p.is_file():
+            st = p.stat()
+            out.append((name, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def load_task_docs(root: Path, code: str) -> list[dict[str, Any]]:
+    """The validated docs of one task (copies, so callers may add fields)."""
+    _, by_task = _load_all(root, _stamp(root))
+    return [dict(d) for d in by_task[BY_CODE[code.upper()].code]]
+
+
+def load_all_docs(root: Path) -> dict[str, list[dict[str, Any]]]:
+    _, by_task = _load_all(root, _stamp(root))
+    return {k: [dict(d) for d in v] for k, v in by_task.items()}
+
+
+def iter_docs(root: Path) -> Iterable[dict[str, Any]]:
+    for docs in load_all_docs(root).values():
+        yield from docs

@@ -1,0 +1,158 @@
+"""Opening the benchmark's media: probing videos, decoding sound to 16 kHz mono, caching it.
+
+The official runner gives sound to 7 task types: the mp4's own track for the 5 speech video tasks
+and a separate audio file for FR2 and PC, all at 16 kHz.  Decoding a video's track costs tens of
+milliseconds to seconds per clip and every question on a clip needs it again, so decoded sound is
+written once to a float32 WAV in the cache (keyed by the source file's path, size and mtime) and
+read back from there; chat wrappers also get that WAV's path, which every audio reader accepts.
+Every failure names the file and says what is wrong with it, never a silent empty result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from lmms_humansense.data.root import cache_home
+
+SAMPLE_RATE = 16_000
+
+
+class MediaError(RuntimeError):
+    """A media file that cannot serve its question; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    frames: int
+    fps: float
+    duration: float
+    has_audio: bool
+
+
+def _open(path: str):
+    import av
+
+    if not os.path.isfile(path):
+        raise MediaError(f"{path}: file does not exist")
+    if os.path.getsize(path) == 0:
+        raise MediaError(f"{path}: file is empty (0 bytes); re-extract it from the benchmark archive")
+    try:
+        return av.open(path)
+    except Exception as exc:  # PyAV raises several error types for broken containers
+        raise MediaError(
+            f"{path}: cannot be opened as a media container ({exc}); re-extract or re-download it"
+        ) from None
+
+
+@lru_cache(maxsize=8192)
+def _probe_cached(path: str, size: int, mtime_ns: int) -> VideoInfo:
+    del size, mtime_ns  # cache key only
+    with _open(path) as container:
+        videos = container.streams.video
+        if not videos:
+            raise MediaError(f"{path}: has no video stream")
+        stream = videos[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        duration = float(stream.duration * stream.time_base) if stream.duration else 0.0
+        if not duration and container.duration:
+            duration = container.duration / 1_000_000
+        frames = int(stream.frames or round(duration * fps))
+        return VideoInfo(path, frames, fps, duration, bool(container.streams.audio))
+
+
+def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
+    """Container-level facts about a video (no frame decoding); cached per file version."""
+    p = str(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise MediaError(f"{p}: file does not exist") from None
+    return _probe_cached(p, st.st_size, st.st_mtime_ns)
+
+
+def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The first audio stream of a file (an mp4's track or an audio file) as mono float32."""
+    import av
+
+    p = str(path)
+    with _open(p) as container:
+        if not container.streams.audio:
+            raise MediaError(f"{p}: has no audio track, but its task needs sound")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        chunks: list[np.ndarray] = []
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except Exception as exc:
+            raise MediaError(f"{p}: audio does not decode ({exc}); re-extract or re-download it") from None
+    if not chunks:
+        raise MediaError(f"{p}: audio track holds no samples")
+    return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+def cache_dir() -> Path:
+    return cache_home() / "audio16k"
+
+
+def cached_audio_path(source: str | os.PathLike[str]) -> Path:
+    """Where the decoded sound of ``source`` lives in the cache (it may not exist yet)."""
+    p = Path(source).resolve()
+    st = p.stat()
+    key = hashlib.sha1(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return cache_dir() / f"{p.stem}-{key}.wav"
+
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def ensure_cached_audio(source: str | os.PathLike[str]) -> Path:
+    """Decode ``source``'s sound to the cache once (atomic write) and return the WAV's path."""
+    import soundfile as sf
+
+    src = Path(source)
+    if not src.is_file():
+        raise MediaError(f"{src}: file does not exist")
+    target = cached_audio_path(src)
+    if target.is_file():
+        return target
+    with _locks_guard:
+        lock = _locks.setdefault(str(target), threading.Lock())
+    with lock:
+        if target.is_file():
+            return target
+        samples = decode_audio(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.stem, suffix=".tmp.wav")
+        os.close(fd)
+        try:
+            sf.write(tmp, samples, SAMPLE_RATE, subtype="FLOAT")
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return target
+
+
+def load_cached_audio(source: str | os.PathLike[str]) -> np.ndarray:
+    """The 16 kHz mono float32 samples of ``source``, decoded at most once per file version."""
+    import soundfile as sf
+
+    wav = ensure_cached_audio(source)
+    data, rate = sf.read(str(wav), dtype="float32", always_2d=False)
+    if rate != SAMPLE_RATE:  # a foreign file in the cache folder
+        raise MediaError(f"{wav}: cached audio has {rate} Hz, expected {SAMPLE_RATE}; delete it to rebuild")
+    return data

@@ -1,0 +1,88 @@
+"""``humansense_random``: a chance-level chat model, the floor every HumanSense number sits on.
+
+It answers like a model that sees nothing: a uniformly random valid letter (single choice), a
+random non-empty letter set (multi-select) or a random integer 0-10 (counting), seeded by the doc id
+so reruns agree.  It is a *chat* model on purpose: it receives exactly the content blocks a chat
+wrapper receives from ``doc_to_messages``, checks that every media block points at a readable file,
+and can write what it received to a JSON-lines trace (``--model_args trace=FILE``) so the tests and
+users can see what a chat model is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+from lmms_eval.api.model import lmms
+
+from lmms_humansense.answers import option_letters
+
+
+class RandomBaseline(lmms):
+    is_simple = False
+
+    def __init__(self, seed: int = 0, trace: str = "", **kwargs: Any) -> None:
+        super().__init__()
+        self._seed = int(seed)
+        self._trace = Path(trace) if trace else None
+        if self._trace:
+            self._trace.parent.mkdir(parents=True, exist_ok=True)
+            self._trace.write_text("", encoding="utf-8")
+
+    def _rng(self, doc_id: str) -> random.Random:
+        digest = hashlib.sha256(f"{self._seed}:{doc_id}".encode()).hexdigest()
+        return random.Random(int(digest[:16], 16))
+
+    @staticmethod
+    def _blocks(messages: Any) -> list[dict[str, Any]]:
+        blocks = []
+        for message in messages:
+            for item in message.get("content", []):
+                kind = item.get("type")
+                if kind in ("video", "audio", "image"):
+                    url = item.get("url")
+                    if not isinstance(url, str) or not os.path.isfile(url):
+                        raise FileNotFoundError(f"humansense_random got a {kind} block whose file is missing: {url!r}")
+                    blocks.append({"type": kind, "url": url})
+                elif kind == "text":
+                    blocks.append({"type": "text", "chars": len(item.get("text", ""))})
+        return blocks
+
+    def answer(self, doc: dict[str, Any]) -> str:
+        rng = self._rng(str(doc.get("id", "")))
+        fmt = doc.get("answer_format")
+        if fmt == "numeric":
+            return str(rng.randint(0, 10))
+        letters = option_letters(doc.get("options") or [])
+        if fmt == "multi":
+            k = rng.randint(1, len(letters))
+            return "".join(sorted(rng.sample(letters, k)))
+        if fmt == "yesno":
+            return rng.choice(["Yes", "No"])
+        return rng.choice(letters)
+
+    def generate_until(self, requests: list[Any]) -> list[str]:
+        out = []
+        for request in requests:
+            _ctx, doc_to_messages, _gen_kwargs, doc_id, task, split = request.args
+            doc = self.task_dict[task][split][doc_id]
+            messages = doc_to_messages(doc)
+            blocks = self._blocks(messages)
+            response = self.answer(doc)
+            if self._trace:
+                with self._trace.open("a", encoding="utf-8") as fh:
+                    fh.write(
+                        json.dumps({"task": task, "doc": doc.get("id"), "blocks": blocks, "response": response}) + "\n"
+                    )
+            out.append(response)
+        return out
+
+    def loglikelihood(self, requests: list[Any]) -> list[tuple[float, bool]]:
+        raise NotImplementedError("humansense_random only generates answers")
+
+    def generate_until_multi_round(self, requests: list[Any]) -> list[str]:
+        return self.generate_until(requests)

@@ -1,0 +1,164 @@
+"""Per-item scores, robust and official, and the means lmms-eval reports.
+
+Two scores stand side by side for every item:
+
+* ``acc`` reads the answer with :mod:`lmms_humansense.answers` (never guessing) and gives the
+  official partial credit for multi-select items.
+* ``acc_official`` re-implements the official scorers' rules exactly (``score.py`` and, for the
+  think variant, ``score_think.py`` of antgroup/HumanSense), quirks included: only the first
+  character of a plain answer counts, "10" reads as 1, empty answers leave the denominator, so a
+  user can put a number next to the paper's.  One deliberate difference: ``score.py`` skips
+  ``Abnormal_Recognition`` altogether although the paper reports AC; here AC is scored with the
+  same rules as every other single-choice task.
+
+``None`` means "left out of the denominator", as the official scorers do for empty answers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lmms_humansense.answers import Parsed, parse
+from lmms_humansense.catalog import AnswerFormat
+
+
+def multi_credit(chosen: str, gold: str) -> float:
+    """The official partial credit: any letter outside gold scores 0, all of gold 1, a part 0.5.
+
+    Shared by the robust and the official scorer because the paper defines it; the official
+    scorer applies it to raw characters (spaces included), the robust one to a parsed letter set.
+    """
+    if any(c not in gold for c in chosen):
+        return 0.0
+    return 1.0 if all(c in chosen for c in gold) else 0.5
+
+
+@dataclass(frozen=True)
+class RobustScore:
+    parsed: Parsed
+    score: float
+
+
+def robust_score(response: str, answer_format: AnswerFormat, options: Sequence[str], gold: str) -> RobustScore:
+    """Score a response with the robust parser; anything unparsed scores 0 and is reported."""
+    parsed = parse(response, answer_format, options)
+    if not parsed.ok:
+        return RobustScore(parsed, 0.0)
+    if answer_format == "multi":
+        return RobustScore(parsed, multi_credit(parsed.value, "".join(sorted(gold.upper()))))
+    if answer_format == "numeric":
+        return RobustScore(parsed, float(int(parsed.value) == int(gold)))
+    if answer_format == "yesno":
+        return RobustScore(parsed, float(parsed.value == gold.strip().lower()))
+    return RobustScore(parsed, float(parsed.value == gold.strip()[:1].upper()))
+
+
+def official_score(response: str | None, answer_format: AnswerFormat, gold: str) -> float | None:
+    """``score.py``'s rule for one item; ``None`` when score.py leaves it out."""
+    if not response:
+        return None
+    if answer_format == "single":
+        return float(gold[0].lower() == response[0].lower())
+    if answer_format == "numeric":
+        try:
+            return float(int(gold) == int(response[0]))
+        except ValueError:
+            return 0.0
+    if answer_format == "yesno":
+        answer = response.replace(".", "").replace(" ", "")
+        return float(gold.lower() == answer.lower()) if answer else None
+    if answer_format == "multi":
+        answer = response.replace(".", "").replace(",", "").lower()
+        return multi_credit(answer, gold.lower()) if answer else None
+    raise ValueError(f"unknown answer format {answer_format!r}")
+
+
+def _think_single(gold: str, answer: str, gold_option: str) -> float:
+    """``score_think.py``'s single-choice rule: a bare letter a-d, "x." prefixed text, or the
+    text of the gold option.  (Its letter list stops at d: a bare "e" only scores through the
+    option text, as in the original.)"""
+    letter = gold[0].strip().lower()
+    parts = gold_option.split(".", 1)
+    value = parts[1].strip().lower() if len(parts) > 1 else ""
+    answer = answer.strip().lower()
+
+    def squash(s: str) -> str:
+        return s.strip().replace(".", "").replace(",", "").replace("，", "")
+
+    if answer in ("a", "b", "c", "d"):
+        return float(letter == answer)
+    if answer.startswith(("a.", "b.", "c.", "d.")):
+        head, rest = answer.split(".", 1)
+        return float(head.strip() == letter or squash(rest) == squash(value))
+    return float(squash(answer) == squash(value))
+
+
+def _think_multi(answer: str, gold: str, *, drop_newlines: bool) -> float:
+    """Without a tag the original also removes newlines from the whole response; inside a tag it
+    does not (so "A\nC" in a tag earns 0 there, and here)."""
+
+    def squash(s: str) -> str:
+        return s.replace(".", "").replace(",", "").replace("，", "").replace(" ", "").lower()
+
+    answer = squash(answer)
+    return multi_credit(answer.replace("\n", "") if drop_newlines else answer, squash(gold))
+
+
+def official_think_score(
+    response: str | None, answer_format: AnswerFormat, options: Sequence[str], gold: str
+) -> float | None:
+    """``score_think.py``'s rule for one item; ``None`` when it leaves the item out.
+
+    Where the original would crash (``int()`` of a non-digit), the item scores 0 as in score.py.
+    """
+    if not response:
+        return None
+    gold_option = ""
+    index = "abcde".find(gold[:1].lower())
+    if 0 <= index < len(options):
+        gold_option = options[index]
+    tag = re.search(r"<answer>(.*?)</answer>", response, re.DOTALL)
+    if answer_format == "yesno":
+        answer = response.replace(".", "").replace(" ", "")
+        if not tag or not answer:
+            return None
+        return float(gold.lower() == answer.lower())
+    answer = tag.group(1).strip() if tag else response
+    if answer_format == "single":
+        return _think_single(gold, answer if tag else response[0], gold_option)
+    if answer_format == "multi":
+        return _think_multi(answer, gold, drop_newlines=not tag)
+    if answer_format == "numeric":
+        try:
+            return float(int(gold) == int(answer[0]))
+        except (ValueError, IndexError):
+            return 0.0
+    raise ValueError(f"unknown answer format {answer_format!r}")
+
+
+def mean_score(items: Iterable[Any]) -> float | None:
+    """Leaf aggregation: the mean of the ``score`` field over the items that have one.
+
+    Items are the per-sample dicts ``process_results`` returns (a ``score`` plus the clip id, so
+    lmms-eval can compute clustered standard errors); an item without ``score`` was left out of
+    the denominator.  ``None`` when nothing was scored.
+    """
+    scores = [float(x["score"]) for x in items if isinstance(x, dict) and x.get("score") is not None]
+    return sum(scores) / len(scores) if scores else None
+
+
+def macro_mean(
+    metrics: Sequence[float | None], sizes: Sequence[int] = (), weight_by_size: bool = False
+) -> float | None:
+    """Group aggregation: the unweighted mean over the leaf tasks that reported a number.
+
+    lmms-eval calls it with ``(metrics, sizes, weight_by_size)``.  It is always a macro mean,
+    whatever ``weight_by_size`` says, because HumanSense tasks differ in size (100-360 questions)
+    and the paper's Avg weighs every task equally; a leaf that reported ``None`` (nothing scored,
+    or an audio-only task for ``paper_avg``) is left out rather than counted as zero.
+    """
+    values = [float(m) for m in metrics if isinstance(m, (int, float))]
+    return sum(values) / len(values) if values else None
