@@ -145,3 +145,43 @@ def tasks_dir() -> Path:
     import lmms_humansense.task_yamls as pkg
 
     return Path(pkg.__file__).parent
+
+
+_INPUT = {
+    "video": "video frames",
+    "video+audio": "video frames + the video's sound",
+    "audio": "audio file",
+}
+_ANSWER = {"single": "one letter", "multi": "one or more letters", "numeric": "integer 0-10", "yesno": "Yes/No"}
+TABLE_BEGIN = "<!-- tasks-table:begin -->"
+TABLE_END = "<!-- tasks-table:end -->"
+
+
+def task_table() -> str:
+    """The README's task table rows, from the catalog."""
+    rows = []
+    for t in TASKS:
+        rows.append(
+            f"| {t.code} | `{t.leaf}` | {t.name} | {t.level} {LEVELS[t.level]} | {_INPUT[t.modality]} "
+            f"| {_ANSWER[t.answer]} | {t.expected} |"
+        )
+    return "\n".join(rows)
+
+
+def update_readme(readme: Path) -> bool:
+    """Rewrite the table between the README's markers; True when the file changed."""
+    text = readme.read_text(encoding="utf-8")
+    head, rest = text.split(TABLE_BEGIN, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    new = f"{head}{TABLE_BEGIN}\n{task_table()}\n{TABLE_END}{tail}"
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+        return True
+    return False
+
+
+if __name__ == "__main__":  # developers: python -m lmms_humansense.taskgen
+    repo = Path(__file__).resolve().parent.parent
+    write(repo / "task_yamls")
+    update_readme(repo / "README.md")
+    print(f"regenerated {repo / 'task_yamls'} and the README task table")

@@ -1,0 +1,15 @@
+# The two commands of the README. Both build .venv from nothing on first use.
+.PHONY: sample test venv
+
+venv:
+	./scripts/bootstrap.sh
+
+# Evaluate all 15 tasks on the bundled sample set, offline, with the chance-level chat baseline.
+sample: venv
+	./scripts/sample.sh
+
+# Lint and run the whole test suite.
+test: venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 .venv/bin/python -m pytest -q -n 2 tests
