@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lmms_humansense.catalog import LEVELS, VARIANTS, Variant
+from lmms_humansense.catalog import LEVELS, TASKS, VARIANTS, Variant
 
 HOOKS = "lmms_humansense.hooks"
 TEMPLATE = "_default_template_yaml"
