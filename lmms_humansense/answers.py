@@ -6,6 +6,20 @@ own valid letters, as standalone tokens; the last explicit declaration ("so the 
 wins; reasoning inside ``<think>`` is ignored and an ``<answer>`` tag is preferred.  Anything it
 cannot read is reported as such (an :class:`Outcome` other than ``ok``) and scores 0; it is never
 guessed.
+
+Letters are read in decreasing order of explicitness, and the first step that finds something
+decides:
+
+1. the whole answer is letters and separators ("B", "(b)", "A, C", "AC", "a and c");
+2. the last declaration: "the answer is C", "Answer: (B)", "I choose D", "C is the correct
+   answer", "Therefore, C." (a negated one, "I wouldn't choose A", does not count);
+3. labels leading the answer's lines: "B. angry", "B) angry", "Option C: she...", "B\\n\\nExplanation";
+4. the exact text of an option ("angry" for "B. angry");
+5. standalone upper-case letters anywhere, and bracketed ones ("(b)").
+
+Steps 1-3 report a letter outside the options as ``invalid``; step 5 only sees valid letters, so a
+stray "I" or "E" in prose is not an answer.  Throughout, "A" followed by a lower-case word is the
+article ("A woman is speaking") and a lower-case letter followed by a word is prose ("a man").
 """
 
 from __future__ import annotations
@@ -14,26 +28,11 @@ import re
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from lmms_humansense.catalog import AnswerFormat
 
 Outcome = Literal["ok", "empty", "unparsed", "ambiguous", "invalid"]
-
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
-_OPEN_THINK = re.compile(r"<think>.*", re.DOTALL | re.IGNORECASE)
-# "answer is C", "Answer: (B)", "correct option is b.", "I choose D", "final answer - A and C".
-_DECLARATION = re.compile(
-    r"(?:answers?|options?|choices?|choose|chose|select(?:ed)?|pick(?:ed)?|correct(?:\s+ones?)?)"
-    r"(?:\s+(?:is|are|would\s+be|will\s+be|should\s+be|must\s+be|=|letters?|:))*\s*[:=\-]?\s*",
-    re.IGNORECASE,
-)
-_NUMBER_WORDS = {
-    "zero": 0, "none": 0, "no one": 0, "nobody": 0, "one": 1, "two": 2, "three": 3, "four": 4,
-    "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-}  # fmt: skip
-_MARKUP = str.maketrans({c: " " for c in "*_`#\"'“”‘’"})
 
 
 @dataclass(frozen=True)
@@ -49,188 +48,398 @@ class Parsed:
         return self.outcome == "ok"
 
 
+# --- The part of the response that carries the answer -------------------------------------------
+
+_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+_ANY_TAG = re.compile(r"</?(?:think|answer)>", re.IGNORECASE)
+# Emphasis and quoting carry no meaning here; LaTeX's \boxed{B} is a common way to mark the answer.
+_MARKUP = str.maketrans({c: " " for c in '*_`#$"“”'})
+_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+
+
 def focus(response: str) -> str:
-    """The part of a response that carries the answer: the last ``<answer>`` tag if any, else the
-    text with ``<think>`` blocks removed (an unclosed ``<think>`` hides everything after it)."""
-    tags = _ANSWER_TAG.findall(response)
+    """The part of a response that carries the answer.
+
+    Closed ``<think>`` blocks are dropped first, so a draft ``<answer>`` inside the reasoning does
+    not count; then the last ``<answer>`` tag wins.  Without one, an unclosed ``<think>`` hides
+    everything after it (the model never finished thinking), a stray ``</think>`` ends reasoning
+    whose opening tag was in the prompt, and an unclosed ``<answer>`` (a truncated reply) still
+    marks where the answer starts.
+    """
+    text = _THINK_BLOCK.sub(" ", response or "")
+    tags = _ANSWER_TAG.findall(text)
     if tags:
         return tags[-1].strip()
-    text = _THINK_BLOCK.sub(" ", response)
-    text = _OPEN_THINK.sub(" ", text)
-    return text.strip()
+    text = re.split(r"<think>", text, flags=re.IGNORECASE)[0]
+    text = re.split(r"</think>", text, flags=re.IGNORECASE)[-1]
+    text = re.split(r"<answer>", text, flags=re.IGNORECASE)[-1]
+    return _ANY_TAG.sub(" ", text).strip()
+
+
+def _clean(response: str) -> str:
+    """The focused answer without markdown emphasis, quotes and ``\\boxed{}``."""
+    return _BOXED.sub(r" \1 ", focus(response)).translate(_MARKUP).strip()
+
+
+# --- Options ------------------------------------------------------------------------------------
+
+# "A. happy", "A) happy", "A: happy", "(A) happy"; a bare "A happy" is not a label.
+_OPTION_LABEL = re.compile(r"\s*(?:[(\[（](?P<boxed>[A-Za-z])[)\]）]|(?P<bare>[A-Za-z])\s*[.):：])\s*")
 
 
 def option_letters(options: Sequence[str]) -> str:
-    """The valid letters of an item, read from the option strings ("A. ..." -> "A")."""
+    """The valid letters of an item, read from the option strings ("A. ..." -> "A"); an option
+    without a label takes the letter of its position."""
     letters = []
     for i, opt in enumerate(options):
-        m = re.match(r"\s*\(?([A-Za-z])[.):\s]", opt + " ")
-        letters.append(m.group(1).upper() if m else string.ascii_uppercase[i])
+        m = _OPTION_LABEL.match(opt)
+        letters.append((m.group("boxed") or m.group("bare")).upper() if m else string.ascii_uppercase[i])
     return "".join(letters)
+
+
+def _option_body(option: str) -> str:
+    """An option without its label, as written."""
+    m = _OPTION_LABEL.match(option)
+    return option[m.end() :] if m else option
 
 
 def option_text(option: str) -> str:
     """The text of an option without its "A." label, normalised for comparison."""
-    body = re.sub(r"^\s*\(?[A-Za-z][.):]\s*", "", option)
-    return _normalise(body)
+    return _normalise(_option_body(option))
 
 
 def _normalise(text: str) -> str:
-    return re.sub(r"[\s.,;:!?，。]+", " ", text.translate(_MARKUP)).strip().lower()
+    return re.sub(r"[\s.,;:!?，。：]+", " ", text.translate(_MARKUP)).strip().lower()
+
+
+def _echo_patterns(options: Sequence[str], valid: str) -> dict[str, re.Pattern[str]]:
+    """For each letter, a pattern for its option text echoed after it ("A. walking", "C (running)"),
+    so that "The answers are (A) walking and (C) running" reads as A and C."""
+    patterns = {}
+    for letter, opt in zip(valid, options, strict=True):
+        words = _option_body(opt).strip().rstrip(".。!").split()
+        if words:
+            body = r"\s+".join(re.escape(w) for w in words)
+            patterns[letter] = re.compile(rf"\s*[.:)\-–—]?\s*\(?{body}\)?\.?(?![A-Za-z0-9])", re.IGNORECASE)
+    return patterns
+
+
+# --- Reading letters ----------------------------------------------------------------------------
+
+# One letter: bracketed "(B)", bare "B" (not part of a word, "A.M." or "N/A"), or a run of capitals
+# "AC".  Runs are limited to A-H so that shouted words ("NOT", "OK") are not read as letters.
+_ITEM = re.compile(
+    r"\s*(?:both\s+)?(?:(?:options?|choices?|letters?)\s*)?"
+    r"(?:[(\[（](?P<boxed>[A-Za-z])[)\]）]"
+    r"|(?P<run>(?-i:[A-H]{2,8}))(?![A-Za-z0-9])"
+    r"|(?P<bare>[A-Za-z])(?![A-Za-z0-9/\-]|\.[A-Za-z]))",
+    re.IGNORECASE,
+)
+_SEPARATOR = re.compile(r"\s*(?P<sep>,|;|&|\+|、|\band\b|\bor\b)?\s*", re.IGNORECASE)
+_NEXT_WORD = re.compile(r"\s+([a-z][a-z'’]+)")
+# Words that may follow a letter without making it an article: "the answer is A because ...".
+_CONNECTORS = frozenset({"and", "or", "as", "because", "since", "is", "was", "seems", "which", "given", "due"})
+
+
+class _Group(NamedTuple):
+    """Letters read at one place, whether they were hedged ("B or C"), whether any was bracketed,
+    and where the reading ended."""
+
+    letters: list[str]
+    hedged: bool
+    boxed: bool
+    end: int
+
+
+def _is_word(letter: str, text: str, end: int) -> bool:
+    """Whether a bare letter is an English word here: "A woman", "a man", "I think", "b angry".
+
+    Only "A", "I" and lower-case letters can be words; they are when a lower-case word follows,
+    unless it is a connector ("A because ...", "b since ...").
+    """
+    if not (letter.islower() or letter in "AI"):
+        return False
+    m = _NEXT_WORD.match(text, end)
+    return bool(m) and m.group(1) not in _CONNECTORS
+
+
+def _read_group(text: str, pos: int, echoes: dict[str, re.Pattern[str]]) -> _Group:
+    """Letters starting at ``pos``: "B", "(A)(C)", "A, C and D", "option B", "(A) walking and (C) running"."""
+    letters: list[str] = []
+    hedged = boxed = False
+    end = pos
+    or_pending = False
+    while True:
+        item = _ITEM.match(text, pos)
+        if not item or (item.group("bare") and _is_word(item.group("bare"), text, item.end())):
+            break
+        found = item.group("boxed") or item.group("bare") or item.group("run")
+        if item.group("run") and len(set(found)) != len(found):
+            break
+        hedged = hedged or (or_pending and bool(letters))
+        letters.extend(found.upper())
+        boxed = boxed or bool(item.group("boxed"))
+        end = item.end()
+        echo = echoes.get(found.upper())
+        if echo and (m := echo.match(text, end)):
+            end = m.end()
+        sep = _SEPARATOR.match(text, end)
+        or_pending = (sep.group("sep") or "").lower() == "or"
+        pos = sep.end()
+    return _Group(letters, hedged, boxed, end)
+
+
+def _letters_only(text: str, echoes: dict[str, re.Pattern[str]]) -> _Group | None:
+    """The letters of an answer made of letters and separators only ("AC", "a, c", "(B)", "b.",
+    "A and C", "B. angry"); ``None`` when it has anything else."""
+    group = _read_group(text, 0, echoes)
+    if group.letters and re.fullmatch(r"[\s.,;:!)\]）]*", text[group.end :]):
+        return group
+    return None
+
+
+_VERB = r"(?:is|are|was|would\s+be|will\s+be|should\s+be|must\s+be)"
+# The words that open a declaration; the letters follow.  "option C" alone is only a mention.
+_LEAD_IN = re.compile(
+    rf"""(?:
+        \b(?:final\s+)?answers?\b(?:\s+{_VERB})?
+      | 答案(?:是|为)?
+      | \b(?:option|choice|letter|selection|pick)\s*(?:{_VERB}\b|[:：])
+      | \b(?:correct|right|best|likely|appropriate|accurate|plausible|suitable|selected|chosen)\b
+        (?:\s+[a-z]+)?\s*(?:(?:are|is|would\s+be)\b|[:：])
+      | \b(?:choose|chose|choosing|select|selecting|pick|picked|picking|opt\s+for|go(?:ing)?\s+(?:with|for)|went\s+with)\b
+    )
+    (?:\s+(?:probably|likely|most\s+likely|clearly|definitely))?
+    \s*[:：=\-–—]?\s*""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_ONE = r"(?:[(\[（][A-Za-z][)\]）]|[A-Za-z](?![A-Za-z0-9]))"
+# A declaration after the letters: "C is the correct answer", "A and C are correct", "Option B seems right".
+_POST = re.compile(
+    rf"(?<![A-Za-z0-9/\-])(?:(?:options?|choices?)\s*)?(?P<group>{_ONE}(?:\s*(?:,|and|&|or)\s*{_ONE})*)"
+    r"\s+(?:is|are|would\s+be|seems?|looks?|appears?)(?:\s+to\s+be)?\s+(?:the\s+)?(?:(?:most|more)\s+)?"
+    r"(?:correct|right|best|answers?|true|accurate|likely|appropriate|plausible)\b",
+    re.IGNORECASE,
+)
+# A conclusion: "Therefore, C." -- only when nothing but punctuation follows the letters.
+_CONCLUSION = re.compile(r"\b(?:therefore|thus|hence|so)\b\s*[,:]?\s*", re.IGNORECASE)
+_CONCLUSION_END = re.compile(r"\s*(?:[.!;,\n]|$)")
+_NEGATED = re.compile(r"(?:\bnot|n[’']t|\bnever)\s+(?:\w+\s+)?$", re.IGNORECASE)
+
+
+def _last_declaration(text: str, echoes: dict[str, re.Pattern[str]]) -> _Group | None:
+    """The letters of the last explicit declaration in the text, or ``None`` if there is none."""
+    found: list[tuple[int, _Group]] = []
+
+    def negated(start: int) -> bool:
+        return bool(_NEGATED.search(text[max(0, start - 25) : start]))
+
+    for m in _LEAD_IN.finditer(text):
+        group = _read_group(text, m.end(), echoes)
+        if group.letters and not negated(m.start()):
+            found.append((m.start(), group))
+    for m in _POST.finditer(text):
+        group = _read_group(text, m.start("group"), echoes)
+        if group.letters and not negated(m.start()):
+            found.append((m.start(), group))
+    for m in _CONCLUSION.finditer(text):
+        group = _read_group(text, m.end(), echoes)
+        if group.letters and _CONCLUSION_END.match(text, group.end):
+            found.append((m.start(), group))
+    return max(found, key=lambda f: f[0])[1] if found else None
+
+
+_BULLET = re.compile(r"\s*(?:[-•>]|\d+[.)])\s+")
+_LABEL_END = re.compile(r"\s*(?:$|[.):\]）：,\-–—])")
+
+
+def _leading(text: str, echoes: dict[str, re.Pattern[str]]) -> list[str]:
+    """Labels leading the first lines: "B. angry", "B\\n\\nExplanation: ...", "A. walking\\nC. running".
+
+    A line counts when it starts with a bracketed letter or a letter followed by label punctuation
+    (or nothing); reading stops at the first line that does not, so an explanation that mentions
+    other letters does not add them.
+    """
+    letters: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        line = _BULLET.sub("", line, count=1) if _BULLET.match(line) else line
+        group = _read_group(line, 0, echoes)
+        if not group.letters or not (group.boxed or _LABEL_END.match(line, group.end)):
+            break
+        letters += group.letters
+    return letters
+
+
+def _by_option_text(text: str, options: Sequence[str], valid: str) -> list[str]:
+    """Letters whose option text is the whole answer ("angry"), or each of its comma/line parts."""
+    texts = [option_text(o) for o in options]
+
+    def letter(part: str) -> str | None:
+        norm = _normalise(part)
+        return valid[texts.index(norm)] if norm and texts.count(norm) == 1 else None
+
+    if whole := letter(text):
+        return [whole]
+    parts = [p for p in re.split(r"[\n,;、]|\band\b", text) if p.strip()]
+    letters = [letter(p) for p in parts]
+    return [x for x in letters if x] if len(parts) > 1 and all(letters) else []
+
+
+_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9])[(\[（](?P<boxed>[A-Za-z])[)\]）]"
+    r"|(?<![A-Za-z0-9/\-])(?P<bare>[A-Z])(?![A-Za-z0-9/\-]|\.[A-Za-z])"
+)
 
 
 def _tokens(text: str, valid: str) -> list[str]:
-    """Standalone upper-case letter tokens from ``valid`` in reading order.
-
-    An "A" followed by a lower-case word is the article ("A woman is speaking"), not option A.
-    """
+    """Valid letters standing alone anywhere, in reading order: upper-case ones that are not the
+    article, and bracketed ones of either case.  A negated letter ("not C", "I don't think B") is
+    left out: "angry (B), not sad (C)" gives B."""
     found = []
-    for m in re.finditer(r"(?<![A-Za-z0-9])([A-Z])(?![A-Za-z0-9])", text):
-        letter = m.group(1)
-        if letter not in valid:
+    for m in _TOKEN.finditer(text):
+        letter = (m.group("boxed") or m.group("bare")).upper()
+        if letter not in valid or (m.group("bare") and _is_word(m.group("bare"), text, m.end())):
             continue
-        rest = text[m.end() :]
-        if letter == "A" and re.match(r"\s+[a-z]", rest):
-            continue
-        found.append(letter)
+        if not _NEGATED.search(text[max(0, m.start() - 25) : m.start()]):
+            found.append(letter)
     return found
 
 
-def _letters_only(text: str, valid: str) -> str | None:
-    """The letters of a response that consists of letters and separators only ("AC", "a, c",
-    "(B)", "b.", "A and C"), upper-cased; ``None`` when the response has anything else."""
-    cleaned = text.translate(_MARKUP)
-    cleaned = re.sub(r"\b(?:and|or|&)\b", " ", cleaned, flags=re.IGNORECASE)
-    cleaned = re.sub(r"[\s.,;:/|()\[\]{}+\-]+", "", cleaned)
-    if not cleaned or not cleaned.isalpha() or len(cleaned) > len(valid) + 1:
-        return None
-    upper = cleaned.upper()
-    if len(set(upper)) != len(upper) and len(upper) > 1:
-        return None
-    return upper
-
-
-def _declared(text: str, valid: str) -> list[str] | None:
-    """Letters following the last explicit declaration, or ``None`` if there is none."""
-    last: list[str] | None = None
-    for m in _DECLARATION.finditer(text):
-        tail = text[m.end() : m.end() + 40]
-        head = re.match(
-            r"\(?([A-Za-z])\)?(?![A-Za-z0-9])((?:\s*(?:,|and|&|\+)?\s*\(?[A-Za-z]\)?(?![A-Za-z0-9]))*)", tail
-        )
-        if not head:
-            continue
-        letters = re.findall(r"(?<![A-Za-z])([A-Za-z])(?![A-Za-z])", head.group(0).replace("and", " "))
-        first = head.group(1)
-        # A lower-case single letter followed by a word is an article/pronoun ("the answer is a man").
-        if first.islower() and re.match(r"\s+[a-z]", tail[head.end() :]) and len(letters) == 1:
-            continue
-        if (
-            first == "A"
-            and re.match(r"\s+[a-z]{2,}", tail[head.end() :])
-            and not re.match(r"\s+(?:and|or|because|since|as)\b", tail[head.end() :])
-            and len(letters) == 1
-        ):
-            continue
-        last = [c.upper() for c in letters]
-    if last is None:
-        return None
-    return [c for c in last if c.upper() in valid] or ["?"]
-
-
-def _by_option_text(text: str, options: Sequence[str], valid: str) -> str | None:
-    norm = _normalise(text)
-    if not norm:
-        return None
-    hits = [valid[i] for i, opt in enumerate(options) if option_text(opt) and option_text(opt) == norm]
-    return hits[0] if len(hits) == 1 else None
+def _read_letters(response: str, options: Sequence[str]) -> tuple[Outcome, list[str]]:
+    """The letters an answer gives, by the steps in the module docstring, with an outcome."""
+    text = _clean(response)
+    if not text:
+        return "empty", []
+    valid = option_letters(options)
+    echoes = _echo_patterns(options, valid)
+    group = _letters_only(text, echoes) or _last_declaration(text, echoes)
+    if group:
+        letters, hedged = group.letters, group.hedged
+    else:
+        letters, hedged = _leading(text, echoes) or _by_option_text(text, options, valid), False
+    if letters:
+        if any(c not in valid for c in letters):
+            return "invalid", []
+        return ("ambiguous", []) if hedged else ("ok", letters)
+    tokens = _tokens(text, valid)
+    return ("ok", tokens) if tokens else ("unparsed", [])
 
 
 def parse_single(response: str, options: Sequence[str]) -> Parsed:
-    """One letter among the item's options."""
-    valid = option_letters(options)
-    text = focus(response or "")
-    if not text:
-        return Parsed("empty")
-    whole = _letters_only(text, valid)
-    if whole is not None and len(whole) == 1:
-        return Parsed("ok", whole) if whole in valid else Parsed("invalid")
-    lead = re.match(r"\s*\(?([A-Za-z])[.):\]]", text)
-    if lead and lead.group(1).upper() in valid and not re.match(r"\s*[A-Za-z]\.[A-Za-z]", text):
-        candidate = lead.group(1).upper()
-        declared = _declared(text[lead.end() :], valid)
-        if not declared:
-            return Parsed("ok", candidate)
-    declared = _declared(text, valid)
-    if declared is not None:
-        letters = sorted(set(declared))
-        if letters == ["?"]:
-            return Parsed("invalid")
-        return Parsed("ok", letters[0]) if len(letters) == 1 else Parsed("ambiguous")
-    tokens = _tokens(text, valid)
-    if len(set(tokens)) == 1:
-        return Parsed("ok", tokens[0])
-    if len(set(tokens)) > 1:
-        return Parsed("ambiguous")
-    by_text = _by_option_text(text, options, valid)
-    if by_text:
-        return Parsed("ok", by_text)
-    return Parsed("unparsed")
+    """One letter among the item's options; two different letters are ambiguous."""
+    outcome, letters = _read_letters(response, options)
+    if outcome != "ok":
+        return Parsed(outcome)
+    return Parsed("ok", letters[0]) if len(set(letters)) == 1 else Parsed("ambiguous")
 
 
 def parse_multi(response: str, options: Sequence[str]) -> Parsed:
     """A set of letters among the item's options, returned sorted ("CA" -> "AC")."""
-    valid = option_letters(options)
-    text = focus(response or "")
-    if not text:
-        return Parsed("empty")
-    whole = _letters_only(text, valid)
-    if whole is not None:
-        if all(c in valid for c in whole):
-            return Parsed("ok", "".join(sorted(set(whole))))
-        return Parsed("invalid")
-    declared = _declared(text, valid)
-    if declared is not None:
-        if "?" in declared:
-            return Parsed("invalid")
-        return Parsed("ok", "".join(sorted(set(declared))))
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    leads = [re.match(r"\s*[-*]?\s*\(?([A-Z])[.):]", ln) for ln in lines]
-    if lines and all(leads):
-        letters = {m.group(1) for m in leads if m}
-        if letters <= set(valid):
-            return Parsed("ok", "".join(sorted(letters)))
-    tokens = _tokens(text, valid)
-    if tokens:
-        return Parsed("ok", "".join(sorted(set(tokens))))
-    return Parsed("unparsed")
+    outcome, letters = _read_letters(response, options)
+    return Parsed("ok", "".join(sorted(set(letters)))) if outcome == "ok" else Parsed(outcome)
+
+
+# --- Numbers ------------------------------------------------------------------------------------
+
+_NUMBER_WORDS = {
+    "zero": 0, "none": 0, "no one": 0, "nobody": 0, "one": 1, "two": 2, "three": 3, "four": 4,
+    "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+}  # fmt: skip
+_WORD = r"no\s+one|nobody|none|zero|one|two|three|four|five|six|seven|eight|nine|ten"
+# Not part of a word, a decimal list, a time ("0:05") or a thousands group ("1,000").
+_NUMBER = re.compile(
+    rf"(?<![A-Za-z0-9_.,])(?<!\d:)(?:(?P<digits>\d+(?:\.\d+)?)|(?P<word>{_WORD}))(?![A-Za-z0-9_]|[.,:]\d)",
+    re.IGNORECASE,
+)
+_NUMBER_LEAD_IN = re.compile(
+    r"(?:\b(?:answer|total|count|number|sum|result)s?\b[^.\n\d]{0,40}?(?:\s*[:：=]|\b(?:is|are|was|were|be|of)\b)"
+    r"|答案(?:是|为)?"
+    r"|\b(?:therefore|thus|hence|so)\b,?(?:\s+there\s+(?:are|is|were))?(?:\s+a\s+total\s+of)?)"
+    r"\s*[:：=]?\s*(?:about\s+|approximately\s+)?$",
+    re.IGNORECASE,
+)
+# "3 or 4", "2-3", "two to three": a range or a hedge, not one number.
+_NUMBER_HEDGE = re.compile(rf"\s*(?:or|to|-|–|~)\s*(?:\d|(?:{_WORD})\b)", re.IGNORECASE)
+_NUMBER_TRAILER = re.compile(r"\s+(?:[a-z]+\s+)?(?:in\s+total|in\s+all|altogether|total)\b", re.IGNORECASE)
+# "2 women and 1 man in total": the trailer closes a list, it does not declare its last item.
+_LIST_ITEM = re.compile(r"\b(?:and|plus)\s+$", re.IGNORECASE)
+# "the one on the left", "one of them": the pronoun, not a count.
+_PRONOUN_ONE = re.compile(r"\b(?:the|this|that|which|each|every|any|another)\s+$", re.IGNORECASE)
+
+
+def _number_value(m: re.Match[str]) -> int | None:
+    """The whole number a match stands for; ``None`` for a fraction such as 2.5 (3.0 is 3)."""
+    if m.group("word"):
+        return _NUMBER_WORDS[re.sub(r"\s+", " ", m.group("word").lower())]
+    value = float(m.group("digits"))
+    return int(value) if value.is_integer() else None
+
+
+def _is_pronoun_one(text: str, m: re.Match[str]) -> bool:
+    if (m.group("word") or "").lower() != "one":
+        return False
+    return bool(_PRONOUN_ONE.search(text[: m.start()]) or re.match(r"\s+of\b", text[m.end() :]))
+
+
+def _is_declared_number(text: str, m: re.Match[str]) -> bool:
+    """Whether a number is declared: "the total is 5", "answer: 5", "so there are 5", "5 in total"."""
+    before = text[max(0, m.start() - 80) : m.start()]
+    if _NUMBER_LEAD_IN.search(before):
+        return True
+    return bool(_NUMBER_TRAILER.match(text, m.end())) and not _LIST_ITEM.search(before)
 
 
 def parse_number(response: str) -> Parsed:
-    """A whole number ("10" is ten, not one); number words up to ten are read too."""
-    text = focus(response or "")
+    """A whole number ("10" is ten, not one).
+
+    A declared number ("the total is 5", "5 people in total") wins, the last one if several;
+    otherwise the answer must mention exactly one value.  Number words up to ten count only when
+    there are no digits, so "one of them" does not compete with "3 people".
+    """
+    text = _clean(response)
     if not text:
         return Parsed("empty")
-    declared = list(re.finditer(r"(?:answer|count|total|number)\D{0,20}?(\d+)", text, re.IGNORECASE))
+    numbers = [m for m in _NUMBER.finditer(text) if not _is_pronoun_one(text, m)]
+    declared = [m for m in numbers if _is_declared_number(text, m)]
     if declared:
-        return Parsed("ok", str(int(declared[-1].group(1))))
-    numbers = {str(int(n)) for n in re.findall(r"(?<![\d.])\d+(?![\d.]*\d)", text)}
-    if len(numbers) == 1:
-        return Parsed("ok", numbers.pop())
-    if len(numbers) > 1:
+        if _NUMBER_HEDGE.match(text, declared[-1].end()):
+            return Parsed("ambiguous")
+        chosen = [declared[-1]]
+    else:
+        digits = [m for m in numbers if m.group("digits")]
+        chosen = digits or numbers
+    values = {_number_value(m) for m in chosen}
+    if not values:
+        return Parsed("unparsed")
+    if len(values) > 1:
         return Parsed("ambiguous")
-    lowered = text.lower()
-    words = {v for k, v in _NUMBER_WORDS.items() if re.search(rf"\b{k}\b", lowered)}
-    if len(words) == 1:
-        return Parsed("ok", str(words.pop()))
-    return Parsed("ambiguous") if words else Parsed("unparsed")
+    value = values.pop()
+    return Parsed("invalid") if value is None else Parsed("ok", str(value))
+
+
+# --- Yes / No -----------------------------------------------------------------------------------
+
+_YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
+_YES_NO_DECLARED = re.compile(r"(?:\banswers?\b(?:\s+is)?|答案(?:是|为)?)\s*[:：=\-]?\s*(yes|no)\b", re.IGNORECASE)
+_YES_NO_LEADING = re.compile(r"\s*(yes|no)\s*(?:$|[.,!;:\n])", re.IGNORECASE)
 
 
 def parse_yesno(response: str) -> Parsed:
-    text = focus(response or "")
+    """``yes`` or ``no``: the last declaration ("the answer is no"), else a leading "Yes," / "No.",
+    else the only one of the two words the answer uses."""
+    text = _clean(response)
     if not text:
         return Parsed("empty")
-    found = set(re.findall(r"\b(yes|no)\b", text.lower()))
+    declared = _YES_NO_DECLARED.findall(text)
+    leading = _YES_NO_LEADING.match(text)
+    if declared:
+        return Parsed("ok", declared[-1].lower())
+    if leading:
+        return Parsed("ok", leading.group(1).lower())
+    found = {w.lower() for w in _YES_NO.findall(text)}
     if len(found) == 1:
         return Parsed("ok", found.pop())
     return Parsed("ambiguous") if found else Parsed("unparsed")

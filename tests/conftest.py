@@ -1,0 +1,69 @@
+"""Shared fixtures: an isolated, offline environment and generated benchmark roots."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmms_humansense.fixtures import make_root
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test reaches a hub, and no test writes to the user's caches."""
+    base = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(base / "hf_home"))
+    monkeypatch.setenv("HUMANSENSE_CACHE", str(base / "humansense_cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(base / "xdg_cache"))
+    monkeypatch.delenv("HUMANSENSE_ROOT", raising=False)
+    monkeypatch.delenv("HUMANSENSE_TASK_MAP", raising=False)
+
+
+@pytest.fixture(scope="session")
+def generated_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A root in the official layout: 2 questions per task, the first two sharing a clip."""
+    return make_root(tmp_path_factory.mktemp("root"), per_task=2)
+
+
+@pytest.fixture
+def root_copy(generated_root: Path, tmp_path: Path) -> Path:
+    """A private copy of the generated root that a test may break."""
+    target = tmp_path / "root"
+    shutil.copytree(generated_root, target)
+    return target
+
+
+def cli_env(tmp: Path, root: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment for an lmms-eval or lmms-humansense subprocess: offline, isolated."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUMANSENSE_", "HF_"))}
+    env.update(
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        HF_HOME=str(tmp / "hf_home"),
+        HUMANSENSE_CACHE=str(tmp / "humansense_cache"),
+        XDG_CACHE_HOME=str(tmp / "xdg_cache"),
+        PYTHONHASHSEED="0",
+    )
+    if root is not None:
+        env["HUMANSENSE_ROOT"] = str(root)
+    env.update(extra)
+    return env
+
+
+def bin_path(name: str) -> str:
+    """A console script of the running interpreter's environment (what a user types)."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def run_lmms_eval(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([bin_path("lmms-eval"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=900)

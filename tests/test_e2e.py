@@ -1,0 +1,115 @@
+"""The real `lmms-eval` command over all 15 tasks of a generated root, with no registration flag."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import cli_env, run_lmms_eval
+
+from lmms_humansense.catalog import LEVELS, TASKS, paper_avg_codes
+
+LEAVES = [t.leaf for t in TASKS]
+GROUPS = ["humansense", *[f"humansense_{lv.lower()}" for lv in LEVELS]]
+
+
+def _results(out: Path) -> dict:
+    (path,) = sorted(out.rglob("*_results.json"))
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def dummy_run(generated_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("dummy_run")
+    out = tmp / "out"
+    proc = run_lmms_eval(
+        [
+            "--tasks",
+            "humansense",
+            "--model",
+            "dummy",
+            "--model_args",
+            "response=B",
+            "--output_path",
+            str(out),
+            "--log_samples",
+        ],
+        cli_env(tmp, generated_root),
+        tmp,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def chat_run(generated_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("chat_run")
+    out, trace = tmp / "out", tmp / "trace.jsonl"
+    proc = run_lmms_eval(
+        ["--tasks", "humansense", "--model", "humansense_random", "--model_args", f"trace={trace}"]
+        + ["--output_path", str(out), "--log_samples"],
+        cli_env(tmp, generated_root),
+        tmp,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, trace
+
+
+def test_every_task_level_overall_and_avg_are_numbers(dummy_run: Path) -> None:
+    res = _results(dummy_run)["results"]
+    for name in LEAVES + GROUPS:
+        for metric in ("acc", "acc_official", "parse_failure"):
+            assert isinstance(res[name][f"{metric},none"], float), (name, metric)
+    assert isinstance(res["humansense"]["paper_avg,none"], float)
+    for t in TASKS:
+        key = res[t.leaf]["paper_avg,none"]
+        assert (key is None) == (not t.in_paper_avg)
+
+
+def test_groups_are_macro_means_of_their_tasks(dummy_run: Path) -> None:
+    res = _results(dummy_run)["results"]
+    accs = {t.code: res[t.leaf]["acc,none"] for t in TASKS}
+    assert res["humansense"]["acc,none"] == pytest.approx(sum(accs.values()) / 15)
+    video = [accs[c] for c in paper_avg_codes()]
+    assert res["humansense"]["paper_avg,none"] == pytest.approx(sum(video) / 13)
+    for level in LEVELS:
+        members = [accs[t.code] for t in TASKS if t.level == level]
+        assert res[f"humansense_{level.lower()}"]["acc,none"] == pytest.approx(sum(members) / len(members))
+
+
+def test_one_logged_sample_per_doc_with_audit_fields(dummy_run: Path) -> None:
+    data = _results(dummy_run)
+    for t in TASKS:
+        (path,) = sorted(dummy_run.rglob(f"*_samples_{t.leaf}.jsonl"))
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        assert len(rows) == 2 == data["n-samples"][t.leaf]["effective"]
+        for row in rows:
+            audit = row["acc"]
+            assert audit["task"] == t.code and audit["level"] == t.level and audit["variant"] == "default"
+            assert audit["clip"] and audit["gold"] and audit["parse_outcome"] in ("ok", "unparsed", "invalid")
+            assert row["filtered_resps"] == "B" or row["filtered_resps"] == ["B"]
+
+
+def test_clustered_standard_errors_are_reported(dummy_run: Path) -> None:
+    res = _results(dummy_run)["results"]
+    assert "acc_stderr_clustered,none" in res["humansense_es"]
+
+
+def test_chat_models_get_explicit_content_blocks(chat_run: tuple[Path, Path]) -> None:
+    out, trace = chat_run
+    rows = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert len(rows) == 30
+    by_task: dict[str, list[list[str]]] = {}
+    for row in rows:
+        by_task.setdefault(row["task"], []).append([b["type"] for b in row["blocks"]])
+    for t in TASKS:
+        kinds = by_task[t.leaf]
+        if t.modality == "video":
+            assert kinds == [["video", "text"]] * 2, t.code
+        elif t.modality == "video+audio":
+            assert kinds == [["video", "audio", "text"]] * 2, t.code
+        else:
+            assert kinds == [["audio", "text"]] * 2, t.code
+    res = _results(out)["results"]
+    assert res["humansense"]["parse_failure,none"] == 0.0  # the baseline always answers in form

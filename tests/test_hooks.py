@@ -1,0 +1,131 @@
+"""The hooks on real generated media: what each modality hands to models, and the loud failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmms_humansense import hooks
+from lmms_humansense.fixtures import write_video
+from lmms_humansense.media import MediaError, cached_audio_path
+
+
+@pytest.fixture
+def docs(generated_root: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict]:
+    """One processed doc per task, as lmms-eval hands them to the hooks."""
+    import datasets
+
+    monkeypatch.setenv("HUMANSENSE_ROOT", str(generated_root))
+    out = {}
+    for code in ("AR", "HC", "LD", "TR", "ES", "FR2", "PC"):
+        stub = datasets.Dataset.from_list([{"task": code, "variant": "default"}])
+        out[code] = hooks.process_docs(stub)[0]
+    return out
+
+
+def test_video_only_tasks_get_the_mp4_and_no_sound(docs: dict[str, dict]) -> None:
+    for code in ("AR", "HC", "LD"):
+        doc = docs[code]
+        assert hooks.doc_to_visual(doc) == [doc["media"]]
+        assert hooks.doc_to_audio(doc) is None
+        blocks = hooks.doc_to_messages(doc)[0]["content"]
+        assert [b["type"] for b in blocks] == ["video", "text"]
+
+
+def test_speech_video_tasks_get_the_tracks_sound(docs: dict[str, dict]) -> None:
+    for code in ("TR", "ES"):
+        doc = docs[code]
+        assert hooks.doc_to_visual(doc) == [doc["media"]]
+        audio = hooks.doc_to_audio(doc)
+        assert audio is not None and audio["sampling_rate"] == 16000
+        assert audio["array"].dtype == np.float32 and audio["array"].ndim == 1
+        assert 1.8 < len(audio["array"]) / 16000 < 2.3  # the 2 s clip
+        blocks = hooks.doc_to_messages(doc)[0]["content"]
+        assert [b["type"] for b in blocks] == ["video", "audio", "text"]
+        assert blocks[1]["url"].endswith(".wav") and Path(blocks[1]["url"]).is_file()
+        assert blocks[2]["text"] == hooks.doc_to_text(doc)
+
+
+def test_audio_only_tasks_get_the_audio(docs: dict[str, dict]) -> None:
+    for code in ("FR2", "PC"):
+        doc = docs[code]
+        (visual,) = hooks.doc_to_visual(doc)
+        assert isinstance(visual, dict) and visual["sampling_rate"] == 16000
+        assert abs(len(visual["array"]) - 32000) < 200
+        blocks = hooks.doc_to_messages(doc)[0]["content"]
+        assert [b["type"] for b in blocks] == ["audio", "text"]
+
+
+def test_decoded_sound_is_cached_on_disk(docs: dict[str, dict]) -> None:
+    doc = docs["ES"]
+    hooks.doc_to_audio(doc)
+    wav = cached_audio_path(doc["media"])
+    stamp = wav.stat().st_mtime_ns
+    again = hooks.doc_to_audio(doc)
+    assert wav.stat().st_mtime_ns == stamp  # read back, not decoded again
+    assert again is not None and len(again["array"]) > 0
+
+
+def test_prompt_is_the_official_one(docs: dict[str, dict]) -> None:
+    text = hooks.doc_to_text(docs["HC"])
+    assert text.startswith("\nYou are an advanced multimodal analysis AI assistant.")
+    assert text.endswith(
+        "answer a single Arabic numeral between 0 and 10, do not include any extra text or explanation:\n"
+    )
+
+
+def test_undecodable_video_names_doc_and_path(docs: dict[str, dict], tmp_path: Path) -> None:
+    doc = dict(docs["AR"])
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 50)
+    doc["media"] = str(bad)
+    with pytest.raises(MediaError) as err:
+        hooks.doc_to_visual(doc)
+    assert doc["id"] in str(err.value) and str(bad) in str(err.value)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    doc["media"] = str(empty)
+    with pytest.raises(MediaError, match="empty"):
+        hooks.doc_to_messages(doc)
+
+
+def test_audio_task_video_without_track_is_an_error(docs: dict[str, dict], tmp_path: Path) -> None:
+    doc = dict(docs["TR"])
+    silent = write_video(tmp_path / "silent.mp4", audio=False)
+    doc["media"] = str(silent)
+    for hook in (hooks.doc_to_visual, hooks.doc_to_audio, hooks.doc_to_messages):
+        with pytest.raises(MediaError) as err:
+            hook(doc)
+        assert "has no audio track" in str(err.value) and doc["id"] in str(err.value) and str(silent) in str(err.value)
+
+
+def test_a_video_only_task_accepts_a_silent_video(docs: dict[str, dict], tmp_path: Path) -> None:
+    doc = dict(docs["LD"])
+    doc["media"] = str(write_video(tmp_path / "silent.mp4", audio=False))
+    assert hooks.doc_to_visual(doc) == [doc["media"]]
+
+
+def test_process_results_scores_and_audits(docs: dict[str, dict]) -> None:
+    doc = docs["ES"]
+    out = hooks.process_results(doc, [f"The answer is {doc['answer']}."])
+    assert out["acc"]["score"] == 1.0 and out["acc"]["parse_outcome"] == "ok"
+    assert out["acc_official"]["score"] == 0.0  # official: first character "T"
+    assert {"id", "task", "level", "variant", "gold", "parsed", "clip"} <= set(out["acc"])
+    assert out["paper_avg"]["score"] == 1.0
+    empty = hooks.process_results(doc, [""])
+    assert "score" not in empty["acc_official"] and empty["acc"]["parse_outcome"] == "empty"
+    assert empty["parse_failure"]["score"] == 1.0
+    pc = hooks.process_results(docs["PC"], ["A"])
+    assert "score" not in pc["paper_avg"]
+    json.dumps(out)  # logged samples must serialise
+
+
+def test_numbers_read_whole(docs: dict[str, dict]) -> None:
+    doc = dict(docs["HC"])
+    doc["answer"] = "10"
+    out = hooks.process_results(doc, ["10"])
+    assert out["acc"]["score"] == 1.0
+    assert out["acc_official"]["score"] == 0.0  # the official first-character rule reads "1"
