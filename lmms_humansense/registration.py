@@ -23,9 +23,15 @@ from typing import Any
 log = logging.getLogger("lmms_humansense")
 
 _PATCH_FLAG = "_humansense_include"
+_warned = False
 
 
 def _fallback_warning(reason: str) -> None:
+    """One line per process, however often lmms-eval loads the entry point."""
+    global _warned
+    if _warned:
+        return
+    _warned = True
     log.warning(
         "lmms_humansense: could not register the HumanSense tasks automatically (%s); "
         'pass --include_path "$(lmms-humansense tasks-dir)" to lmms-eval.',

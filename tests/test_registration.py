@@ -1,0 +1,64 @@
+"""Zero-config registration through lmms-eval's model entry point, and its guard."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import bin_path, cli_env
+
+
+def _python(code: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], env=cli_env(tmp), capture_output=True, text=True, timeout=300)
+
+
+def test_importing_lmms_eval_models_registers_tasks_and_models(tmp_path: Path) -> None:
+    proc = _python(
+        "import lmms_eval.models as m\n"
+        "from lmms_eval.tasks import TaskManager\n"
+        "tm = TaskManager()\n"
+        "assert 'humansense_l4' in tm.all_tasks and 'humansense_think_es' in tm.all_tasks\n"
+        "assert 'mme' in tm.all_tasks  # the defaults are still there\n"
+        "print(m.get_model('humansense_random').__name__)\n",
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("RandomBaseline")
+
+
+def test_explicit_include_path_is_not_indexed_twice(tmp_path: Path) -> None:
+    proc = _python(
+        "import lmms_eval.models\n"
+        "from lmms_eval.tasks import TaskManager\n"
+        "from lmms_humansense.taskgen import tasks_dir\n"
+        "tm = TaskManager(include_path=str(tasks_dir()), include_defaults=False)\n"
+        "assert 'humansense' in tm.all_tasks and 'mme' not in tm.all_tasks\n",
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_changed_internals_leave_lmms_eval_working_with_one_warning(tmp_path: Path) -> None:
+    proc = _python(
+        "from lmms_eval.tasks import TaskManager\n"
+        "def initialize_tasks(self, paths=None):\n"
+        "    return {}\n"
+        "TaskManager.initialize_tasks = initialize_tasks  # a future lmms-eval with another signature\n"
+        "from lmms_humansense.registration import register\n"
+        "print(len(register()))\n",
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "1"
+    warnings = [line for line in proc.stderr.splitlines() if "--include_path" in line]
+    assert len(warnings) == 1 and "lmms-humansense tasks-dir" in warnings[0]
+
+
+def test_tasks_dir_command_prints_the_folder(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [bin_path("lmms-humansense"), "tasks-dir"], capture_output=True, text=True, env=cli_env(tmp_path)
+    )
+    assert proc.returncode == 0
+    folder = Path(proc.stdout.strip())
+    assert (folder / "_default_template_yaml").is_file() and (folder / "humansense_l4.yaml").is_file()
