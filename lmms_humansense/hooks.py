@@ -17,7 +17,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmms_humansense.catalog import BY_CODE, VARIANTS
-from lmms_humansense.media import SAMPLE_RATE, MediaError, ensure_cached_audio, load_cached_audio, probe_video
+from lmms_humansense.media import (
+    SAMPLE_RATE,
+    MediaError,
+    ensure_cached_audio,
+    load_cached_audio,
+    probe_video,
+    silent_video,
+)
 from lmms_humansense.prompts import apply_variant, build_prompt
 from lmms_humansense.scoring import macro_mean, mean_score, official_score, official_think_score, robust_score
 
@@ -115,11 +122,91 @@ def audio_path(doc: dict[str, Any]) -> str | None:
         raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
 
 
+# --- which lmms-eval model is running -------------------------------------------------------------
+# lmms-eval builds its TaskManager with ``model_name=<--model>`` (``__main__.py`` and
+# ``simple_evaluate``); the registration wrapper of ``TaskManager.initialize_tasks`` records it here.
+# That is the one place lmms-eval states the model to the task side for both the CLI and the Python
+# API; parsing ``sys.argv`` would miss the Python API and ``lmms_eval_specific_kwargs`` would need a
+# per-model entry in every YAML.  ``None`` (a TaskManager built without a model name) disables the
+# model-specific behaviour below, nothing else.
+_run: dict[str, str | None] = {"model": None}
+_warned: set[str] = set()
+
+#: Wrappers that play a video file's own sound track when handed an mp4 (lmms-eval 0.7.3: the
+#: simple qwen2_5_omni / qwen3_omni / ola / baichuan_omni / minicpm_o / omnivinci / uni_moe_2_omni
+#: read it, gemini uploads the file).  For tasks the protocol gives no sound they get a silent copy.
+TRACK_PLAYERS = frozenset(
+    {"qwen2_5_omni", "qwen3_omni", "gemini", "ola", "baichuan_omni", "minicpm_o", "omnivinci", "uni_moe_2_omni"}
+)
+#: Wrappers that give the model no sound at all (frames only; audio items are ignored or unusable).
+AUDIO_DROPPERS = frozenset(
+    {
+        "qwen2_vl",
+        "qwen2_5_vl",
+        "qwen3_vl",
+        "internvl",
+        "internvl2",
+        "internvl3",
+        "internvl3_5",
+        "internvl_hf",
+        "llava_onevision",
+        "llava_onevision1_5",
+        "llava_onevision2",
+        "llava_vid",
+        "llava_hf",
+        "videollama3",
+        "openai",
+        "async_openai",
+    }
+)
+KEEP_AUDIO_COMMAND = "lmms-eval --model humansense_omni --model_args pretrained=Qwen/Qwen2.5-Omni-7B --tasks humansense"
+
+
+def set_run_model(name: str | None) -> None:
+    """Record the ``--model`` of this lmms-eval run (called by the registration wrapper)."""
+    _run["model"] = str(name) if name else None
+
+
+def run_model() -> str | None:
+    return _run["model"]
+
+
+def _warn_if_audio_dropped(doc: dict[str, Any]) -> None:
+    model = _run["model"]
+    if model not in AUDIO_DROPPERS or not doc["with_audio"] or model in _warned:
+        return
+    _warned.add(model)
+    log.warning(
+        "HumanSense: task %s (and the other audio tasks TR, FR1, FR2, RR1, RR2, ES, PC) gives the model sound, "
+        "but lmms-eval's `%s` wrapper passes no audio to its model: video tasks are answered from frames and "
+        "FR2/PC become text-only questions (the paper reports vision-only models on the 13 video tasks without "
+        "sound, and '-' for FR2/PC). To keep the audio, run an omni model, e.g. `%s`.",
+        doc["task"],
+        model,
+        KEEP_AUDIO_COMMAND,
+    )
+
+
+def _video_for_wrapper(doc: dict[str, Any]) -> str:
+    """The checked mp4, or its silent copy when the protocol gives no sound and the wrapper would
+    otherwise play the file's own track (always for ``noaudio``: the ablation must be silent)."""
+    path = _checked_video(doc)
+    if not doc["with_audio"] and (doc["variant"] == "noaudio" or _run["model"] in TRACK_PLAYERS):
+        try:
+            return silent_video(path)
+        except MediaError as exc:
+            raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
+    return path
+
+
+# --- what each model receives ------------------------------------------------------------------------
 def doc_to_visual(doc: dict[str, Any]) -> list[Any]:
     """For simple wrappers: the mp4 path for video tasks (wrappers that use a video's sound find it
-    in the file), the decoded audio dict for the audio-only tasks FR2 and PC."""
+    in the file; a silent copy when the task gets no sound, see :func:`_video_for_wrapper`), the
+    decoded audio dict for the audio-only tasks FR2 and PC."""
+    _warn_if_audio_dropped(doc)
     if BY_CODE[doc["task"]].has_video:
-        return [_checked_video(doc)]
+        return [_video_for_wrapper(doc)]
     audio = doc_to_audio(doc)
     if audio is None:
         raise MediaError(
@@ -133,9 +220,10 @@ def doc_to_messages(
 ) -> list[dict[str, Any]]:
     """For chat wrappers: explicit content blocks, video, then the sound as its own audio block
     (wrappers such as ``qwen2_5_omni`` chat never read a video's own track), then the prompt."""
+    _warn_if_audio_dropped(doc)
     content: list[dict[str, Any]] = []
     if BY_CODE[doc["task"]].has_video:
-        content.append({"type": "video", "url": _checked_video(doc)})
+        content.append({"type": "video", "url": _video_for_wrapper(doc)})
     wav = audio_path(doc)
     if wav is not None:
         content.append({"type": "audio", "url": wav})
@@ -150,6 +238,15 @@ def _response(results: Sequence[Any]) -> str:
     if isinstance(first, (list, tuple)):
         first = first[0] if first else ""
     return "" if first is None else str(first)
+
+
+_fed: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def record_fed(doc: dict[str, Any], fed: dict[str, Any]) -> None:
+    """Let a model adapter say what it fed the model for ``doc``; :func:`process_results` puts it
+    into the doc's logged sample (``acc.fed``).  lmms-eval logs only a model's response text."""
+    _fed[(doc["variant"], doc["id"])] = fed
 
 
 def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, Any]:
@@ -180,6 +277,9 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
         "parsed": robust.parsed.value,
         "parse_outcome": robust.parsed.outcome,
     }
+    fed = _fed.pop((doc["variant"], doc["id"]), None)
+    if fed is not None:
+        acc["fed"] = fed
     excluded = {"clip": clip, "excluded": "empty answer"}
     out: dict[str, Any] = {
         "acc": acc,

@@ -156,3 +156,54 @@ def load_cached_audio(source: str | os.PathLike[str]) -> np.ndarray:
     if rate != SAMPLE_RATE:  # a foreign file in the cache folder
         raise MediaError(f"{wav}: cached audio has {rate} Hz, expected {SAMPLE_RATE}; delete it to rebuild")
     return data
+
+
+def silent_video_path(source: str | os.PathLike[str]) -> Path:
+    """Where the audio-stripped copy of ``source`` lives in the cache (it may not exist yet)."""
+    p = Path(source).resolve()
+    st = p.stat()
+    key = hashlib.sha1(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return cache_home() / "silent" / f"{p.stem}-{key}{p.suffix or '.mp4'}"
+
+
+def silent_video(source: str | os.PathLike[str]) -> str:
+    """``source`` without its sound: a cached remux of the video stream alone (no re-encoding).
+
+    Wrappers handed a video path decide themselves whether to play its sound track; when the
+    protocol gives a task no sound (the ``noaudio`` variant, or a video-only task for a wrapper that
+    plays tracks) the hooks hand them this copy.  A file without an audio track is returned as is.
+    """
+    import av
+
+    src = str(source)
+    if not probe_video(src).has_audio:
+        return src
+    target = silent_video_path(src)
+    if target.is_file():
+        return str(target)
+    with _locks_guard:
+        lock = _locks.setdefault(str(target), threading.Lock())
+    with lock:
+        if target.is_file():
+            return str(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.stem, suffix=".tmp" + target.suffix)
+        os.close(fd)
+        try:
+            with _open(src) as inp, av.open(tmp, mode="w", format=inp.format.name.split(",")[0]) as out:
+                in_stream = inp.streams.video[0]
+                out_stream = out.add_stream_from_template(in_stream)
+                for packet in inp.demux(in_stream):
+                    if packet.dts is None:  # the demuxer's final flush packet
+                        continue
+                    packet.stream = out_stream
+                    out.mux(packet)
+            os.replace(tmp, target)
+        except MediaError:
+            raise
+        except Exception as exc:
+            raise MediaError(f"{src}: cannot copy its video stream without sound ({exc}); re-extract it") from None
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return str(target)

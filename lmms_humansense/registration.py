@@ -63,6 +63,9 @@ def install_task_path() -> bool:
 
     @functools.wraps(original)
     def initialize_tasks(self: Any, include_path: Any = None, include_defaults: bool = True) -> Any:
+        from lmms_humansense.hooks import set_run_model
+
+        set_run_model(getattr(self, "model_name", None))  # the hooks adapt media to the wrapper
         if include_defaults:
             paths = (
                 [] if include_path is None else [include_path] if isinstance(include_path, str) else list(include_path)
@@ -85,6 +88,7 @@ def manifests() -> list[Any]:
         ModelManifest(
             model_id="humansense_random", chat_class_path="lmms_humansense.models.random_baseline.RandomBaseline"
         ),
+        ModelManifest(model_id="humansense_omni", simple_class_path="lmms_humansense.models.omni.HumanSenseOmni"),
     ]
 
 

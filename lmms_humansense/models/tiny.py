@@ -1,0 +1,242 @@
+"""Tiny real checkpoints (random weights) built offline, for tests and benchmarks.
+
+No model hub is reachable where this package is tested, and a 7B checkpoint would not fit a CI
+box anyway.  These builders write a complete, loadable folder -- config, random weights, a real
+byte-level BPE tokenizer, processor files, chat template -- for the two architectures the
+HumanSense code paths need: Qwen2.5-Omni (the ``humansense_omni`` adapter) and Qwen2-VL (the stock
+``qwen2_vl`` wrapper of lmms-eval).  Every transformers code path (processor, vision and audio
+encoders, M-RoPE, generation) runs for real; only the numbers in the weights are meaningless.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: A chat template in the Qwen style that understands text, image, video and audio content items.
+_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for item in message['content'] %}"
+    "{% if item['type'] == 'text' %}{{ item['text'] }}"
+    "{% elif item['type'] == 'image' %}{{ VISION_BOS }}{{ IMAGE }}{{ VISION_EOS }}"
+    "{% elif item['type'] == 'video' %}{{ VISION_BOS }}{{ VIDEO }}{{ VISION_EOS }}"
+    "{% elif item['type'] == 'audio' %}{{ AUDIO_BOS }}{{ AUDIO }}{{ AUDIO_EOS }}"
+    "{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+_CORPUS = [
+    "You are an advanced multimodal analysis AI assistant. You have been provided with video content and a question.",
+    "Question: Which best describes the person, which one of the following is correct?",
+    "Options: A. happy B. angry C. surprised D. calm E. walking waving sitting running laughing",
+    "answer one correct letter only, do not include any extra text or explanation:",
+    "answer a single Arabic numeral between 0 and 10 0 1 2 3 4 5 6 7 8 9 10",
+    "<think> reasoning process here </think><answer> A </answer> system user assistant",
+]
+
+
+def _tokenizer(specials: dict[str, str], extra: list[str]):
+    """A byte-level BPE tokenizer (vocab about 500) wrapped as ``Qwen2TokenizerFast``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import Qwen2TokenizerFast
+
+    base = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=500,
+        special_tokens=base + extra,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(_CORPUS * 4, trainer=trainer)
+    return Qwen2TokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens=specials,
+    )
+
+
+def _template(**tokens: str) -> str:
+    out = _CHAT_TEMPLATE
+    for name, value in tokens.items():
+        out = out.replace("{{ " + name + " }}", value)
+    return out
+
+
+def build_tiny_omni(target: Path, seed: int = 0) -> Path:
+    """A loadable Qwen2.5-Omni folder (thinker only, about 0.3 M parameters, plus ``spk_dict.pt``).
+
+    The talker is left out (``enable_audio_output=False``): HumanSense scores text, and the
+    adapter generates through the thinker only, as the official runner's answers are text.
+    """
+    import torch
+    from transformers import (
+        Qwen2_5OmniConfig,
+        Qwen2_5OmniForConditionalGeneration,
+        Qwen2_5OmniProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+        WhisperFeatureExtractor,
+    )
+
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    specials = {
+        "image_token": "<|IMAGE|>",
+        "audio_token": "<|AUDIO|>",
+        "video_token": "<|VIDEO|>",
+        "vision_bos_token": "<|vision_bos|>",
+        "vision_eos_token": "<|vision_eos|>",
+        "audio_bos_token": "<|audio_bos|>",
+        "audio_eos_token": "<|audio_eos|>",
+    }
+    tokenizer = _tokenizer(specials, list(specials.values()))
+    ids = {k: tokenizer.convert_tokens_to_ids(v) for k, v in specials.items()}
+    vocab = len(tokenizer)
+    hidden = 32
+    thinker = {
+        "audio_config": {
+            "num_mel_bins": 128,
+            "encoder_layers": 1,
+            "encoder_attention_heads": 2,
+            "encoder_ffn_dim": 32,
+            "d_model": 16,
+            "output_dim": hidden,
+            "n_window": 100,
+            "max_source_positions": 1500,
+        },
+        "vision_config": {
+            "depth": 1,
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_heads": 2,
+            "out_hidden_size": hidden,
+            "fullatt_block_indexes": [0],
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 112,
+        },
+        "text_config": {
+            "vocab_size": vocab,
+            "hidden_size": hidden,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "max_position_embeddings": 32768,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        },
+        "audio_token_index": ids["audio_token"],
+        "image_token_index": ids["image_token"],
+        "video_token_index": ids["video_token"],
+        "audio_start_token_id": ids["audio_bos_token"],
+        "audio_end_token_id": ids["audio_eos_token"],
+        "vision_start_token_id": ids["vision_bos_token"],
+        "vision_end_token_id": ids["vision_eos_token"],
+        "user_token_id": tokenizer.convert_tokens_to_ids("<|im_start|>"),
+    }
+    config = Qwen2_5OmniConfig(thinker_config=thinker, enable_audio_output=False)
+    torch.manual_seed(seed)
+    model = Qwen2_5OmniForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(target)
+    torch.save({"Chelsie": {"cond": torch.zeros(1), "ref_mel": torch.zeros(1), "bos_token": 0}}, target / "spk_dict.pt")
+    template = _template(
+        VISION_BOS=specials["vision_bos_token"],
+        VISION_EOS=specials["vision_eos_token"],
+        IMAGE=specials["image_token"],
+        VIDEO=specials["video_token"],
+        AUDIO_BOS=specials["audio_bos_token"],
+        AUDIO_EOS=specials["audio_eos_token"],
+        AUDIO=specials["audio_token"],
+    )
+    processor = Qwen2_5OmniProcessor(
+        image_processor=Qwen2VLImageProcessor(),
+        video_processor=Qwen2VLVideoProcessor(),
+        feature_extractor=WhisperFeatureExtractor(feature_size=128),
+        tokenizer=tokenizer,
+        chat_template=template,
+    )
+    processor.save_pretrained(target)
+    return target
+
+
+def build_tiny_qwen2_vl(target: Path, seed: int = 0) -> Path:
+    """A loadable Qwen2-VL folder (2 tiny layers) that lmms-eval's stock ``qwen2_vl`` wrapper runs."""
+    import torch
+    from transformers import (
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+        Qwen2VLVideoProcessor,
+    )
+
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    specials = {
+        "image_token": "<|image_pad|>",
+        "video_token": "<|video_pad|>",
+        "vision_start_token": "<|vision_start|>",
+        "vision_end_token": "<|vision_end|>",
+    }
+    tokenizer = _tokenizer(specials, list(specials.values()))
+    ids = {k: tokenizer.convert_tokens_to_ids(v) for k, v in specials.items()}
+    hidden = 32
+    config = Qwen2VLConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": hidden,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "max_position_embeddings": 32768,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        },
+        vision_config={
+            "depth": 1,
+            "embed_dim": 16,
+            "hidden_size": hidden,
+            "num_heads": 2,
+            "mlp_ratio": 2,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+        },
+        image_token_id=ids["image_token"],
+        video_token_id=ids["video_token"],
+        vision_start_token_id=ids["vision_start_token"],
+        vision_end_token_id=ids["vision_end_token"],
+    )
+    torch.manual_seed(seed)
+    model = Qwen2VLForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(target)
+    template = _template(
+        VISION_BOS=specials["vision_start_token"],
+        VISION_EOS=specials["vision_end_token"],
+        IMAGE=specials["image_token"],
+        VIDEO=specials["video_token"],
+        AUDIO_BOS="",
+        AUDIO_EOS="",
+        AUDIO="",
+    )
+    processor = Qwen2VLProcessor(
+        image_processor=Qwen2VLImageProcessor(),
+        video_processor=Qwen2VLVideoProcessor(),
+        tokenizer=tokenizer,
+        chat_template=template,
+    )
+    processor.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return target
