@@ -1,0 +1,166 @@
+"""The paper's variants: prompts byte-identical to the official runner's flags (golden strings written
+out literally from ``PROMPT_TEMPLATE_think.py`` and ``Benchmark.py``), the task sets, the same
+results keys in every variant group, and a ``noaudio`` variant that really gives no sound."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+import pytest
+from conftest import cli_env, run_lmms_eval
+
+from lmms_humansense import hooks
+from lmms_humansense.catalog import TASKS, VARIANTS
+from lmms_humansense.media import probe_video
+from lmms_humansense.prompts import apply_variant, build_prompt
+
+OPTS = ["A. happy", "B. angry", "C. surprised", "D. calm", "E. walking"]
+
+THINK_SINGLE = {
+    2: "\nYou are an advanced multimodal analysis AI assistant. You have been provided with video content and a question.\n"
+    "\nQuestion: Q, which one of the following is correct?\n\nOptions:\nA. happy\nB. angry\n\n"
+    "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags, i.e., "
+    "<think> reasoning process here </think><answer> answer one correct letter only here </answer>.\n",
+    3: "\nYou are an advanced multimodal analysis AI assistant. You have been provided with video content and a question.\n"
+    "\nQuestion: Q, which one of the following is correct?\n\nOptions:\nA. happy\nB. angry\nC. surprised\n\n"
+    "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags, i.e., "
+    "<think> reasoning process here </think><answer> answer one correct letter only here </answer>.\n",
+    4: "\nYou are an advanced multimodal analysis AI assistant. You have been provided with video content and a question.\n"
+    "\nQuestion: Q, which one of the following is correct?\n\nOptions:\nA. happy\nB. angry\nC. surprised\nD. calm\n\n"
+    "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags, i.e., "
+    "<think> reasoning process here </think><answer> answer one correct letter only here </answer>.\n",
+    5: "\nYou are an advanced multimodal analysis AI assistant. You have been provided with video content and a question.\n"
+    "\nQuestion: Q, which one of the following is correct?\n\nOptions:\nA. happy\nB. angry\nC. surprised\nD. calm\n"
+    "E. walking\n\n"
+    "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags, i.e., "
+    "<think> reasoning process here </think><answer> answer one correct letter only here </answer>.\n",
+}
+THINK_MULTI = (
+    "\nYou are an advanced multimodal analysis AI assistant. You have been provided with video content and a question.\n"
+    "\nQuestion: Q, Which of the following are correct? (Select all)\n\nOptions:\nA. happy\nB. angry\nC. surprised\n"
+    "D. calm\n\n"
+    "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags, i.e., "
+    "<think> reasoning process here </think><answer> answer correct letters only here </answer>.\n"
+)
+THINK_NUMERIC = (
+    "\nYou are an advanced multimodal analysis AI assistant. You have been provided with video content and a question.\n"
+    "\nQuestion: Q\n\n"
+    "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags, i.e., "
+    "<think> reasoning process here </think><answer> answer a single Arabic numeral between 0 and 10 here </answer>.\n"
+)
+DEFAULT_SINGLE3 = (
+    "\nYou are an advanced multimodal analysis AI assistant. You have been provided with video content and a question.\n"
+    "\nQuestion: Q, which one of the following is correct?\n\nOptions:\nA. happy\nB. angry\nC. surprised\n\n"
+    "answer one correct letter only, do not include any extra text or explanation:\n"
+)
+ASR = "The following provides the ASR (Automatic Speech Recognition) text from the video:"
+THINK_OMINI = (
+    "System Prompt:\n"
+    "\n"
+    "                    When analyzing the video, focus on identifying:\n"
+    "\n"
+    "                    Key Characteristics: Recognize notable features, actions, emotions, or behaviors of people.\n"
+    "\n"
+    "                    Chat Content: Extract relevant dialogue or spoken words.\n"
+    "\n"
+    "                    Events: Identify significant activities, interactions, or key moments.\n"
+    "\n"
+    "                    For the following tasks, base your reasoning on the above elements to draw conclusions."
+)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_think_single_choice_is_the_official_think_template(n: int) -> None:
+    assert build_prompt("Q", OPTS[:n], "single", think=True) == THINK_SINGLE[n]
+
+
+def test_think_multi_and_numeric_are_the_official_think_templates() -> None:
+    assert build_prompt("Q", OPTS[:4], "multi", think=True) == THINK_MULTI
+    assert build_prompt("Q", [], "numeric", think=True) == THINK_NUMERIC
+
+
+def test_asr_prepends_the_transcript_with_no_separator() -> None:
+    prompt = build_prompt("Q", OPTS[:3], "single")
+    assert prompt == DEFAULT_SINGLE3
+    assert apply_variant(prompt, "asr", "Hello there.") == ASR + "Hello there." + DEFAULT_SINGLE3
+
+
+def test_enhanced_prepends_the_think_omini_system_text() -> None:
+    assert apply_variant(DEFAULT_SINGLE3, "enhanced") == THINK_OMINI + DEFAULT_SINGLE3
+
+
+def test_variant_task_sets_follow_the_official_flags() -> None:
+    codes = {name: set(v.codes) for name, v in VARIANTS.items()}
+    assert codes["think"] == {t.code for t in TASKS}
+    assert codes["asr"] == {"TR", "FR1", "RR1", "RR2", "ES"}  # --asr: the 5 speech video task types
+    assert codes["enhanced"] == {"TR", "FR1", "RR1", "RR2", "ES", "FR2", "PC"}  # --think_omini: the 7 audio types
+    assert codes["noaudio"] == {t.code for t in TASKS if t.has_video}
+    assert not VARIANTS["noaudio"].audio
+
+
+@pytest.fixture
+def variant_doc(generated_root: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("HUMANSENSE_ROOT", str(generated_root))
+
+    def make(code: str, variant: str) -> dict:
+        return hooks.process_docs(datasets.Dataset.from_list([{"task": code, "variant": variant}]))[0]
+
+    return make
+
+
+def test_the_hooks_send_the_variant_prompts(variant_doc) -> None:
+    asr = variant_doc("TR", "asr")
+    assert asr["transcript"] and hooks.doc_to_text(asr).startswith(ASR + asr["transcript"] + "\nYou are an advanced")
+    enhanced = variant_doc("FR2", "enhanced")
+    assert hooks.doc_to_text(enhanced).startswith(THINK_OMINI + "\nYou are an advanced")
+    think = variant_doc("HC", "think")
+    assert hooks.doc_to_text(think).endswith(
+        "<answer> answer a single Arabic numeral between 0 and 10 here </answer>.\n"
+    )
+
+
+@pytest.mark.parametrize("code", ["TR", "ES", "AR"])
+def test_noaudio_gives_no_sound_to_any_wrapper(variant_doc, code: str) -> None:
+    doc = variant_doc(code, "noaudio")
+    assert doc["with_audio"] is False and hooks.doc_to_audio(doc) is None
+    (visual,) = hooks.doc_to_visual(doc)  # simple wrappers: a silent copy, whatever the model
+    silent, original = probe_video(visual), probe_video(doc["media"])
+    assert not silent.has_audio and original.has_audio and silent.frames == original.frames
+    blocks = hooks.doc_to_messages(doc)[0]["content"]
+    assert [b["type"] for b in blocks] == ["video", "text"] and blocks[0]["url"] == visual
+
+
+@pytest.fixture(scope="module")
+def variants_run(generated_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("variants_run")
+    out = tmp / "out"
+    groups = ",".join(v.prefix for v in VARIANTS.values())
+    proc = run_lmms_eval(
+        ["--tasks", groups, "--model", "dummy", "--model_args", "response=B,read_bytes=64"]
+        + ["--output_path", str(out), "--log_samples"],
+        cli_env(tmp, generated_root),
+        tmp,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def test_every_variant_group_reports_the_same_keys(variants_run: Path) -> None:
+    (path,) = sorted(variants_run.rglob("*_results.json"))
+    res = json.loads(path.read_text())["results"]
+    keys = {name: set(res[v.prefix]) for name, v in VARIANTS.items()}
+    assert all(k == keys["default"] for k in keys.values()), keys
+    for v in VARIANTS.values():
+        assert isinstance(res[v.prefix]["acc,none"], float)
+        for t in v.tasks():
+            assert v.leaf(t.code) in res
+
+
+def test_variant_samples_carry_their_variant(variants_run: Path) -> None:
+    for v in VARIANTS.values():
+        t = v.tasks()[0]
+        (path,) = sorted(variants_run.rglob(f"*_samples_{v.leaf(t.code)}.jsonl"))
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        assert rows and all(r["acc"]["variant"] == v.name for r in rows)
