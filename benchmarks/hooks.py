@@ -148,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
             load_s = time.perf_counter() - t
             print(f"\n{title}: process_docs for 15 tasks {load_s:.2f} s ({1000 * load_s / len(docs):.3f} ms/question)")
             print(_table(f"{title}, wrapper unknown or vision-only", bench_hooks(docs, None), len(docs)))
-            print(_table(f"{title}, a track-playing wrapper (qwen2_5_omni)", bench_hooks(docs, "qwen2_5_omni"), len(docs)))
+            print(
+                _table(f"{title}, a track-playing wrapper (qwen2_5_omni)", bench_hooks(docs, "qwen2_5_omni"), len(docs))
+            )
         noaudio = load_docs(sets["3,882 generated records"], ("noaudio",))
         print(_table("noaudio variant, 3,882-record root", bench_hooks(noaudio, None), len(noaudio)))
         if not args.no_model:

@@ -177,7 +177,7 @@ def _warn_if_audio_dropped(doc: dict[str, Any]) -> None:
         return
     _warned.add(model)
     log.warning(
-        "HumanSense: task %s (and the other audio tasks TR, FR1, FR2, RR1, RR2, ES, PC) gives the model sound, "
+        "HumanSense: task %s, like every audio task (TR, FR1, FR2, RR1, RR2, ES, PC), gives the model sound, "
         "but lmms-eval's `%s` wrapper passes no audio to its model: video tasks are answered from frames and "
         "FR2/PC become text-only questions (the paper reports vision-only models on the 13 video tasks without "
         "sound, and '-' for FR2/PC). To keep the audio, run an omni model, e.g. `%s`.",

@@ -66,7 +66,7 @@ def _template(**tokens: str) -> str:
 
 
 def build_tiny_omni(target: Path, seed: int = 0) -> Path:
-    """A loadable Qwen2.5-Omni folder (thinker only, about 0.3 M parameters, plus ``spk_dict.pt``).
+    """A loadable Qwen2.5-Omni folder (thinker only, about 80 k parameters, plus ``spk_dict.pt``).
 
     The talker is left out (``enable_audio_output=False``): HumanSense scores text, and the
     adapter generates through the thinker only, as the official runner's answers are text.
