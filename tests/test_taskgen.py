@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, cli_env
 
 from lmms_humansense import taskgen
 from lmms_humansense.catalog import TASKS, VARIANTS
@@ -71,15 +72,21 @@ def test_every_task_and_group_builds_through_the_real_task_manager(generated_roo
     assert len(built) == len(VARIANTS)
 
 
-def test_the_wheel_ships_every_yaml_the_template_and_the_sample(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(REPO)],
         capture_output=True,
         text=True,
     )
     if proc.returncode != 0:
         pytest.fail(proc.stdout[-2000:] + proc.stderr[-2000:])
-    (wheel,) = tmp_path.glob("lmms_humansense-*.whl")
+    (path,) = out.glob("lmms_humansense-*.whl")
+    return path
+
+
+def test_the_wheel_ships_every_yaml_the_template_and_the_sample(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {f"lmms_humansense/task_yamls/{rel}" for rel in taskgen.render()}
     assert expected <= names, sorted(expected - names)[:5]
@@ -89,3 +96,71 @@ def test_the_wheel_ships_every_yaml_the_template_and_the_sample(tmp_path: Path) 
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[lmms_eval.models]" in text and "lmms_humansense.registration:register" in text
+
+
+def test_an_installed_wheel_runs_with_plain_lmms_eval(wheel: Path, tmp_path: Path) -> None:
+    """What a user gets from `pip install .`: the wheel's files, not this checkout, serve the run.
+
+    A fresh venv sees this environment's packages through a .pth line (so nothing is downloaded),
+    which does not run their .pth files: the checkout's editable install stays invisible.
+    """
+    import site
+    import sysconfig
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    here = [sysconfig.get_paths()["purelib"], *site.getsitepackages()]
+    (purelib / "base_env.pth").write_text("\n".join(dict.fromkeys(here)) + "\n")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(purelib), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    env = cli_env(tmp_path)
+    where = subprocess.run(
+        [
+            python,
+            "-c",
+            "import lmms_humansense.taskgen as t, lmms_humansense.data.root as r;"
+            "print(t.tasks_dir()); print(r.sample_root())",
+        ],
+        env=env,
+        cwd=tmp_path,  # not the checkout: `-c` puts the working directory first on sys.path
+        capture_output=True,
+        text=True,
+    )
+    assert where.returncode == 0, where.stderr[-2000:]
+    where = where.stdout.split()
+    assert all(Path(p).is_relative_to(purelib) for p in where), where
+    env["HUMANSENSE_ROOT"] = where[1]
+    proc = subprocess.run(
+        [
+            python,
+            "-c",
+            "import sys; from lmms_eval.cli.dispatch import main; sys.argv[0] = 'lmms-eval'; sys.exit(main())",
+            "--tasks",
+            "humansense_l4",
+            "--model",
+            "dummy",
+            "--output_path",
+            str(tmp_path / "out"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (result,) = (tmp_path / "out").rglob("*_results.json")
+    data = json.loads(result.read_text())["results"]
+    assert isinstance(data["humansense_l4"]["acc,none"], float) and "humansense_pc" in data
