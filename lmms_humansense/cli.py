@@ -29,6 +29,34 @@ def _sample_root(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_error(command: str, exc: Exception) -> int:
+    """Bad input to score/report: the message (it names the file and the fix), no traceback."""
+    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    print(f"lmms-humansense {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _score(args: argparse.Namespace) -> int:
+    from lmms_humansense import rescore
+
+    try:
+        return rescore.main(args.results, args.model, think=args.think, task_map=args.task_map, json_out=args.json)
+    except (KeyError, ValueError, FileNotFoundError) as exc:  # TaskMapError and RecordError are ValueErrors
+        return _input_error("score", exc)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from lmms_humansense.report import make_report
+
+    try:
+        written = make_report(args.results, args.out, args.paper_model, metric=args.metric, plots=not args.no_plots)
+    except (KeyError, ValueError) as exc:  # ReportInputError is a ValueError; KeyError: unknown --paper-model
+        return _input_error("report", exc)
+    for path in written.values():
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lmms-humansense", description="HumanSense for lmms-eval")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -39,6 +67,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample-root", help="print the bundled sample set's folder (use it as HUMANSENSE_ROOT)")
     p.set_defaults(func=_sample_root)
+
+    p = sub.add_parser("score", help="re-score the official runner's result files (answers stored under a model name)")
+    p.add_argument("--results", nargs="+", required=True, metavar="FILE", help="HumanSense_VQA/AQA JSON with answers")
+    p.add_argument("--model", required=True, help="the name the answers are stored under (the runner's --model_name)")
+    p.add_argument("--think", action="store_true", help="official think rules (score_think.py) for acc_official")
+    p.add_argument("--task-map", metavar="FILE", help="task_type -> code mapping (JSON, or String=CODE,...)")
+    p.add_argument("--json", action="store_true", help='print {"<task code>": {"acc", "acc_official", "n", ...}}')
+    p.set_defaults(func=_score)
+
+    p = sub.add_parser("report", help="tables and charts of lmms-eval results against the paper and human level")
+    p.add_argument(
+        "results",
+        nargs="+",
+        metavar="RESULTS",
+        help="lmms-eval --output_path folders, *_results.json files, or `lmms-humansense score --json` files",
+    )
+    p.add_argument("--out", default="humansense_report", help="output folder (default: %(default)s)")
+    p.add_argument(
+        "--paper-model",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="Table 1 rows to show (e.g. Qwen2.5-Omni-7B; repeatable); differences are taken against the first",
+    )
+    p.add_argument(
+        "--metric", choices=("acc", "acc_official"), default="acc", help="run metric compared (default: acc)"
+    )
+    p.add_argument("--no-plots", action="store_true", help="tables only")
+    p.set_defaults(func=_report)
     return parser
 
 

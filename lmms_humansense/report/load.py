@@ -1,0 +1,282 @@
+"""Reading runs: lmms-eval output folders or ``*_results.json`` files, and ``lmms-humansense score
+--json`` output of the official runner's files.
+
+One results file can hold several variants (``--tasks humansense,humansense_noaudio``); each becomes
+its own :class:`Run`, labelled with its variant, because numbers of different protocols must never
+share a label.  Tasks are recognised by their exact names from the catalog, not by pattern, so a
+task of another benchmark in the same file is ignored and a HumanSense task absent from the run is
+reported as missing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmms_humansense.catalog import BY_CODE, LEVELS, TASKS, VARIANTS, Variant
+
+#: The variant name given to scores re-computed from the official runner's files.
+OFFICIAL_RUNNER = "official-runner"
+METRICS: tuple[str, ...] = ("acc", "acc_official", "parse_failure")
+
+
+class ReportInputError(ValueError):
+    """A path given to the report is not a results file the report can read."""
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One task of one run.  ``n`` is the number of questions scored (lmms-eval's effective
+    sample count; for re-scored official files, the questions with a non-empty answer)."""
+
+    acc: float | None
+    acc_official: float | None
+    parse_failure: float | None
+    n: int | None
+
+    def metric(self, name: str) -> float | None:
+        return getattr(self, name)
+
+
+@dataclass
+class Run:
+    """One model under one variant, read from one file."""
+
+    source: str
+    variant: str  # a catalog variant name, or OFFICIAL_RUNNER
+    model: str
+    model_args: str
+    tasks: dict[str, TaskResult]  # task code -> result, only for tasks present in the run
+    settings: dict[str, str] = field(default_factory=dict)  # display name -> value, in display order
+    reported: dict[str, float | None] = field(default_factory=dict)  # group numbers in the file (acc)
+    limit: float | None = None
+    label: str = ""
+
+    @property
+    def expected(self) -> tuple[str, ...]:
+        """The task codes this run's variant covers."""
+        if self.variant in VARIANTS:
+            return VARIANTS[self.variant].codes
+        return tuple(t.code for t in TASKS)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Tasks of the variant that have no number in this run (shown as missing, never as 0)."""
+        return tuple(c for c in self.expected if c not in self.tasks)
+
+    @property
+    def variant_title(self) -> str:
+        if self.variant in VARIANTS:
+            return VARIANTS[self.variant].title
+        return "the official runner's answers, re-scored by `lmms-humansense score`"
+
+    def scores(self, metric: str) -> dict[str, float | None]:
+        return {code: result.metric(metric) for code, result in self.tasks.items()}
+
+
+def _number(value: Any) -> float | None:
+    """A metric value as a float; lmms-eval writes ``"N/A"`` or ``null`` when nothing was scored."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def find_results(path: str | Path) -> list[Path]:
+    """The result files a path names: the file itself, or every ``*_results.json`` under a folder.
+
+    lmms-eval 0.7.3 writes ``<output_path>/<date>_results.json``; other versions write
+    ``<output_path>/<model>/<date>_results.json``; a recursive glob finds both.
+    """
+    p = Path(path).expanduser()
+    if p.is_file():
+        return [p]
+    if p.is_dir():
+        found = sorted(p.rglob("*_results.json"))
+        if not found:
+            raise ReportInputError(
+                f"{p} holds no *_results.json file. Pass the folder given to lmms-eval as --output_path "
+                "(after the run finished), a *_results.json file, or a file written by `lmms-humansense score --json`."
+            )
+        return found
+    raise ReportInputError(f"{p} does not exist. Pass an lmms-eval --output_path folder or a results file.")
+
+
+def _model_args_text(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ",".join(f"{k}={v}" for k, v in value.items())
+    return "" if value in (None, "") else str(value)
+
+
+def parse_model_args(text: str) -> dict[str, str]:
+    """``k=v,k=v`` (lmms-eval's ``--model_args``) as a dict; a bare word maps to ``""``."""
+    out = {}
+    for part in text.split(","):
+        if part.strip():
+            key, _, value = part.partition("=")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _frames(model: str, args: Mapping[str, str]) -> str:
+    chosen = {k: v for k, v in args.items() if any(w in k.lower() for w in ("frame", "fps", "pixels"))}
+    if chosen:
+        return ", ".join(f"{k}={v}" for k, v in chosen.items())
+    if model == "humansense_omni":
+        return "official budget (1/0.5/0.2 fps by length, at most 24 frames)"
+    return "the wrapper's default"
+
+
+def _audio(model: str, variant: Variant) -> str:
+    from lmms_humansense.hooks import AUDIO_DROPPERS
+
+    if not variant.audio:
+        return "off: every sound withheld (noaudio variant)"
+    if model in AUDIO_DROPPERS:
+        return f"given, but dropped by the `{model}` wrapper: audio tasks answered from frames or text"
+    if model == "dummy":
+        return "not read (dummy model)"
+    return "the protocol's: the video's sound for TR FR1 RR1 RR2 ES, audio files for FR2 PC"
+
+
+def _generation(configs: Mapping[str, Any], leaves: Iterable[str], gen_kwargs: str) -> str:
+    for leaf in leaves:
+        kwargs = (configs.get(leaf) or {}).get("generation_kwargs") or {}
+        if isinstance(kwargs, Mapping) and kwargs:
+            shown = {k: kwargs[k] for k in ("max_new_tokens", "temperature", "do_sample") if k in kwargs}
+            text = ", ".join(f"{k}={v}" for k, v in shown.items())
+            return f"{text}; --gen_kwargs {gen_kwargs}" if gen_kwargs else text
+    return f"--gen_kwargs {gen_kwargs}" if gen_kwargs else "the task's defaults"
+
+
+def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
+    """Every HumanSense variant found in one lmms-eval results file, as one run each."""
+    results = data.get("results")
+    if not isinstance(results, Mapping):
+        raise ReportInputError(f"{path}: no 'results' object; is this an lmms-eval *_results.json file?")
+    config = data.get("config") if isinstance(data.get("config"), Mapping) else {}
+    configs = data.get("configs") if isinstance(data.get("configs"), Mapping) else {}
+    counts = data.get("n-samples") if isinstance(data.get("n-samples"), Mapping) else {}
+    model = str(config.get("model") or data.get("model_source") or data.get("model_name") or "unknown model")
+    model_args = _model_args_text(config.get("model_args"))
+    args = parse_model_args(model_args)
+    limit = _number(config.get("limit"))
+    runs = []
+    for variant in VARIANTS.values():
+        leaves = {code: variant.leaf(code) for code in variant.codes if variant.leaf(code) in results}
+        if not leaves:
+            continue
+        tasks = {}
+        for code, leaf in leaves.items():
+            res = results[leaf]
+            count = counts.get(leaf) if isinstance(counts.get(leaf), Mapping) else {}
+            n = count.get("effective", count.get("original"))
+            tasks[code] = TaskResult(
+                *(_number(res.get(f"{m},none")) for m in METRICS), int(n) if isinstance(n, (int, float)) else None
+            )
+        reported: dict[str, float | None] = {}
+        top = results.get(variant.prefix)
+        if isinstance(top, Mapping):
+            reported["overall"] = _number(top.get("acc,none"))
+            reported["paper_avg"] = _number(top.get("paper_avg,none"))
+        for level in LEVELS:
+            group = results.get(f"{variant.prefix}_{level.lower()}")
+            if isinstance(group, Mapping):
+                reported[level] = _number(group.get("acc,none"))
+        settings = {
+            "model": model,
+            "model args": model_args or "(none)",
+            "variant": f"{variant.name}: {variant.title}",
+            "frames": _frames(model, args),
+            "audio": _audio(model, variant),
+            "generation": _generation(configs, leaves.values(), str(config.get("gen_kwargs") or "")),
+        }
+        if limit is not None:
+            settings["limit"] = f"--limit {limit:g}: only part of each task was run"
+        date = data.get("date")
+        if date:
+            settings["date"] = str(date)
+        version = data.get("lmms_eval_version")
+        if version:
+            settings["lmms-eval"] = str(version)
+        runs.append(
+            Run(str(path), variant.name, model, model_args, tasks, settings, reported, limit, _label(model, args))
+        )
+    if not runs:
+        raise ReportInputError(
+            f"{path} holds no HumanSense task (looked for humansense_<code> and humansense_<variant>_<code> "
+            f"among {len(results)} result entries). Run lmms-eval with --tasks humansense (or a level or variant)."
+        )
+    return runs
+
+
+def _label(model: str, args: Mapping[str, str]) -> str:
+    pretrained = args.get("pretrained") or args.get("model_version") or args.get("model")
+    if pretrained:
+        return f"{model} ({pretrained.rstrip('/').split('/')[-1]})"
+    return model
+
+
+def is_scores(data: Any) -> bool:
+    """True for the ``{"<task code>": {"acc": ..., ...}}`` JSON of ``lmms-humansense score --json``."""
+    return (
+        isinstance(data, Mapping)
+        and bool(data)
+        and all(isinstance(k, str) and k in BY_CODE and isinstance(v, Mapping) and "acc" in v for k, v in data.items())
+    )
+
+
+def run_from_scores(path: Path, data: Mapping[str, Any]) -> Run:
+    """A run from ``lmms-humansense score --json`` output (labelled by the file's name)."""
+    tasks = {
+        code: TaskResult(
+            _number(v.get("acc")),
+            _number(v.get("acc_official")),
+            _number(v.get("parse_failure")),
+            int(v["n"]) if isinstance(v.get("n"), (int, float)) else None,
+        )
+        for code, v in data.items()
+        if v.get("n") or v.get("n_empty")  # a task with no answer at all is missing, not 0
+    }
+    settings = {
+        "model": path.stem,
+        "variant": "the official runner's answers, re-scored by `lmms-humansense score`",
+        "frames": "as the official runner ran it",
+        "audio": "as the official runner ran it (its --audio flag)",
+    }
+    return Run(str(path), OFFICIAL_RUNNER, path.stem, "", tasks, settings, label=path.stem)
+
+
+def load_runs(paths: Sequence[str | Path]) -> list[Run]:
+    """Every run in the given paths, in order, with labels made unique and marked with the variant."""
+    runs: list[Run] = []
+    for given in paths:
+        for file in find_results(given):
+            try:
+                data = json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ReportInputError(f"{file} cannot be read as JSON ({exc}).") from None
+            if isinstance(data, Mapping) and "results" in data:
+                runs.extend(runs_from_results(file, data))
+            elif is_scores(data):
+                runs.append(run_from_scores(file, data))
+            else:
+                raise ReportInputError(
+                    f"{file} is neither an lmms-eval results file (no 'results' key) nor the output of "
+                    '`lmms-humansense score --json` ({"<task code>": {"acc": ..., "acc_official": ..., "n": ...}}).'
+                )
+    if not runs:
+        raise ReportInputError("no results given: pass lmms-eval --output_path folders or *_results.json files")
+    for run in runs:
+        run.label = f"{run.label} [{run.variant}]"
+    counts = Counter(run.label for run in runs)
+    index: Counter[str] = Counter()
+    for run in runs:
+        if counts[run.label] > 1:
+            base = run.label
+            index[base] += 1
+            run.label = f"{base} #{index[base]}"
+    return runs

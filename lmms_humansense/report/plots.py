@@ -1,0 +1,273 @@
+"""The report's pictures: radar charts in the paper's style and a per-level bar chart.
+
+Drawn from the report dict of :func:`lmms_humansense.report.render.build`, so every point is a
+number of the JSON.  matplotlib runs headless (Agg).  Figure sizes are fixed by
+:func:`radar_size` / :func:`levels_size` (inches, at :data:`DPI`) and never trimmed, so a PNG's
+pixel size is known in advance.  Legends sit outside the data, below the axes.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+DPI = 110
+#: Task groups of the two radar charts, as in the paper's figure.
+RADAR_PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("L1 Perception and L2 Complex perception", ("L1", "L2")),
+    ("L3 Understanding and L4 Interaction", ("L3", "L4")),
+)
+HUMAN_COLOR = "#222222"
+PAPER_COLORS = ("#8c8c8c", "#b07aa1", "#9c755f", "#76b7b2")
+RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#17becf", "#e377c2", "#bcbd22")
+FORMATS = ("png", "svg")
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line (radar) or one bar colour (levels): a run, a paper row or the human level."""
+
+    label: str
+    kind: str  # "human", "paper" or "run"
+    color: str
+    tasks: dict[str, float | None]
+    summary: dict[str, dict[str, Any]]  # summary key -> {"value", "tasks", "of"}
+    flags: dict[str, str]  # summary key -> a mark to print next to the value (⚠)
+    note: str = ""  # what has no number, for the legend
+
+    @property
+    def legend(self) -> str:
+        return f"{self.label} ({self.note})" if self.note else self.label
+
+
+def series(report: Mapping[str, Any]) -> list[Series]:
+    """Human level first, then the chosen paper rows, then the runs (the legend's order)."""
+    metric = report["metric"]
+    human = report["human"]
+    paper = {r["name"]: r for r in report["paper"]}
+    out = [
+        Series(
+            "Human level (paper, tiny subset)",
+            "human",
+            HUMAN_COLOR,
+            dict(human["scores"]),
+            dict(human["summary"]),
+            {},
+        )
+    ]
+    for i, name in enumerate(n for n in report["paper_models"] if n != "Human"):
+        row = paper[name]
+        summary = dict(row["summary"])
+        flags = {}
+        if row["avg_published"] is not None:
+            # Table 1's own Avg, as the overview table shows it; ⚠ when its cells do not give it
+            summary["paper_avg"] = {"value": row["avg_published"], "tasks": 13, "of": 13}
+            if row["avg_mismatch"] is not None:
+                flags["paper_avg"] = "⚠"
+        gone = [c for c, v in row["scores"].items() if v is None]
+        note = f"not evaluated: {', '.join(gone)}" if gone else ""
+        color = PAPER_COLORS[i % len(PAPER_COLORS)]
+        out.append(Series(f"{name} (paper)", "paper", color, row["scores"], summary, flags, note))
+    for i, run in enumerate(report["runs"]):
+        tasks = {c: (e or {}).get(metric) for c, e in run["tasks"].items()}
+        summary = {k: v[metric] for k, v in run["summary"].items()}
+        notes = []
+        if run["missing"]:
+            notes.append(f"missing: {', '.join(run['missing'])}")
+        if run["not_in_variant"]:
+            covered = [c for c in run["tasks"] if c not in run["not_in_variant"]]
+            if len(covered) <= len(run["not_in_variant"]):
+                notes.append(f"the variant covers {' '.join(covered)} only")
+            else:
+                notes.append(f"the variant has no {' '.join(run['not_in_variant'])}")
+        color = RUN_COLORS[i % len(RUN_COLORS)]
+        out.append(Series(f"{run['id']} {run['label']}", "run", color, tasks, summary, {}, "; ".join(notes)))
+    return out
+
+
+def _legend_rows(n: int, columns: int) -> int:
+    return math.ceil(n / columns)
+
+
+def radar_size(n_series: int) -> tuple[float, float]:
+    """Figure size in inches of the radar chart for ``n_series`` lines (the legend grows)."""
+    return 14.0, 7.4 + 0.3 * _legend_rows(n_series, 2)
+
+
+def levels_size(n_series: int) -> tuple[float, float]:
+    """Figure size in inches of the level bar chart for ``n_series`` bars per group."""
+    return 12.0, 5.6 + 0.3 * _legend_rows(n_series, 2)
+
+
+def pixel_size(size: tuple[float, float]) -> tuple[int, int]:
+    """The PNG size in pixels of a figure of ``size`` inches."""
+    return round(size[0] * DPI), round(size[1] * DPI)
+
+
+def _spoke_label(task: Mapping[str, Any]) -> str:
+    name = textwrap.fill(task["name"], 14)
+    return f"{name}\n({task['code']}, {task['level']})"
+
+
+def _radar(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig = plt.figure(figsize=radar_size(len(all_series)), dpi=DPI, layout="constrained")
+    axes = fig.subplots(1, 2, subplot_kw={"projection": "polar"})
+    handles: dict[str, Any] = {}
+    for ax, (title, levels) in zip(axes, RADAR_PANELS, strict=True):
+        tasks = [t for t in report["tasks"] if t["level"] in levels]
+        codes = [t["code"] for t in tasks]
+        angles = np.linspace(0, 2 * np.pi, len(tasks), endpoint=False)
+        ax.set_theta_offset(np.pi / 2)
+        ax.set_theta_direction(-1)
+        ax.set_ylim(0, 1)
+        ax.set_yticks([0.2, 0.4, 0.6, 0.8, 1.0])
+        for label in ax.set_yticklabels(["0.2", "0.4", "0.6", "0.8", "1.0"], fontsize=8, color="#555555"):
+            label.set_bbox({"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.6})
+        ax.set_rlabel_position(180 / len(tasks))
+        ax.set_xticks(angles)
+        ax.set_xticklabels([])
+        ax.grid(color="#cccccc", linewidth=0.8)
+        for angle, task in zip(angles, tasks, strict=True):
+            x = math.sin(angle)
+            ha = "center" if abs(x) < 0.2 else ("left" if x > 0 else "right")
+            y = math.cos(angle)
+            va = "center" if abs(y) < 0.2 else ("bottom" if y > 0 else "top")
+            ax.text(angle, 1.1, _spoke_label(task), ha=ha, va=va, fontsize=9)
+        ax.set_title(title, fontsize=12, fontweight="bold", pad=62)
+        for s in all_series:
+            # a task without a number is skipped (the line joins its neighbours) and named in the legend
+            kept = [(a, s.tasks[c]) for a, c in zip(angles, codes, strict=True) if s.tasks.get(c) is not None]
+            if not kept:
+                handles.setdefault(s.label, ax.plot([], [], color=s.color)[0])
+                continue
+            closed = np.array([a for a, _ in kept] + [kept[0][0]])
+            arr = np.array([v for _, v in kept] + [kept[0][1]], dtype=float)
+            style = {
+                "human": {"linestyle": "--", "linewidth": 2.0, "marker": None},
+                "paper": {"linestyle": ":", "linewidth": 2.0, "marker": "s", "markersize": 4},
+                "run": {"linestyle": "-", "linewidth": 2.2, "marker": "o", "markersize": 5},
+            }[s.kind]
+            (line,) = ax.plot(closed, arr, color=s.color, **style)
+            if s.kind == "run" and len(kept) == len(codes):
+                ax.fill(closed, arr, color=s.color, alpha=0.08)
+            handles.setdefault(s.label, line)
+    fig.legend(
+        [handles[s.label] for s in all_series],
+        [s.legend for s in all_series],
+        loc="outside lower center",
+        ncol=2,
+        fontsize=10,
+        frameon=False,
+    )
+    fig.suptitle(
+        f"HumanSense accuracy by task ({report['metric']}; centre = 0, outer ring = 1)", fontsize=14, fontweight="bold"
+    )
+    return fig
+
+
+def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    fig = plt.figure(figsize=levels_size(len(all_series)), dpi=DPI, layout="constrained")
+    ax = fig.subplots()
+    keys = list(report["summary_rows"])
+    titles = [textwrap.fill(report["summary_rows"][k]["title"], 16) for k in keys]
+    n = len(all_series)
+    width = 0.84 / n
+    rotate = n > 4
+    partial_seen = False
+    for i, s in enumerate(all_series):
+        for j, key in enumerate(keys):
+            cell = s.summary.get(key) or {"value": None, "tasks": 0, "of": 0}
+            x = j - 0.42 + width * (i + 0.5)
+            value = cell["value"]
+            if value is None:
+                ax.text(
+                    x,
+                    0.01,
+                    "missing" if s.kind == "run" else "n/a",
+                    rotation=90,
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color=s.color,
+                )
+                continue
+            partial = cell["tasks"] != cell["of"]
+            partial_seen |= partial
+            ax.bar(
+                x,
+                value,
+                width * 0.92,
+                color=s.color,
+                alpha=0.55 if partial else (0.9 if s.kind != "paper" else 0.75),
+                hatch="///" if partial else None,
+                edgecolor="white" if not partial else s.color,
+                linewidth=0.5,
+            )
+            text = f"{value:.3f}{s.flags.get(key, '')}"
+            ax.text(
+                x,
+                value + 0.012,
+                text,
+                ha="center",
+                va="bottom",
+                fontsize=7.5 if rotate else 8.5,
+                rotation=90 if rotate else 0,
+            )
+    ax.set_xticks(range(len(keys)))
+    ax.set_xticklabels(titles, fontsize=10)
+    ax.set_ylim(0, 1.12 if not rotate else 1.2)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax.set_ylabel(f"accuracy ({report['metric']})", fontsize=11)
+    ax.grid(axis="y", color="#dddddd")
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    handles = [Patch(color=s.color, alpha=0.9) for s in all_series]
+    labels = [s.legend for s in all_series]
+    if partial_seen:
+        handles.append(Patch(facecolor="white", edgecolor="#555555", hatch="///"))
+        labels.append("hatched: mean over only some of the group's tasks")
+    if any(s.flags for s in all_series):
+        handles.append(Patch(color="white"))
+        labels.append("⚠ published Avg differs from its own cells")
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=10, frameon=False)
+    ax.set_title(
+        "HumanSense by level, overall (15 tasks) and the paper's Avg (13 video tasks)", fontsize=13, fontweight="bold"
+    )
+    return fig
+
+
+def write_plots(report: Mapping[str, Any], out_dir: str | Path) -> dict[str, list[Path]]:
+    """Draw ``radar`` and ``levels`` as PNG and SVG into ``out_dir``; returns the written files."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    all_series = series(report)
+    written: dict[str, list[Path]] = {}
+    for name, draw in (("radar", _radar), ("levels", _levels)):
+        fig = draw(report, all_series)
+        try:
+            paths = []
+            for ext in FORMATS:
+                path = out / f"{name}.{ext}"
+                fig.savefig(path, dpi=DPI, metadata={"Date": None} if ext == "svg" else None)
+                paths.append(path)
+            written[name] = paths
+        finally:
+            plt.close(fig)
+    return written

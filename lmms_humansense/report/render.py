@@ -1,0 +1,376 @@
+"""The report as data (JSON) and as Markdown.
+
+:func:`build` turns runs into one JSON-ready dict holding every number the Markdown shows (and the
+pictures draw); :func:`to_markdown` only formats that dict.  So the JSON, the tables and the charts
+cannot disagree.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lmms_humansense.catalog import BY_CODE, TASKS
+from lmms_humansense.report.load import METRICS, Run
+from lmms_humansense.report.paper import HUMAN, TABLE1, PaperRow, find_row
+from lmms_humansense.report.summary import SUMMARY_KEYS, SUMMARY_TITLES, Cell, summarise, summary_codes
+from lmms_humansense.scoring import macro_mean
+
+SCHEMA_VERSION = 1
+#: A task whose parse-failure rate is above this gets a warning: its accuracy says more about the
+#: answer format than about the model.
+PARSE_FAILURE_WARNING = 0.05
+MISSING = "missing"  # a task of the run's variant with no number
+NOT_IN_VARIANT = "n/a"  # a task the run's variant does not cover
+NOT_IN_PAPER = "-"  # the paper's own "-": not evaluated
+PAPER_QUESTIONS = sum(t.expected for t in TASKS)
+
+
+def _short_source(path: str) -> str:
+    """The file as a reader can find it: relative to the working folder when under it, else its
+    last two path parts (a report shared with others should not carry one machine's paths)."""
+    p = Path(path)
+    try:
+        rel = os.path.relpath(p.resolve(), Path.cwd())
+    except ValueError:
+        rel = ""
+    if rel and not rel.startswith(".."):
+        return Path(rel).as_posix()
+    return "/".join(p.parts[-2:])
+
+
+def _delta(scores: Mapping[str, float | None], ref: Mapping[str, float | None], codes: Sequence[str]) -> Cell:
+    """run - reference over the tasks both have (the difference of their macro means there)."""
+    pairs = [(scores.get(c), ref.get(c)) for c in codes]
+    diffs = [a - b for a, b in pairs if a is not None and b is not None]
+    return Cell(macro_mean(diffs) if diffs else None, len(diffs), len(codes))
+
+
+def _paper_row(row: PaperRow) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "avg_published": row.avg,
+        "avg_recomputed": row.recomputed_avg(),
+        "avg_mismatch": row.avg_mismatch(),
+        "note": row.note,
+        "scores": dict(row.scores),
+        "summary": {k: c.as_dict() for k, c in summarise(row.scores).items()},
+    }
+
+
+def _warnings(run: Run) -> list[str]:
+    out = []
+    if run.missing:
+        out.append(
+            f"{len(run.missing)} task(s) of the variant have no result: {', '.join(run.missing)} "
+            "(shown as missing; levels and averages are over the tasks present)"
+        )
+    if run.limit is not None:
+        out.append(f"run with --limit {run.limit:g}: part of each task only; not comparable with the paper")
+    short = [c for c, t in run.tasks.items() if t.n is not None and t.n < BY_CODE[c].expected]
+    if short and run.limit is None:
+        total = sum(t.n or 0 for t in run.tasks.values())
+        expected = sum(BY_CODE[c].expected for c in run.tasks)
+        out.append(
+            f"{total:,} of the paper's {expected:,} questions for these tasks ({len(short)} task(s) smaller than "
+            "the paper's): a subset such as the sample set; the numbers say nothing about the model"
+        )
+    failing = [(c, t.parse_failure) for c, t in run.tasks.items() if (t.parse_failure or 0) > PARSE_FAILURE_WARNING]
+    if failing:
+        listed = ", ".join(f"{c} {v:.0%}" for c, v in failing)
+        out.append(f"answers the parser could not read on {listed}: check the answer format before reading accuracy")
+    from lmms_humansense.hooks import AUDIO_DROPPERS
+
+    heard = [c for c in run.tasks if BY_CODE[c].uses_audio]
+    if run.model in AUDIO_DROPPERS and heard:
+        out.append(f"the `{run.model}` wrapper passes no audio: {', '.join(heard)} were answered without their sound")
+    return out
+
+
+def _run_entry(index: int, run: Run, metric: str, reference: PaperRow | None) -> dict[str, Any]:
+    tasks: dict[str, Any] = {}
+    for t in TASKS:
+        result = run.tasks.get(t.code)
+        if result is None:
+            tasks[t.code] = None
+            continue
+        entry: dict[str, Any] = {m: result.metric(m) for m in METRICS}
+        entry.update(n=result.n, paper_n=t.expected)
+        if reference is not None:
+            ref = reference.scores.get(t.code)
+            value = result.metric(metric)
+            entry["delta"] = value - ref if value is not None and ref is not None else None
+        tasks[t.code] = entry
+    summary: dict[str, Any] = {}
+    per_metric = {m: summarise(run.scores(m)) for m in METRICS}
+    for key in SUMMARY_KEYS:
+        summary[key] = {m: per_metric[m][key].as_dict() for m in METRICS}
+        if reference is not None:
+            summary[key]["delta"] = _delta(run.scores(metric), reference.scores, summary_codes(key)).as_dict()
+    questions = sum(t.n or 0 for t in run.tasks.values())
+    return {
+        "id": f"R{index}",
+        "label": run.label,
+        "source": _short_source(run.source),
+        "variant": run.variant,
+        "variant_title": run.variant_title,
+        "model": run.model,
+        "model_args": run.model_args,
+        "settings": dict(run.settings),
+        "questions": questions,
+        "paper_questions": sum(BY_CODE[c].expected for c in run.tasks),
+        "missing": list(run.missing),
+        "not_in_variant": [t.code for t in TASKS if t.code not in run.expected],
+        "tasks": tasks,
+        "summary": summary,
+        "reported_by_lmms_eval": dict(run.reported),
+        "warnings": _warnings(run),
+    }
+
+
+def build(runs: Sequence[Run], paper_models: Sequence[str] = (), metric: str = "acc") -> dict[str, Any]:
+    """Everything the report shows, as one JSON-ready dict.
+
+    ``paper_models`` are Table 1 rows to show next to the runs (names as in the paper; case and
+    punctuation ignored); differences (``delta``) are taken against the first.  ``metric`` is the
+    run metric compared with the paper (``acc`` or ``acc_official``).
+    """
+    if metric not in ("acc", "acc_official"):
+        raise ValueError(f"metric must be 'acc' or 'acc_official', not {metric!r}")
+    rows = []
+    for name in paper_models:
+        row = find_row(name)
+        if row.name not in [r.name for r in rows]:
+            rows.append(row)
+    reference = next((r for r in rows if r is not HUMAN), None)
+    return {
+        "schema": SCHEMA_VERSION,
+        "metric": metric,
+        "paper_models": [r.name for r in rows],
+        "reference": reference.name if reference else None,
+        "tasks": [
+            {
+                "code": t.code,
+                "name": t.name,
+                "level": t.level,
+                "modality": t.modality,
+                "in_paper_avg": t.in_paper_avg,
+                "paper_n": t.expected,
+            }
+            for t in TASKS
+        ],
+        "summary_rows": {k: {"title": SUMMARY_TITLES[k], "tasks": list(summary_codes(k))} for k in SUMMARY_KEYS},
+        "runs": [_run_entry(i, run, metric, reference) for i, run in enumerate(runs, 1)],
+        "human": _paper_row(HUMAN),
+        "paper": [_paper_row(r) for r in TABLE1],
+    }
+
+
+# --- Markdown ----------------------------------------------------------------------------------------
+def fmt(value: float | None, missing: str = MISSING) -> str:
+    return missing if value is None else f"{value:.3f}"
+
+
+def fmt_delta(value: float | None) -> str:
+    return "" if value is None else f"{value:+.3f}"
+
+
+def fmt_cell(cell: Mapping[str, Any], *, delta: bool = False) -> str:
+    """A summary cell; a mean over only some of its tasks carries its coverage, e.g. ``(4/5)``."""
+    value = cell["value"]
+    if value is None:
+        return "" if delta else MISSING
+    text = fmt_delta(value) if delta else fmt(value)
+    return text if cell["tasks"] == cell["of"] else f"{text} ({cell['tasks']}/{cell['of']})"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> list[str]:
+    """A Markdown table; ``align`` has one ``l`` or ``r`` per column (default: all left)."""
+    aligns = ["---:" if a == "r" else "---" for a in (align or "l" * len(header))]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(aligns) + " |"]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return lines
+
+
+def _paper_avg_text(row: Mapping[str, Any]) -> str:
+    text = fmt(row["avg_published"], NOT_IN_PAPER)
+    return f"{text} ⚠" if row["avg_mismatch"] is not None else text
+
+
+def _task_cell(run: Mapping[str, Any], code: str, metric: str) -> str:
+    entry = run["tasks"][code]
+    if entry is None:
+        return NOT_IN_VARIANT if code in run["not_in_variant"] else MISSING
+    return fmt(entry[metric], "no score")
+
+
+def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = ()) -> str:
+    """The report as Markdown; ``images`` are (file name, alt text) pairs shown at the top."""
+    metric = report["metric"]
+    runs = report["runs"]
+    paper = {r["name"]: r for r in report["paper"]}
+    shown = [report["human"], *(paper[n] for n in report["paper_models"] if n != "Human")]
+    ref = report["reference"]
+    lines = [
+        "# HumanSense report",
+        "",
+        "Where each run stands against the paper's Table 1 (HumanSense, arXiv 2508.10576) and the human level. "
+        f"Numbers are accuracies from 0 to 1; runs are compared on `{metric}`. "
+        f"`{MISSING}` = the task is not in that run (never counted as 0); `{NOT_IN_VARIANT}` = the run's "
+        f"variant does not cover the task; `{NOT_IN_PAPER}` = not evaluated in the paper.",
+        "",
+    ]
+    for name, alt in images:
+        lines += [f"![{alt}]({name})", ""]
+
+    lines += ["## Runs", ""]
+    rows = []
+    for run in runs:
+        s = run["settings"]
+        questions = f"{run['questions']:,} of {PAPER_QUESTIONS:,}"
+        rows.append(
+            [
+                run["id"],
+                run["label"],
+                s.get("variant", run["variant"]),
+                f"`{run['model_args']}`" if run["model_args"] else "(none)",
+                s.get("frames", ""),
+                s.get("audio", ""),
+                s.get("generation", ""),
+                questions,
+                f"`{run['source']}`",
+            ]
+        )
+    lines += _table(
+        ["", "run", "variant", "model args", "frames", "audio", "generation", "questions", "source"], rows, "l" * 9
+    )
+    extra = [
+        (run["id"], k, v) for run in runs for k, v in run["settings"].items() if k in ("limit", "date", "lmms-eval")
+    ]
+    if extra:
+        lines += [""] + [f"- {rid} {k}: {v}" for rid, k, v in extra]
+    lines += ["", "### Warnings", ""]
+    warned = [(run["id"], w) for run in runs for w in run["warnings"]]
+    lines += [f"- **{rid}**: {w}" for rid, w in warned] or ["- none"]
+    flagged = [r for r in report["paper"] if r["avg_mismatch"] is not None]
+    lines += [
+        f"- **paper**: {r['name']}'s published Avg {r['avg_published']:.3f} is not the mean of its 13 video-task "
+        f"cells ({r['avg_recomputed']:.3f}); marked ⚠, and differences use the recomputed value"
+        for r in flagged
+    ]
+
+    # overview
+    title = {k: v["title"] for k, v in report["summary_rows"].items()}
+    header = ["", *(f"{r['name']}" + ("" if r["name"] == "Human" else " (paper)") for r in shown)]
+    header += [run["label"] for run in runs]
+    if ref:
+        header += [f"Δ {run['id']} − {ref}" for run in runs]
+    rows = []
+    for key in SUMMARY_KEYS:
+        row = [title[key]]
+        for r in shown:
+            row.append(_paper_avg_text(r) if key == "paper_avg" else fmt_cell(r["summary"][key]))
+        row += [fmt_cell(run["summary"][key][metric]) for run in runs]
+        if ref:
+            row += [fmt_cell(run["summary"][key]["delta"], delta=True) for run in runs]
+        rows.append(row)
+    lines += ["", f"## Overview: levels, overall and the paper's Avg (`{metric}`)", ""]
+    lines += _table(header, rows, "l" + "r" * (len(header) - 1))
+    lines += [
+        "",
+        "Levels and the overall are macro means (each task counts once), as in results.json; a mean over "
+        "only some of its tasks shows how many, e.g. `(4/5)`. Human level was measured on the paper's tiny "
+        "subset (about 30 questions per task).",
+    ]
+
+    # by task
+    header = ["task", "level", *(r["name"] for r in shown), *(run["id"] for run in runs)]
+    if ref:
+        header += [f"Δ {run['id']}" for run in runs]
+    rows = []
+    for t in report["tasks"]:
+        row = [f"{t['code']} {t['name']}", t["level"]]
+        row += [fmt(r["scores"][t["code"]], NOT_IN_PAPER) for r in shown]
+        row += [_task_cell(run, t["code"], metric) for run in runs]
+        if ref:
+            row += [fmt_delta((run["tasks"][t["code"]] or {}).get("delta")) for run in runs]
+        rows.append(row)
+    lines += ["", f"## By task (`{metric}`)", ""]
+    lines += ["Runs: " + "; ".join(f"**{run['id']}** {run['label']}" for run in runs), ""]
+    lines += _table(header, rows, "ll" + "r" * (len(header) - 2))
+    if ref:
+        lines += ["", f"Δ = the run's `{metric}` minus {ref}'s number in the paper."]
+
+    # run details
+    lines += ["", "## Run details", ""]
+    lines += [
+        "`acc` reads answers with the robust parser (an unreadable answer scores 0 and counts as a parse "
+        "failure); `acc_official` applies the official scorer's rules (first character only, empty answers "
+        "left out); `n` is the number of questions scored, `paper n` the full benchmark's.",
+    ]
+    for run in runs:
+        lines += ["", f"### {run['id']}: {run['label']}", ""]
+        rows = []
+        for t in report["tasks"]:
+            entry = run["tasks"][t["code"]]
+            if entry is None:
+                cell = NOT_IN_VARIANT if t["code"] in run["not_in_variant"] else MISSING
+                rows.append([f"{t['code']} {t['name']}", cell, str(t["paper_n"]), cell, cell, cell])
+                continue
+            failure = entry["parse_failure"]
+            rows.append(
+                [
+                    f"{t['code']} {t['name']}",
+                    "?" if entry["n"] is None else str(entry["n"]),
+                    str(t["paper_n"]),
+                    fmt(entry["acc"], "no score"),
+                    fmt(entry["acc_official"], "no score"),
+                    "?" if failure is None else f"{failure:.1%}",
+                ]
+            )
+        for key in SUMMARY_KEYS:
+            s = run["summary"][key]
+            failure = s["parse_failure"]["value"]
+            rows.append(
+                [
+                    f"**{title[key]}**",
+                    "",
+                    "",
+                    fmt_cell(s["acc"]),
+                    fmt_cell(s["acc_official"]),
+                    "" if failure is None else f"{failure:.1%}",
+                ]
+            )
+        lines += _table(["task", "n", "paper n", "acc", "acc_official", "parse failure"], rows, "lrrrrr")
+
+    # the paper's table
+    codes = [t["code"] for t in report["tasks"]]
+    rows = []
+    for r in [*report["paper"], report["human"]]:
+        recomputed = fmt(r["avg_recomputed"], NOT_IN_PAPER)
+        rows.append([r["name"], _paper_avg_text(r), recomputed, *(fmt(r["scores"][c], NOT_IN_PAPER) for c in codes)])
+    lines += ["", "## The paper's Table 1", ""]
+    lines += [
+        "As published (values read off the paper's table), with its Avg recomputed as the mean of the 13 "
+        "video tasks (FR2 and PC excluded). ⚠ marks a published Avg that the row's own cells do not give.",
+        "",
+    ]
+    lines += _table(["model", "Avg", "Avg recomputed", *codes], rows, "l" + "r" * (len(codes) + 2))
+
+    lines += [
+        "",
+        "## How to read this report",
+        "",
+        "- **Human** is the ceiling the paper sets; the paper rows are the models it tested. A run's task "
+        "score below the paper row's on the same model usually means a different setting: frames, audio, "
+        "prompt or answer parsing (see Runs).",
+        "- **acc vs acc_official**: the paper's numbers come from the official scorer; `acc_official` "
+        "applies the same rules. When the two differ, the model answers in a form the official scorer "
+        "misreads (for example a sentence that starts with another letter).",
+        "- **Paper Avg** covers the 13 video tasks, **Overall** all 15; both weigh each task equally.",
+        "- A subset (the sample set, `--limit`) gives numbers only to check that everything runs.",
+        "",
+    ]
+    return "\n".join(lines)
