@@ -321,3 +321,20 @@ def test_real_report_pictures(real_report: dict[str, Path]) -> None:
         assert mpimg.imread(png).shape[:2] == pixel_size(size)[::-1]
         root = ET.parse(real_report[f"{name}.svg"]).getroot()
         assert root.tag.endswith("svg")
+
+
+def test_readme_example_is_the_current_rendering() -> None:
+    """docs/report_example is what `lmms-humansense report` writes today (regenerate it if this fails:
+    see the README's Report section for the two commands)."""
+    from lmms_humansense.report import IMAGES
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "report_example"
+    report = json.loads((docs / "report.json").read_text(encoding="utf-8"))
+    assert (docs / "report.md").read_text(encoding="utf-8") == to_markdown(report, IMAGES)
+    for name in ("radar", "levels"):
+        n_series = 1 + len(report["paper_models"]) + len(report["runs"])
+        size = radar_size(n_series) if name == "radar" else levels_size(n_series)
+        with Image.open(docs / f"{name}.png") as im:
+            assert im.size == pixel_size(size)
+    readme = (docs.parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "docs/report_example/radar.png" in readme and "docs/report_example/levels.png" in readme

@@ -117,6 +117,24 @@ def _spoke_label(task: Mapping[str, Any]) -> str:
     return f"{name}\n({task['code']}, {task['level']})"
 
 
+RUN_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _line_style(s: Series, run_index: int) -> dict[str, Any]:
+    """Human dashed, paper rows dotted, runs solid; earlier runs are drawn wider with bigger, distinct
+    markers, so a later run with the same numbers lies on top without hiding them."""
+    if s.kind == "human":
+        return {"linestyle": "--", "linewidth": 2.0, "marker": None}
+    if s.kind == "paper":
+        return {"linestyle": ":", "linewidth": 2.0, "marker": "s", "markersize": 4}
+    return {
+        "linestyle": "-",
+        "linewidth": max(1.4, 4.2 - 1.2 * run_index),
+        "marker": RUN_MARKERS[run_index % len(RUN_MARKERS)],
+        "markersize": max(4.0, 9.0 - 2.0 * run_index),
+    }
+
+
 def _radar(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
     import matplotlib.pyplot as plt
     import numpy as np
@@ -124,6 +142,7 @@ def _radar(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
     fig = plt.figure(figsize=radar_size(len(all_series)), dpi=DPI, layout="constrained")
     axes = fig.subplots(1, 2, subplot_kw={"projection": "polar"})
     handles: dict[str, Any] = {}
+    runs = [s for s in all_series if s.kind == "run"]
     for ax, (title, levels) in zip(axes, RADAR_PANELS, strict=True):
         tasks = [t for t in report["tasks"] if t["level"] in levels]
         codes = [t["code"] for t in tasks]
@@ -153,12 +172,7 @@ def _radar(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
                 continue
             closed = np.array([a for a, _ in kept] + [kept[0][0]])
             arr = np.array([v for _, v in kept] + [kept[0][1]], dtype=float)
-            style = {
-                "human": {"linestyle": "--", "linewidth": 2.0, "marker": None},
-                "paper": {"linestyle": ":", "linewidth": 2.0, "marker": "s", "markersize": 4},
-                "run": {"linestyle": "-", "linewidth": 2.2, "marker": "o", "markersize": 5},
-            }[s.kind]
-            (line,) = ax.plot(closed, arr, color=s.color, **style)
+            (line,) = ax.plot(closed, arr, color=s.color, **_line_style(s, runs.index(s) if s in runs else 0))
             if s.kind == "run" and len(kept) == len(codes):
                 ax.fill(closed, arr, color=s.color, alpha=0.08)
             handles.setdefault(s.label, line)

@@ -25,7 +25,6 @@ PARSE_FAILURE_WARNING = 0.05
 MISSING = "missing"  # a task of the run's variant with no number
 NOT_IN_VARIANT = "n/a"  # a task the run's variant does not cover
 NOT_IN_PAPER = "-"  # the paper's own "-": not evaluated
-PAPER_QUESTIONS = sum(t.expected for t in TASKS)
 
 
 def _short_source(path: str) -> str:
@@ -75,7 +74,7 @@ def _warnings(run: Run) -> list[str]:
         expected = sum(BY_CODE[c].expected for c in run.tasks)
         out.append(
             f"{total:,} of the paper's {expected:,} questions for these tasks ({len(short)} task(s) smaller than "
-            "the paper's): a subset such as the sample set; the numbers say nothing about the model"
+            "the paper's): a subset such as the sample set, not comparable with the paper"
         )
     failing = [(c, t.parse_failure) for c, t in run.tasks.items() if (t.parse_failure or 0) > PARSE_FAILURE_WARNING]
     if failing:
@@ -120,7 +119,7 @@ def _run_entry(index: int, run: Run, metric: str, reference: PaperRow | None) ->
         "model_args": run.model_args,
         "settings": dict(run.settings),
         "questions": questions,
-        "paper_questions": sum(BY_CODE[c].expected for c in run.tasks),
+        "paper_questions": sum(BY_CODE[c].expected for c in run.expected),  # the variant's full size
         "missing": list(run.missing),
         "not_in_variant": [t.code for t in TASKS if t.code not in run.expected],
         "tasks": tasks,
@@ -194,6 +193,13 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = ""
     return lines
 
 
+def _date(stamp: str) -> str:
+    """lmms-eval's ``20261124_163429`` as ``2026-11-24 16:34``; anything else as given."""
+    if len(stamp) == 15 and stamp[8] == "_" and stamp.replace("_", "").isdigit():
+        return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}"
+    return stamp
+
+
 def _paper_avg_text(row: Mapping[str, Any]) -> str:
     text = fmt(row["avg_published"], NOT_IN_PAPER)
     return f"{text} ⚠" if row["avg_mismatch"] is not None else text
@@ -229,7 +235,7 @@ def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = (
     rows = []
     for run in runs:
         s = run["settings"]
-        questions = f"{run['questions']:,} of {PAPER_QUESTIONS:,}"
+        questions = f"{run['questions']:,} of {run['paper_questions']:,}"
         rows.append(
             [
                 run["id"],
@@ -240,17 +246,16 @@ def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = (
                 s.get("audio", ""),
                 s.get("generation", ""),
                 questions,
+                _date(s.get("date", "")),
                 f"`{run['source']}`",
             ]
         )
-    lines += _table(
-        ["", "run", "variant", "model args", "frames", "audio", "generation", "questions", "source"], rows, "l" * 9
-    )
-    extra = [
-        (run["id"], k, v) for run in runs for k, v in run["settings"].items() if k in ("limit", "date", "lmms-eval")
-    ]
-    if extra:
-        lines += [""] + [f"- {rid} {k}: {v}" for rid, k, v in extra]
+    header = ["", "run", "variant", "model args", "frames", "audio", "generation", "questions", "date", "source"]
+    lines += _table(header, rows, "l" * len(header))
+    versions = [(run["id"], run["settings"].get("lmms-eval", "")) for run in runs]
+    known = [f"- {rid}: lmms-eval {v}" for rid, v in versions if v and "unknown" not in v]
+    if known:
+        lines += ["", *known]
     lines += ["", "### Warnings", ""]
     warned = [(run["id"], w) for run in runs for w in run["warnings"]]
     lines += [f"- **{rid}**: {w}" for rid, w in warned] or ["- none"]
@@ -363,9 +368,11 @@ def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = (
         "",
         "## How to read this report",
         "",
-        "- **Human** is the ceiling the paper sets; the paper rows are the models it tested. A run's task "
-        "score below the paper row's on the same model usually means a different setting: frames, audio, "
-        "prompt or answer parsing (see Runs).",
+        "- **Human** is the human level the paper measured (on its tiny subset); the paper rows are the models "
+        "it tested. A run below the paper's row for the same model usually ran a different setting: frames, "
+        "audio, prompt or answer parsing (see Runs).",
+        "- **Δ** is the run minus the first `--paper-model` row, task by task; a level's Δ is the mean over the "
+        "tasks both have.",
         "- **acc vs acc_official**: the paper's numbers come from the official scorer; `acc_official` "
         "applies the same rules. When the two differ, the model answers in a form the official scorer "
         "misreads (for example a sentence that starts with another letter).",
