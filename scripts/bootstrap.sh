@@ -11,8 +11,9 @@ STAMP=.venv/.humansense-deps
 WANT="$(cat requirements-test.txt pyproject.toml | sha1sum | cut -c1-16)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
-  .venv/bin/python -m pip install -q -r requirements-test.txt 2>&1 | grep -v "is ignored" || true
-  .venv/bin/python -m pip install -q --no-deps -e . 2>&1 | grep -v "is ignored" || true
-  .venv/bin/python -c "import torch, torchvision, lmms_eval, lmms_humansense" 
+  # One resolve of the pins and the package's own declared dependencies, so a dependency missing
+  # from pyproject.toml fails here and not on a user's machine.
+  .venv/bin/python -m pip install -q -r requirements-test.txt -e . 2>&1 | grep -v "is ignored" || true
+  .venv/bin/python -c "import torch, torchvision, lmms_eval, lmms_humansense, matplotlib" 
   echo "$WANT" > "$STAMP"
 fi
