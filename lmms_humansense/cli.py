@@ -57,6 +57,32 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Sub-commands that live in their own module: name -> (module, help). Each module defines
+#: ``add_arguments(parser)`` and ``run(args) -> int`` and keeps its heavy imports inside ``run``, so
+#: building the parser stays cheap and each command is owned by the module that does the work.
+MODULE_COMMANDS: dict[str, tuple[str, str]] = {
+    "download": ("lmms_humansense.data.download", "fetch and extract the benchmark files (bench_data/ only)"),
+    "prepare": ("lmms_humansense.data.prepare", "decode the speech tasks' audio tracks into the cache once"),
+    "verify": ("lmms_humansense.data.verify", "check every record's media exists and decodes; counts per task"),
+    "export-upstream": ("lmms_humansense.upstream", "write the task folder as an lmms-eval pull request"),
+}
+
+
+def _add_module_commands(sub: argparse._SubParsersAction) -> None:
+    import importlib
+
+    for name, (module_name, help_text) in MODULE_COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # not written yet in this checkout
+        p = sub.add_parser(name, help=help_text)
+        module.add_arguments(p)
+        p.set_defaults(func=module.run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lmms-humansense", description="HumanSense for lmms-eval")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -97,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-plots", action="store_true", help="tables only")
     p.set_defaults(func=_report)
+
+    _add_module_commands(sub)
     return parser
 
 
