@@ -252,10 +252,12 @@ def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = (
         )
     header = ["", "run", "variant", "model args", "frames", "audio", "generation", "questions", "date", "source"]
     lines += _table(header, rows, "l" * len(header))
+    # lmms-eval 0.7.3 stores as "lmms_eval_version" the `git describe` of the folder it ran in
+    # (utils.get_lmms_eval_version_string), not its own version: say so rather than mislabel it.
     versions = [(run["id"], run["settings"].get("lmms-eval", "")) for run in runs]
-    known = [f"- {rid}: lmms-eval {v}" for rid, v in versions if v and "unknown" not in v]
+    known = [f"- {rid}: run from a git checkout at `{v}`" for rid, v in versions if v and "unknown" not in v]
     if known:
-        lines += ["", *known]
+        lines += ["", *known, "", "(lmms-eval records the git state of the folder it ran in, not its own version.)"]
     lines += ["", "### Warnings", ""]
     warned = [(run["id"], w) for run in runs for w in run["warnings"]]
     lines += [f"- **{rid}**: {w}" for rid, w in warned] or ["- none"]
