@@ -190,6 +190,15 @@ def test_same_label_twice_is_numbered(tmp_path: Path) -> None:
     ]
 
 
+def test_recorded_git_state_is_not_called_the_lmms_eval_version(tmp_path: Path) -> None:
+    """lmms-eval 0.7.3 stores the git describe of the folder it ran in as "lmms_eval_version"."""
+    data = fake_results({"ES": 0.6})
+    data["lmms_eval_version"] = "main@1a2b3c4"
+    md = to_markdown(build(load_runs([_write(tmp_path / "a_results.json", data)]), []))
+    assert "- R1: run from a git checkout at `main@1a2b3c4`" in md
+    assert "lmms-eval main@" not in md
+
+
 def test_bad_inputs_say_what_to_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ReportInputError, match=r"holds no \*_results.json.*--output_path"):
