@@ -230,3 +230,57 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+#: The commit hash the generated hub cache pretends the dataset is at.
+FAKE_COMMIT = "0" * 32 + "c0ffee42"
+
+
+def make_archives(root: Path, target: Path, top_folder: dict[str, bool] | None = None) -> Path:
+    """``bench_data/`` as the hub holds it, built from a generated root: the two JSON files and two zips.
+
+    ``top_folder`` says per archive whether its entries sit under ``videos/`` (``audios/``) or
+    lie flat; the real archives' inner layout is not documented, so the download accepts both.
+    """
+    import shutil
+    import zipfile
+
+    top_folder = top_folder or {"videos": True, "audios": False}
+    target.mkdir(parents=True, exist_ok=True)
+    for name in (VQA_FILE, AQA_FILE):
+        shutil.copyfile(root / name, target / name)
+    for folder, nested in top_folder.items():
+        with zipfile.ZipFile(target / f"{folder}.zip", "w", compression=zipfile.ZIP_STORED) as zf:
+            if nested:
+                zf.writestr(zipfile.ZipInfo(f"{folder}/"), "")
+            for file in sorted((root / folder).glob("*")):
+                zf.write(file, f"{folder}/{file.name}" if nested else file.name)
+    return target
+
+
+def make_hub_cache(hf_home: Path, root: Path, commit: str = FAKE_COMMIT, revision: str = "main") -> Path:
+    """A Hugging Face hub cache holding the dataset's ``bench_data/`` as a download would have left it.
+
+    The layout is the hub cache's own (``datasets--<org>--<name>/{refs,snapshots,trees}``), so the
+    real ``huggingface_hub`` code resolves it with ``HF_HUB_OFFLINE=1``.  The cached tree listing
+    also names ``train_data/`` files that are absent: a fetch asking for more than ``bench_data/``
+    finds the snapshot incomplete and fails, which is how the tests prove it never asks.
+    """
+    from lmms_humansense.data.root import HUB_REPO
+
+    repo = hf_home / "hub" / f"datasets--{HUB_REPO.replace('/', '--')}"
+    snapshot = repo / "snapshots" / commit
+    make_archives(root, snapshot / "bench_data")
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / revision).write_text(commit, encoding="utf-8")
+    files = {
+        f.relative_to(snapshot).as_posix(): {"size": f.stat().st_size, "blob_id": f"{i:040x}"}
+        for i, f in enumerate(sorted(snapshot.rglob("*")))
+        if f.is_file()
+    }
+    files["train_data/train.zip"] = {"size": 19_000_000_000, "blob_id": "f" * 40}
+    (repo / "trees").mkdir(exist_ok=True)
+    (repo / "trees" / f"{commit}.json").write_text(
+        json.dumps({"format_version": 1, "files": files}, indent=1), encoding="utf-8"
+    )
+    return repo

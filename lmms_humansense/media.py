@@ -29,6 +29,10 @@ class MediaError(RuntimeError):
     """A media file that cannot serve its question; the message names the file and the fix."""
 
 
+class NoAudioTrackError(MediaError):
+    """The file opens but holds no audio stream (a speech task's video must have one)."""
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     path: str
@@ -86,7 +90,7 @@ def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -
     p = str(path)
     with _open(p) as container:
         if not container.streams.audio:
-            raise MediaError(f"{p}: has no audio track, but its task needs sound")
+            raise NoAudioTrackError(f"{p}: has no audio track, but its task needs sound")
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks: list[np.ndarray] = []

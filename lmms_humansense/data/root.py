@@ -18,6 +18,8 @@ AQA_FILE = "HumanSense_AQA.json"
 ANNOTATION_FILES = (VQA_FILE, AQA_FILE)
 #: Written last by ``lmms-humansense download`` once the archives are fully extracted.
 COMPLETE_MARKER = ".humansense_complete"
+#: Present from the start of an extraction until its end: a root holding it is never used.
+INCOMPLETE_MARKER = ".humansense_incomplete"
 #: Present in the bundled sample set, so reports can say a run was on the sample.
 SAMPLE_MARKER = "SAMPLE.md"
 HUB_REPO = "antgroup/HumanSense_Benchmark"
@@ -75,11 +77,22 @@ def resolve_root(explicit: str | os.PathLike[str] | None = None) -> Path:
             raise DataRootError(
                 f"HumanSense data root {path} holds neither {VQA_FILE} nor {AQA_FILE}. {how_to_get_data()}"
             )
+        _refuse_incomplete(path)
         return path
     fallback = default_root()
     if (fallback / COMPLETE_MARKER).is_file():
         return fallback
     raise DataRootError(f"HumanSense data not found: ${ENV_VAR} is not set. {how_to_get_data()}")
+
+
+def _refuse_incomplete(path: Path) -> None:
+    """A root whose extraction was interrupted would fail later, on some file, mid-run; stop now."""
+    if (path / INCOMPLETE_MARKER).exists():
+        raise DataRootError(
+            f"HumanSense data root {path}: an extraction into it did not finish ({INCOMPLETE_MARKER} is present). "
+            f"Fix: rerun `lmms-humansense download --root {path}` (it resumes), or delete {path / INCOMPLETE_MARKER} "
+            "if you filled the folder yourself and know it is complete."
+        )
 
 
 def is_sample(root: Path) -> bool:

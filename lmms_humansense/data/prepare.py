@@ -1,0 +1,140 @@
+"""``lmms-humansense prepare``: decode every clip's sound to 16 kHz once, before the run.
+
+During an evaluation the hooks decode a clip's sound the first time one of its questions is asked
+and cache it (:func:`lmms_humansense.media.ensure_cached_audio`); on the full set that first pass
+is minutes of decoding spread over a GPU job.  This fills the same cache ahead of time, in
+parallel, with the same function, so the run only reads WAVs.  The cache is keyed by each file's
+absolute path, size and modification time: prepare with the same ``HUMANSENSE_CACHE`` and data root
+the evaluation will use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lmms_humansense.catalog import BY_CODE
+
+
+@dataclass
+class PrepareResult:
+    decoded: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)  # already in the cache (an earlier run)
+    no_audio: list[str] = field(default_factory=list)  # speech-task videos without an audio track
+    failed: dict[str, str] = field(default_factory=dict)  # path -> message
+
+    @property
+    def ok(self) -> bool:
+        return not self.no_audio and not self.failed
+
+
+def sound_sources(root: Path) -> dict[str, list[str]]:
+    """Every media file whose sound the protocol uses -> the tasks asking about it.
+
+    That is the mp4 of each question of the 5 speech video tasks and the audio file of each FR2
+    and PC question (the hooks cache both the same way).
+    """
+    from lmms_humansense.data.schema import load_all_docs
+
+    sources: dict[str, set[str]] = {}
+    for code, docs in load_all_docs(root).items():
+        if not BY_CODE[code].uses_audio:
+            continue
+        for doc in docs:
+            sources.setdefault(doc["media"], set()).add(code)
+    return {path: sorted(codes) for path, codes in sorted(sources.items())}
+
+
+def _one(path: str) -> tuple[str, str, str]:
+    """(path, outcome, message) for one file; runs in a worker process."""
+    from lmms_humansense.media import MediaError, NoAudioTrackError, cached_audio_path, ensure_cached_audio
+
+    try:
+        if cached_audio_path(path).is_file():
+            return path, "cached", ""
+        ensure_cached_audio(path)
+        return path, "decoded", ""
+    except NoAudioTrackError as exc:
+        return path, "no_audio", str(exc)
+    except MediaError as exc:
+        return path, "failed", str(exc)
+    except OSError as exc:
+        return path, "failed", f"{path}: {exc}"
+
+
+def prepare(paths: Iterable[str], workers: int = 0, progress: bool = True) -> PrepareResult:
+    """Decode ``paths`` into the audio cache with ``workers`` processes (0: one per core)."""
+    from tqdm import tqdm
+
+    todo = list(paths)
+    workers = workers or os.cpu_count() or 1
+    result = PrepareResult()
+    with tqdm(total=len(todo), unit="clip", desc="prepare audio", disable=not progress) as bar:
+        if workers == 1:
+            outcomes = map(_one, todo)
+            for outcome in outcomes:
+                _collect(result, outcome)
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for outcome in pool.map(_one, todo, chunksize=4):
+                    _collect(result, outcome)
+                    bar.update()
+    return result
+
+
+def _collect(result: PrepareResult, outcome: tuple[str, str, str]) -> None:
+    path, kind, message = outcome
+    if kind == "decoded":
+        result.decoded.append(path)
+    elif kind == "cached":
+        result.cached.append(path)
+    elif kind == "no_audio":
+        result.no_audio.append(path)
+    else:
+        result.failed[path] = message
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", help="the data root (default: $HUMANSENSE_ROOT, else the downloaded root)")
+    parser.add_argument("--workers", type=int, default=0, help="decoding processes (default: one per CPU core)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lmms_humansense.data.root import resolve_root
+    from lmms_humansense.media import cache_dir
+
+    def say(message: str) -> None:
+        print(f"lmms-humansense prepare: {message}", file=sys.stderr)
+
+    try:
+        root = resolve_root(args.root)
+        sources = sound_sources(root)
+    except (OSError, ValueError) as exc:  # no root, missing media, bad records, unmapped task_types
+        say(f"error: {exc}")
+        return 2
+    tasks = Counter(code for codes in sources.values() for code in codes)
+    say(
+        f"{len(sources)} clips with sound in {root} ({', '.join(f'{c} {n}' for c, n in sorted(tasks.items()))}); "
+        f"cache: {cache_dir()}"
+    )
+    result = prepare(sources, workers=args.workers, progress=not args.no_progress)
+    say(f"{len(result.decoded)} decoded, {len(result.cached)} already cached")
+    for path in result.no_audio:
+        say(f"no audio track: {path} (tasks {', '.join(sources[path])}); its questions need the clip's sound")
+    for path, message in sorted(result.failed.items()):
+        say(f"failed: {message} (tasks {', '.join(sources[path])})")
+    if not result.ok:
+        say(
+            f"{len(result.no_audio)} clip(s) without an audio track, {len(result.failed)} failed. Fix: re-extract "
+            "those files (`lmms-humansense download --force`); `lmms-humansense verify` checks the whole root."
+        )
+        return 1
+    return 0
