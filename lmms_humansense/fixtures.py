@@ -61,14 +61,20 @@ def write_video(
     audio: bool = True,
     tone_hz: float = 440.0,
     audio_rate: int = 44_100,
+    faststart: bool = False,
 ) -> Path:
-    """An h264 mp4 of moving colour bars, with an AAC sine tone unless ``audio`` is False."""
+    """An h264 mp4 of moving colour bars, with an AAC sine tone unless ``audio`` is False.
+
+    ``faststart`` puts the index at the front, as files prepared for streaming have it; such a
+    file cut short still opens, and only decoding its end shows the damage.
+    """
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
     width, height = size
     n_frames = max(1, int(round(seconds * fps)))
-    with av.open(str(path), mode="w") as container:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), mode="w", options=options) as container:
         vstream = container.add_stream("libx264", rate=fps)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
         vstream.options = {"preset": "ultrafast", "tune": "zerolatency"}

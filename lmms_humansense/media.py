@@ -211,3 +211,43 @@ def silent_video(source: str | os.PathLike[str]) -> str:
             if os.path.exists(tmp):
                 os.unlink(tmp)
     return str(target)
+
+
+def check_video_decodes(path: str | os.PathLike[str], need_audio: bool) -> VideoInfo:
+    """Open a video and decode its first and last frame; raise :class:`MediaError` naming what fails.
+
+    Opening alone misses the commonest damage (a download or extraction cut short keeps a
+    readable header and loses the end), so the last second is decoded too; seeking there keeps
+    the check to a few frames per clip whatever its length.
+    """
+    p = str(path)
+    with _open(p) as container:
+        if not container.streams.video:
+            raise MediaError(f"{p}: has no video stream")
+        stream = container.streams.video[0]
+        if need_audio and not container.streams.audio:
+            raise NoAudioTrackError(f"{p}: has no audio track, but its task needs sound")
+        try:
+            first = next(container.decode(stream), None)
+        except Exception as exc:
+            raise MediaError(f"{p}: the first frame does not decode ({exc}); re-extract or re-download it") from None
+        if first is None:
+            raise MediaError(f"{p}: no frame decodes; re-extract or re-download it")
+        tb = stream.time_base
+        duration = float(stream.duration * tb) if stream.duration and tb else (container.duration or 0) / 1_000_000
+        last = None
+        try:
+            if duration > 1.0 and tb:
+                container.seek(int((duration - 1.0) / tb), stream=stream, backward=True)
+            for frame in container.decode(stream):
+                last = frame
+        except Exception as exc:
+            raise MediaError(f"{p}: the last frames do not decode ({exc}); the file is probably cut short") from None
+        if last is None:
+            raise MediaError(f"{p}: the last frame does not decode; the file is probably cut short")
+        end = float(last.pts * tb) if last.pts is not None and tb else duration
+        if duration and end < duration - 2.0:
+            raise MediaError(
+                f"{p}: frames stop at {end:.1f} s of {duration:.1f} s; the file is probably cut short, re-extract it"
+            )
+    return probe_video(p)

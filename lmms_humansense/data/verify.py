@@ -1,0 +1,234 @@
+"""``lmms-humansense verify``: is every question of a data root answerable, before a GPU job finds out?
+
+A broken file otherwise stops an evaluation hours in, on whichever question reaches it first.  This
+walks every record of both annotation files without stopping at the first problem: the record's
+fields (the loader's own checks), its task_type, its media file (exists, opens, first and last
+frame decode, sound where the task needs it, an audio file decodes), and the per-task counts
+against the paper's.  Each problem names the record and the path; the exit status says whether
+anything is wrong.  Media are checked once per file, in parallel processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmms_humansense.catalog import BY_CODE, TASKS
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # record | task_type | missing | media | no_audio | count
+    record: str  # "<file> record #<n> (id …)", or the task for count problems
+    path: str
+    message: str
+
+
+@dataclass
+class VerifyReport:
+    root: str
+    records: int = 0
+    media_checked: int = 0
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    unknown_task_types: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    sample: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        data["problems_by_kind"] = dict(sorted(Counter(p.kind for p in self.problems).items()))
+        return data
+
+
+@dataclass
+class _MediaUse:
+    """How the records use one media file: checked once, its problems reported for each record."""
+
+    modality: str
+    needs_sound: bool = False
+    records: list[str] = field(default_factory=list)
+
+
+def check_media(job: tuple[str, str, bool]) -> tuple[str, str, str]:
+    """(path, kind of problem or "", message) for one media file; runs in a worker process."""
+    from lmms_humansense.media import MediaError, NoAudioTrackError, check_video_decodes, decode_audio
+
+    path, modality, need_audio = job
+    try:
+        if modality == "audio":
+            decode_audio(path)
+        else:
+            check_video_decodes(path, need_audio)
+    except NoAudioTrackError as exc:
+        return path, "no_audio", str(exc)
+    except MediaError as exc:
+        return path, "media", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a decoder crash on one file is that file's problem
+        return path, "media", f"{path}: cannot be checked ({type(exc).__name__}: {exc})"
+    return path, "", ""
+
+
+def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
+    """Check every record of ``root``; never raises for a problem in the data, reports it."""
+    from tqdm import tqdm
+
+    from lmms_humansense.data.root import is_sample
+    from lmms_humansense.data.schema import RecordError, normalise, read_records
+    from lmms_humansense.data.taskmap import load_task_map, suggest_code
+
+    start = time.perf_counter()
+    report = VerifyReport(str(root), sample=is_sample(root))
+    task_map = load_task_map(root)
+    try:
+        records = read_records(root)
+    except RecordError as exc:
+        report.problems.append(Problem("record", "annotation file", str(root), str(exc)))
+        report.seconds = time.perf_counter() - start
+        return report
+    report.records = len(records)
+    found: Counter[str] = Counter()
+    unknown: Counter[str] = Counter()
+    unknown_where: dict[str, str] = {}
+    media: dict[str, _MediaUse] = {}
+    for raw in records:
+        q = raw.record.get("questions") if isinstance(raw.record, dict) else None
+        task_type = q.get("task_type") if isinstance(q, dict) else None
+        if isinstance(task_type, str) and task_type not in task_map:
+            unknown[task_type] += 1
+            unknown_where.setdefault(task_type, raw.where())
+            continue
+        try:
+            doc = normalise(raw, task_map, root)
+        except RecordError as exc:
+            report.problems.append(Problem("record", raw.where(), str(raw.record.get("video_path", "")), str(exc)))
+            continue
+        found[doc["task"]] += 1
+        where = f"{raw.where()} id {doc['id']}"
+        if not doc["media"]:
+            report.problems.append(
+                Problem(
+                    "missing",
+                    where,
+                    doc["media_raw"],
+                    f"{doc['media_raw']}: no such file under {root} (nor under videos/ or audios/)",
+                )
+            )
+            continue
+        task = BY_CODE[doc["task"]]
+        use = media.setdefault(doc["media"], _MediaUse(task.modality))
+        use.needs_sound = use.needs_sound or task.speech_video
+        use.records.append(where)
+    for name, n in sorted(unknown.items()):
+        code = suggest_code(name, n)
+        report.unknown_task_types[name] = {"count": n, "suggested": code}
+        hint = f"; probably {code} ({BY_CODE[code].name})" if code else ""
+        report.problems.append(
+            Problem(
+                "task_type",
+                f"{unknown_where[name]} and {n - 1} more",
+                "",
+                f"task_type {name!r} ({n} records) is not mapped to a task{hint}. Fix: map it in "
+                f"{root / 'humansense_task_map.json'} or $HUMANSENSE_TASK_MAP (see the README's task_type section)",
+            )
+        )
+    for t in TASKS:
+        report.counts[t.code] = {"found": found[t.code], "paper": t.expected}
+        if found[t.code] != t.expected and not report.sample:
+            report.problems.append(
+                Problem(
+                    "count",
+                    f"task {t.code} ({t.name})",
+                    "",
+                    f"{found[t.code]} questions, the paper has {t.expected}: records are missing or mapped to the "
+                    "wrong task",
+                )
+            )
+    jobs = [(path, use.modality, use.needs_sound) for path, use in sorted(media.items())]
+    workers = workers or os.cpu_count() or 1
+    with tqdm(total=len(jobs), unit="file", desc="verify media", disable=not progress) as bar:
+        if workers == 1 or len(jobs) < 8:
+            results = map(check_media, jobs)
+            outcomes = []
+            for r in results:
+                outcomes.append(r)
+                bar.update()
+        else:
+            outcomes = []
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for r in pool.map(check_media, jobs, chunksize=4):
+                    outcomes.append(r)
+                    bar.update()
+    report.media_checked = len(jobs)
+    for path, kind, message in outcomes:
+        if kind:
+            for where in media[path].records:
+                report.problems.append(Problem(kind, where, path, message))
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+_KIND_TITLES = {
+    "record": "records that break the schema",
+    "task_type": "unmapped task_type strings",
+    "missing": "missing media files",
+    "media": "media that do not open or decode",
+    "no_audio": "speech-task videos without an audio track",
+    "count": "per-task counts that differ from the paper's",
+}
+
+
+def render(report: VerifyReport) -> str:
+    """The readable summary: the counts table, then every problem, grouped, each on one line."""
+    lines = [f"HumanSense data root {report.root}" + (" (the bundled SAMPLE set)" if report.sample else "")]
+    lines.append(f"{report.records} records, {report.media_checked} media files checked in {report.seconds:.1f} s")
+    lines.append("task  found  paper")
+    for code, c in report.counts.items():
+        mark = "" if c["found"] == c["paper"] else ("  (sample)" if report.sample else "  <- differs")
+        lines.append(f"{code:<5} {c['found']:>5}  {c['paper']:>5}{mark}")
+    by_kind: dict[str, list[Problem]] = {}
+    for p in report.problems:
+        by_kind.setdefault(p.kind, []).append(p)
+    for kind, title in _KIND_TITLES.items():
+        if kind in by_kind:
+            lines.append(f"\n{len(by_kind[kind])} problem(s): {title}")
+            lines.extend(f"  {p.record}: {p.message}" for p in by_kind[kind])
+    lines.append("\nOK: every record can be evaluated" if report.ok else f"\nFAILED: {len(report.problems)} problem(s)")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", help="the data root (default: $HUMANSENSE_ROOT, else the downloaded root)")
+    parser.add_argument("--json", metavar="OUT", help="also write the full report as JSON")
+    parser.add_argument("--workers", type=int, default=0, help="checking processes (default: one per CPU core)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lmms_humansense.data.root import resolve_root
+
+    try:
+        root = resolve_root(args.root)
+    except OSError as exc:
+        print(f"lmms-humansense verify: error: {exc}", file=sys.stderr)
+        return 2
+    report = verify(root, workers=args.workers, progress=not args.no_progress)
+    print(render(report))
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+    return 0 if report.ok else 1
