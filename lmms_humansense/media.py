@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -250,4 +251,26 @@ def check_video_decodes(path: str | os.PathLike[str], need_audio: bool) -> Video
             raise MediaError(
                 f"{p}: frames stop at {end:.1f} s of {duration:.1f} s; the file is probably cut short, re-extract it"
             )
+        if need_audio:
+            _check_stream_end(container, container.streams.audio[0], duration, p, "sound track")
     return probe_video(p)
+
+
+def _check_stream_end(container: Any, stream: Any, duration: float, p: str, what: str) -> None:
+    """Decode the last second of ``stream``: a file cut short may keep its frames and lose its sound."""
+    tb = stream.time_base
+    last = None
+    try:
+        if duration > 1.0 and tb:
+            container.seek(int((duration - 1.0) / tb), stream=stream, backward=True)
+        for frame in container.decode(stream):
+            last = frame
+    except Exception as exc:
+        raise MediaError(
+            f"{p}: the end of its {what} does not decode ({exc}); the file is probably cut short"
+        ) from None
+    end = float(last.pts * tb) + last.samples / last.sample_rate if last is not None and last.pts is not None else 0.0
+    if last is None or (duration and end < duration - 2.0):
+        raise MediaError(
+            f"{p}: its {what} stops at {end:.1f} s of {duration:.1f} s; the file is probably cut short, re-extract it"
+        )

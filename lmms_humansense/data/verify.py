@@ -153,7 +153,7 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
                     "count",
                     f"task {t.code} ({t.name})",
                     "",
-                    f"{found[t.code]} questions, the paper has {t.expected}: records are missing or mapped to the "
+                    f"{found[t.code]} question(s), the paper has {t.expected}: records are missing or mapped to the "
                     "wrong task",
                 )
             )
