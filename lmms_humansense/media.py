@@ -14,6 +14,7 @@ import hashlib
 import os
 import tempfile
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -84,28 +85,150 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     return _probe_cached(p, st.st_size, st.st_mtime_ns)
 
 
-def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The first audio stream of a file (an mp4's track or an audio file) as mono float32."""
+#: Part of every cached WAV's key: bump it when the decoding changes, so no stale sound is reused.
+AUDIO_CACHE_VERSION = 2
+#: Samples per channel handed from the decoder to the resampler at a time (about 3 s of sound):
+#: fewer hand-overs between the two threads cost less than finer overlap gains.
+_CHUNK = 1 << 17
+
+
+def _mono_chunks(p: str, container: Any) -> Iterator[tuple[np.ndarray, int]]:
+    """The first audio stream as (mono float32 chunk, native rate), decoded packet by packet.
+
+    Mono is the mean of the channels and the resampler is soxr's high-quality one: what
+    ``librosa.load(path, sr=16000)`` does in the official runner, so the model hears the same
+    sound.  Planar float (what AAC decodes to) is read straight from the frame's planes; other
+    sample formats are converted to it first.
+    """
     import av
 
+    if not container.streams.audio:
+        raise NoAudioTrackError(f"{p}: has no audio track, but its task needs sound")
+    stream = container.streams.audio[0]
+    rate = stream.codec_context.sample_rate or stream.rate
+    converter: Any = None
+    pending: list[bytearray] = []
+    pending_n = 0
+    try:
+        for frame in container.decode(stream):
+            if converter is None:  # the sample format is a property of the stream: look once
+                converter = False if frame.format.name == "fltp" else av.AudioResampler(format="fltp", rate=frame.rate)
+            for f in converter.resample(frame) if converter else (frame,):
+                planes = f.planes
+                if len(planes) != len(pending):  # first frame, or the channel count changed mid-stream
+                    if pending_n:
+                        yield _mix(pending), rate
+                    pending, pending_n = [bytearray() for _ in planes], 0
+                size = f.samples * 4
+                for store, plane in zip(pending, planes, strict=True):
+                    store += memoryview(plane)[:size]
+                pending_n += f.samples
+            if pending_n >= _CHUNK:
+                yield _mix(pending), rate
+                pending, pending_n = [bytearray() for _ in pending], 0
+    except MediaError:
+        raise
+    except Exception as exc:
+        raise MediaError(f"{p}: audio does not decode ({exc}); re-extract or re-download it") from None
+    if pending_n:
+        yield _mix(pending), rate
+
+
+def _mix(planes: list[bytearray]) -> np.ndarray:
+    channels = [np.frombuffer(plane, dtype=np.float32) for plane in planes]
+    if len(channels) == 1:
+        return channels[0]
+    return np.mean(np.stack(channels), axis=0, dtype=np.float32)
+
+
+def _resampled(chunks: Iterable[tuple[np.ndarray, int]], sample_rate: int) -> Iterator[np.ndarray]:
+    import soxr
+
+    stream = None
+    for chunk, rate in chunks:
+        if rate == sample_rate:
+            yield chunk
+            continue
+        stream = stream or soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ")
+        yield stream.resample_chunk(chunk)
+    if stream is not None:
+        yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+
+
+def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The first audio stream of a file (an mp4's track or an audio file) as mono float32."""
     p = str(path)
     with _open(p) as container:
-        if not container.streams.audio:
-            raise NoAudioTrackError(f"{p}: has no audio track, but its task needs sound")
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        chunks: list[np.ndarray] = []
-        try:
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
-        except Exception as exc:
-            raise MediaError(f"{p}: audio does not decode ({exc}); re-extract or re-download it") from None
-    if not chunks:
+        out = [c for c in _resampled(_mono_chunks(p, container), sample_rate) if c.size]
+    if not out:
         raise MediaError(f"{p}: audio track holds no samples")
-    return np.concatenate(chunks).astype(np.float32, copy=False)
+    return np.concatenate(out)
+
+
+#: Sound shorter than this is decoded, resampled and written in one thread: handing chunks to a
+#: second thread costs more than the overlap gains on a few seconds of sound.
+_THREAD_FROM_SECONDS = 12.0
+
+
+def _decode_to_wav(src: str, target: str) -> int:
+    """Decode ``src``'s sound into a 16 kHz float WAV at ``target``; returns the samples written."""
+    with _open(src) as container:
+        chunks = _mono_chunks(src, container)
+        if (container.duration or 0) / 1_000_000 < _THREAD_FROM_SECONDS:
+            written = _write_wav(target, _resampled(chunks, SAMPLE_RATE))
+        else:
+            written = _write_wav_beside(target, chunks)
+    if not written:
+        raise MediaError(f"{src}: audio track holds no samples")
+    return written
+
+
+def _write_wav(target: str, blocks: Iterable[np.ndarray]) -> int:
+    import soundfile as sf
+
+    written = 0
+    with sf.SoundFile(target, "w", SAMPLE_RATE, 1, subtype="FLOAT", format="WAV") as out:
+        for block in blocks:
+            out.write(block)
+            written += block.size
+    return written
+
+
+def _write_wav_beside(target: str, chunks: Iterator[tuple[np.ndarray, int]]) -> int:
+    """Resample and write in a second thread while this one decodes.
+
+    soxr and the file writes release the GIL, so on two cores a long clip costs little more than
+    its decode.  A failure on either side stops both and is raised here.
+    """
+    import queue
+
+    handover: queue.Queue[tuple[np.ndarray, int] | None] = queue.Queue(maxsize=8)
+    result: list[int] = []
+    failure: list[BaseException] = []
+
+    def drain() -> Iterator[tuple[np.ndarray, int]]:
+        while (item := handover.get()) is not None:
+            yield item
+
+    def consume() -> None:
+        try:
+            result.append(_write_wav(target, _resampled(drain(), SAMPLE_RATE)))
+        except BaseException as exc:  # raised in the decoding thread below
+            failure.append(exc)
+            while handover.get() is not None:  # let the decoder finish its puts
+                pass
+
+    worker = threading.Thread(target=consume, name="humansense-audio-writer", daemon=True)
+    worker.start()
+    try:
+        for item in chunks:
+            handover.put(item)
+    finally:
+        handover.put(None)
+        worker.join()
+    if failure:
+        raise MediaError(f"cannot write decoded sound to {target} ({failure[0]})")
+    return result[0] if result else 0
 
 
 def cache_dir() -> Path:
@@ -116,7 +239,7 @@ def cached_audio_path(source: str | os.PathLike[str]) -> Path:
     """Where the decoded sound of ``source`` lives in the cache (it may not exist yet)."""
     p = Path(source).resolve()
     st = p.stat()
-    key = hashlib.sha1(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = hashlib.sha1(f"{p}|{st.st_size}|{st.st_mtime_ns}|{AUDIO_CACHE_VERSION}".encode()).hexdigest()[:16]
     return cache_dir() / f"{p.stem}-{key}.wav"
 
 
@@ -126,8 +249,6 @@ _locks_guard = threading.Lock()
 
 def ensure_cached_audio(source: str | os.PathLike[str]) -> Path:
     """Decode ``source``'s sound to the cache once (atomic write) and return the WAV's path."""
-    import soundfile as sf
-
     src = Path(source)
     if not src.is_file():
         raise MediaError(f"{src}: file does not exist")
@@ -139,12 +260,11 @@ def ensure_cached_audio(source: str | os.PathLike[str]) -> Path:
     with lock:
         if target.is_file():
             return target
-        samples = decode_audio(src)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.stem, suffix=".tmp.wav")
         os.close(fd)
         try:
-            sf.write(tmp, samples, SAMPLE_RATE, subtype="FLOAT")
+            _decode_to_wav(str(src), tmp)
             os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):
