@@ -356,28 +356,18 @@ def check_video_decodes(path: str | os.PathLike[str], need_audio: bool) -> Video
             raise MediaError(f"{p}: no frame decodes; re-extract or re-download it")
         tb = stream.time_base
         duration = float(stream.duration * tb) if stream.duration and tb else (container.duration or 0) / 1_000_000
-        last = None
-        try:
-            if duration > 1.0 and tb:
-                container.seek(int((duration - 1.0) / tb), stream=stream, backward=True)
-            for frame in container.decode(stream):
-                last = frame
-        except Exception as exc:
-            raise MediaError(f"{p}: the last frames do not decode ({exc}); the file is probably cut short") from None
-        if last is None:
-            raise MediaError(f"{p}: the last frame does not decode; the file is probably cut short")
-        end = float(last.pts * tb) if last.pts is not None and tb else duration
-        if duration and end < duration - 2.0:
-            raise MediaError(
-                f"{p}: frames stop at {end:.1f} s of {duration:.1f} s; the file is probably cut short, re-extract it"
-            )
+        _check_stream_end(container, stream, duration, p, "frames")
         if need_audio:
             _check_stream_end(container, container.streams.audio[0], duration, p, "sound track")
     return probe_video(p)
 
 
 def _check_stream_end(container: Any, stream: Any, duration: float, p: str, what: str) -> None:
-    """Decode the last second of ``stream``: a file cut short may keep its frames and lose its sound."""
+    """Decode the last second of ``stream`` and check it reaches the end of the file.
+
+    A file cut short may still open and decode its start; for an mp4 it may even keep all its
+    frames and lose the end of its sound, so each stream a task uses is checked.
+    """
     tb = stream.time_base
     last = None
     try:
@@ -389,8 +379,11 @@ def _check_stream_end(container: Any, stream: Any, duration: float, p: str, what
         raise MediaError(
             f"{p}: the end of its {what} does not decode ({exc}); the file is probably cut short"
         ) from None
-    end = float(last.pts * tb) + last.samples / last.sample_rate if last is not None and last.pts is not None else 0.0
-    if last is None or (duration and end < duration - 2.0):
+    if last is None:
+        raise MediaError(f"{p}: the end of its {what} does not decode; the file is probably cut short")
+    end = float(last.pts * tb) if last.pts is not None and tb else duration
+    end += getattr(last, "samples", 0) / (getattr(last, "sample_rate", 0) or 1)
+    if duration and end < duration - 2.0:
         raise MediaError(
-            f"{p}: its {what} stops at {end:.1f} s of {duration:.1f} s; the file is probably cut short, re-extract it"
+            f"{p}: its {what} stop at {end:.1f} s of {duration:.1f} s; the file is probably cut short, re-extract it"
         )
