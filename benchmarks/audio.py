@@ -155,8 +155,7 @@ def main() -> None:
 
         ffmpeg = _ffmpeg_on_path(tmp)
         clips = {
-            s: write_video(tmp / f"clip_{s}s.mp4", seconds=s, fps=25, size=(320, 240), tone_hz=440.0)
-            for s in LENGTHS
+            s: write_video(tmp / f"clip_{s}s.mp4", seconds=s, fps=25, size=(320, 240), tone_hz=440.0) for s in LENGTHS
         }
         print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
         print(f"ffmpeg: {ffmpeg or 'not found: official path and ffmpeg pipe not measured'}")
