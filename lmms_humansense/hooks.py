@@ -73,8 +73,15 @@ def process_docs(dataset: Any) -> Any:
 
 
 def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    """The official prompt for the doc's question pattern, option count and variant."""
-    del lmms_eval_specific_kwargs  # the protocol fixes the prompt; no pre/post prompt is added
+    """The official prompt for the doc's question pattern, option count and variant.
+
+    The protocol fixes the prompt (no pre/post prompt is added); the kwargs only carry the running
+    wrapper's name (see ``taskgen._model_block``), which lmms-eval passes here for every doc before
+    the model reads any media.
+    """
+    model = (lmms_eval_specific_kwargs or {}).get("run_model")
+    if model:
+        set_run_model(model)
     try:
         prompt = build_prompt(doc["question"], doc["options"], doc["answer_format"], think=doc["variant"] == "think")
     except ValueError as exc:
@@ -124,11 +131,12 @@ def audio_path(doc: dict[str, Any]) -> str | None:
 
 # --- which lmms-eval model is running -------------------------------------------------------------
 # lmms-eval builds its TaskManager with ``model_name=<--model>`` (``__main__.py`` and
-# ``simple_evaluate``); the registration wrapper of ``TaskManager.initialize_tasks`` records it here.
-# That is the one place lmms-eval states the model to the task side for both the CLI and the Python
-# API; parsing ``sys.argv`` would miss the Python API and ``lmms_eval_specific_kwargs`` would need a
-# per-model entry in every YAML.  ``None`` (a TaskManager built without a model name) disables the
-# model-specific behaviour below, nothing else.
+# ``simple_evaluate``); the registration wrapper of ``TaskManager.initialize_tasks`` records it here,
+# and so does ``doc_to_text`` from the per-model ``lmms_eval_specific_kwargs`` of the task template
+# (the only way in the upstream task folder, which has no registration code).
+# Those are the places lmms-eval states the model to the task side for both the CLI and the Python
+# API (parsing ``sys.argv`` would miss the Python API).  ``None`` (a TaskManager built without a
+# model name) disables the model-specific behaviour below, nothing else.
 _run: dict[str, str | None] = {"model": None}
 _warned: set[str] = set()
 

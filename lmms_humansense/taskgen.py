@@ -37,6 +37,22 @@ def _metric_block(hooks: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _model_block() -> str:
+    """Tell the hooks which wrapper runs, through lmms-eval's own per-model kwargs.
+
+    lmms-eval hands ``lmms_eval_specific_kwargs[<--model>]`` to ``doc_to_text`` for every doc when
+    it builds the requests, before any media is read; the hooks record the name.  This needs no
+    registration code, so the upstream task folder behaves like the plugin.  Only the wrappers the
+    hooks treat differently are listed; any other model gets ``default``.
+    """
+    from lmms_humansense.hooks import AUDIO_DROPPERS, TRACK_PLAYERS
+
+    lines = ["lmms_eval_specific_kwargs:", "  default:", "    run_model: null"]
+    for model in sorted(TRACK_PLAYERS | AUDIO_DROPPERS):
+        lines += [f"  {model}:", f"    run_model: {model}"]
+    return "\n".join(lines) + "\n"
+
+
 def template_yaml(hooks: str = HOOKS) -> str:
     return (
         HEADER
@@ -56,6 +72,7 @@ def template_yaml(hooks: str = HOOKS) -> str:
         + "  do_sample: false\n"
         + "  until: []\n"
         + _metric_block(hooks)
+        + _model_block()
         + "metadata:\n"
         + "  version: 1.0\n"
     )

@@ -129,3 +129,21 @@ def test_numbers_read_whole(docs: dict[str, dict]) -> None:
     out = hooks.process_results(doc, ["10"])
     assert out["acc"]["score"] == 1.0
     assert out["acc_official"]["score"] == 0.0  # the official first-character rule reads "1"
+
+
+def test_the_running_wrapper_is_learned_from_the_templates_kwargs(docs: dict[str, dict]) -> None:
+    """No registration code needed (the upstream folder has none): lmms-eval passes the model's
+    entry of the template's lmms_eval_specific_kwargs to doc_to_text before any media is read."""
+    from lmms_humansense.taskgen import template_yaml
+
+    before = hooks.run_model()
+    try:
+        hooks.set_run_model(None)
+        hooks.doc_to_text(docs["AR"], {"run_model": None})
+        assert hooks.run_model() is None
+        hooks.doc_to_text(docs["AR"], {"run_model": "qwen2_5_omni"})
+        assert hooks.run_model() == "qwen2_5_omni"
+    finally:
+        hooks.set_run_model(before)
+    template = template_yaml()
+    assert all(f"  {m}:\n    run_model: {m}\n" in template for m in hooks.TRACK_PLAYERS | hooks.AUDIO_DROPPERS)
