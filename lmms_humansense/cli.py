@@ -72,12 +72,7 @@ def _add_module_commands(sub: argparse._SubParsersAction) -> None:
     import importlib
 
     for name, (module_name, help_text) in MODULE_COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # not written yet in this checkout
+        module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=help_text)
         module.add_arguments(p)
         p.set_defaults(func=module.run)

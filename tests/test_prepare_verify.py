@@ -145,3 +145,14 @@ def test_the_cache_holds_what_the_official_runner_hears(tmp_path: Path) -> None:
     assert ours.shape == official.shape
     assert np.abs(ours - official).max() < 1e-4
     assert np.array_equal(load_cached_audio(path), ours)
+
+
+def test_every_module_command_is_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from lmms_humansense.cli import MODULE_COMMANDS, build_parser
+
+    parser = build_parser()
+    for name in MODULE_COMMANDS:
+        with pytest.raises(SystemExit) as done:
+            parser.parse_args([name, "--help"])
+        assert done.value.code == 0
+        assert f"lmms-humansense {name}" in capsys.readouterr().out

@@ -1,0 +1,249 @@
+"""`lmms-humansense export-upstream`: the task folder works inside lmms-eval without this package."""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import bin_path, cli_env, run_lmms_eval
+
+from lmms_humansense.catalog import LEVELS, TASKS, VARIANTS
+from lmms_humansense.data.root import sample_root
+
+# lmms-eval's code style: pyproject.toml `[tool.black] line-length = 240`, .pre-commit-config.yaml
+# black `--line-length=240` and isort `--profile black` (lmms-eval 0.7.x); in ruff's terms:
+LMMS_EVAL_RUFF = 'line-length = 240\n[lint]\nselect = ["E", "F", "W", "I"]\nignore = ["E501"]\n'
+
+#: Blocks `import lmms_humansense` in every Python process that has this folder on PYTHONPATH.
+BLOCKER = """
+import sys
+
+
+class _NoPlugin:
+    def find_spec(self, name, path=None, target=None):
+        if name == "lmms_humansense" or name.startswith("lmms_humansense."):
+            raise ImportError("lmms_humansense is blocked in this test")
+        return None
+
+
+sys.meta_path.insert(0, _NoPlugin())
+"""
+
+
+@pytest.fixture(scope="module")
+def sample_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("sample_run")
+    out = tmp / "out"
+    proc = run_lmms_eval(
+        ["--model", "dummy", "--model_args", "response=A", "--tasks", "humansense_l4", "--output_path", str(out)],
+        cli_env(tmp, sample_root()),
+        tmp,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory, sample_results: Path) -> Path:
+    tmp = tmp_path_factory.mktemp("export")
+    target = tmp / "pr"
+    proc = subprocess.run(
+        [bin_path("lmms-humansense"), "export-upstream", str(target), "--sample-results", str(sample_results)],
+        env=cli_env(tmp),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return target
+
+
+@pytest.fixture(scope="module")
+def isolated(exported: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A copy of the installed lmms_eval holding the exported folder, and an environment in which
+    `import lmms_humansense` fails (so neither its hooks nor its entry point can serve the tasks)."""
+    import lmms_eval
+
+    tmp = tmp_path_factory.mktemp("isolated")
+    site = tmp / "site"
+    installed = Path(lmms_eval.__file__).resolve().parent
+    # Everything but the ~200 other task folders (they would only slow the index down).
+    shutil.copytree(
+        installed,
+        site / "lmms_eval",
+        ignore=lambda d, names: (
+            [
+                n
+                for n in names
+                if Path(d) == installed / "tasks" and (installed / "tasks" / n).is_dir() and not n.startswith("_")
+            ]
+            + [n for n in names if n == "__pycache__"]
+        ),
+    )
+    shutil.copytree(exported / "lmms_eval" / "tasks" / "humansense", site / "lmms_eval" / "tasks" / "humansense")
+    (site / "sitecustomize.py").write_text(BLOCKER, encoding="utf-8")
+    env = cli_env(tmp, sample_root(), PYTHONPATH=str(site))
+    check = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import lmms_eval, sys; print(lmms_eval.__file__)\ntry:\n import lmms_humansense\nexcept ImportError:\n sys.exit(0)\nsys.exit(3)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0 and check.stdout.strip().startswith(str(site)), check.stdout + check.stderr
+    return tmp, env
+
+
+def test_the_export_holds_the_pull_requests_files(exported: Path) -> None:
+    task_dir = exported / "lmms_eval" / "tasks" / "humansense"
+    for rel in (
+        "_default_template_yaml",
+        "utils.py",
+        "README.md",
+        "humansense.yaml",
+        "humansense_l4.yaml",
+        "data/schema.py",
+    ):
+        assert (task_dir / rel).is_file(), rel
+    assert (exported / "test" / "eval" / "test_humansense.py").is_file()
+    assert "(humansense)" in (exported / "docs" / "advanced" / "current_tasks.humansense.md").read_text()
+    code = "\n".join(p.read_text() for p in task_dir.rglob("*.py"))
+    assert "import lmms_humansense" not in code and "from lmms_humansense" not in code
+    assert "lmms_eval.tasks.humansense.utils.process_docs" in (task_dir / "_default_template_yaml").read_text()
+
+
+def test_the_yamls_and_modules_come_from_the_plugins_own_sources(exported: Path) -> None:
+    """One source: the exported files are the plugin's, with the module path moved."""
+    from lmms_humansense import taskgen
+
+    task_dir = exported / "lmms_eval" / "tasks" / "humansense"
+    plugin = taskgen.render()
+    assert set(plugin) <= {p.relative_to(task_dir).as_posix() for p in task_dir.rglob("*") if p.is_file()}
+    for rel, text in plugin.items():
+        upstream = (task_dir / rel).read_text()
+        assert upstream.split("\n", 1)[1] == text.split("\n", 1)[1].replace(
+            "lmms_humansense.hooks", "lmms_eval.tasks.humansense.utils"
+        ), rel
+    assert "def process_docs(" in (task_dir / "utils.py").read_text()
+
+
+def test_pr_text_has_validation_sample_and_plugin_explanation(exported: Path) -> None:
+    pr = (exported / "PR.md").read_text()
+    assert "## Validation" in pr
+    line = next(ln for ln in pr.splitlines() if ln.startswith("- `lmms-eval --model dummy"))
+    assert "| N=6 " in line and "SAMPLE" in line and line.endswith("| pass")
+    assert "`pytest test/eval/test_humansense.py`" in pr
+    assert "lmms_eval/__main__.py:638" in pr and "lmms_eval/__main__.py:683" in pr  # lmms-eval 0.7.3
+    assert "lmms_eval/evaluator.py:513" in pr and "reordering" in pr
+
+
+def test_exported_code_passes_lmms_evals_style(exported: Path, tmp_path: Path) -> None:
+    config = tmp_path / "ruff.toml"
+    config.write_text(LMMS_EVAL_RUFF)
+    ruff = bin_path("ruff")
+    for args in (["check"], ["format", "--check"]):
+        proc = subprocess.run(
+            [ruff, *args, "--config", str(config), "--no-cache", str(exported)], capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_export_is_deterministic(exported: Path, sample_results: Path, tmp_path: Path) -> None:
+    from lmms_humansense.upstream import export
+
+    again = tmp_path / "again"
+    export(again, sample_results=sample_results)
+    left = sorted(p.relative_to(exported) for p in exported.rglob("*") if p.is_file())
+    right = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    assert left == right
+    _, mismatch, errors = filecmp.cmpfiles(exported, again, [str(p) for p in left], shallow=False)
+    assert not mismatch and not errors
+
+
+def test_every_task_and_group_builds_without_the_plugin(isolated: tuple[Path, dict[str, str]]) -> None:
+    tmp, env = isolated
+    names = sorted(
+        {v.leaf(t.code) for v in VARIANTS.values() for t in v.tasks()} | {v.prefix for v in VARIANTS.values()}
+    )
+    names += [f"humansense_{lv.lower()}" for lv in LEVELS]
+    code = (
+        "import sys, json\n"
+        "from lmms_eval.tasks import TaskManager, get_task_dict\n"
+        "m = TaskManager('ERROR')\n"
+        f"names = {names!r}\n"
+        "missing = [n for n in names if n not in m.all_tasks]\n"
+        "assert not missing, missing\n"
+        "d = get_task_dict(['humansense'] + [n for n in names if n.endswith(('_l4',))], m)\n"
+        "assert 'lmms_humansense' not in sys.modules\n"
+        "print(len(names))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert int(proc.stdout.split()[-1]) == len(names) >= len(TASKS) + 5
+
+
+def test_the_exported_unit_test_passes_without_the_plugin(
+    exported: Path, isolated: tuple[Path, dict[str, str]]
+) -> None:
+    tmp, env = isolated
+    test = tmp / "test_humansense.py"
+    shutil.copyfile(exported / "test" / "eval" / "test_humansense.py", test)
+    env = {k: v for k, v in env.items() if k != "HUMANSENSE_ROOT"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "6 passed" in proc.stdout
+
+
+def test_the_dummy_model_evaluates_l4_through_the_exported_folder(isolated: tuple[Path, dict[str, str]]) -> None:
+    tmp, env = isolated
+    out = tmp / "out"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lmms_eval",
+            "--model",
+            "dummy",
+            "--model_args",
+            "response=B",
+            "--tasks",
+            "humansense_l4",
+            "--output_path",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (results,) = out.rglob("*_results.json")
+    text = results.read_text()
+    assert '"humansense_es"' in text and '"humansense_pc"' in text
+    assert '"humansense_l4"' in text
+
+
+def test_passed_results_get_a_validation_line_and_a_table_against_the_paper(
+    sample_results: Path, tmp_path: Path
+) -> None:
+    from lmms_humansense.upstream import export
+
+    export(tmp_path / "pr", results=[sample_results], sample_results=sample_results)
+    pr = (tmp_path / "pr" / "PR.md").read_text()
+    assert "- `lmms-eval --model dummy --model_args response=A --tasks humansense` | N=6 (full set)" in pr
+    assert "| this run |" in pr and "| paper: Human |" in pr
