@@ -49,15 +49,25 @@ def _ffmpeg_on_path(tmp: Path) -> str | None:
     return str(link)
 
 
-def _median(fn: Callable[[], object], repeat: int, before: Callable[[], None] | None = None) -> float:
-    times = []
-    for _ in range(repeat):
-        if before is not None:
-            before()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _medians(
+    fns: dict[str, Callable[[], object]], repeat: int, before: dict[str, Callable[[], None]]
+) -> dict[str, float]:
+    """Median seconds of each function, run in turn within every round.
+
+    Interleaving puts each contender under the same passing load of a shared machine (timed one
+    after the other in blocks, the ratios moved by up to 25 % between identical runs), and the
+    order turns every round so none always follows the heavy ffmpeg and librosa runs.
+    """
+    names = list(fns)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(repeat):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:  # each goes first in turn
+            if name in before:
+                before[name]()
+            start = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def _raw_pyav(path: Path) -> int:
@@ -105,16 +115,22 @@ def audio_table(clips: dict[int, Path], repeat: int, ffmpeg: str | None) -> list
         _official(clips[min(clips)])  # librosa's one-time start-up (numba compilation) is not counted
     for seconds, clip in clips.items():
         wav = cached_audio_path(clip)
-        first = _median(lambda c=clip: ensure_cached_audio(c), repeat, before=lambda w=wav: w.unlink(missing_ok=True))
-        ensure_cached_audio(clip)
-        cached = _median(lambda c=clip: load_cached_audio(c), repeat * 4)
-        raw = {
-            "PyAV": _median(lambda c=clip: _raw_pyav(c), repeat),
-            "decord": _median(lambda c=clip: _raw_decord(c), repeat),  # native rate, as decoded
+        contenders: dict[str, Callable[[], object]] = {
+            "first": lambda c=clip: ensure_cached_audio(c),
+            "PyAV": lambda c=clip: _raw_pyav(c),
+            "decord": lambda c=clip: _raw_decord(c),  # native rate, as decoded
         }
-        if ffmpeg:
-            raw["ffmpeg"] = _median(lambda c=clip: _raw_ffmpeg(c, ffmpeg), repeat)
-        official = _median(lambda c=clip: _official(c), repeat) if ffmpeg else float("nan")
+        took = _medians(contenders, repeat, before={"first": lambda w=wav: w.unlink(missing_ok=True)})
+        if ffmpeg:  # a run that starts an ffmpeg process slows whatever runs next: a group of their own
+            spawning: dict[str, Callable[[], object]] = {
+                "ffmpeg": lambda c=clip: _raw_ffmpeg(c, ffmpeg),
+                "official": lambda c=clip: _official(c),
+            }
+            took.update(_medians(spawning, repeat, before={}))
+        ensure_cached_audio(clip)
+        cached = _medians({"cached": lambda c=clip: load_cached_audio(c)}, repeat * 4, before={})["cached"]
+        first, official = took.pop("first"), took.pop("official", float("nan"))
+        raw = took
         fastest = min(raw.values())
         rows.append(
             f"| {seconds} s | {cached * 1e3:.2f} ms | {first * 1e3:.1f} ms | {raw['PyAV'] * 1e3:.1f} ms | "

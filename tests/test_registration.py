@@ -62,3 +62,14 @@ def test_tasks_dir_command_prints_the_folder(tmp_path: Path) -> None:
     assert proc.returncode == 0
     folder = Path(proc.stdout.strip())
     assert (folder / "_default_template_yaml").is_file() and (folder / "humansense_l4.yaml").is_file()
+
+
+def test_the_installed_filelock_has_what_lmms_eval_imports_at_every_run() -> None:
+    """lmms-eval 0.7.3 patches ``filelock._api`` before every evaluation; filelock 4.3 removed it.
+
+    The package's ``filelock<4.3`` bound keeps a fresh install working; this runs lmms-eval's own
+    patch so a resolver that picks a newer filelock fails here, by name, and not in a user's run.
+    """
+    from lmms_eval import evaluator
+
+    evaluator._enable_reentrant_filelocks()
