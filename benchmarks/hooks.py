@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         _setup_env(tmp)
-        from lmms_humansense.data.root import sample_root
+        from lmms_humansense import sample_root
 
         sets = {"sample set": sample_root(), "3,882 generated records": full_size_root(tmp / "full")}
         for title, root in sets.items():

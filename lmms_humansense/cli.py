@@ -23,7 +23,7 @@ def _tasks_dir(args: argparse.Namespace) -> int:
 
 
 def _sample_root(args: argparse.Namespace) -> int:
-    from lmms_humansense.data.root import sample_root
+    from lmms_humansense import sample_root
 
     print(sample_root())
     return 0

@@ -225,7 +225,7 @@ def main() -> None:
     """Rebuild the shipped sample set in place."""
     import shutil
 
-    from lmms_humansense.data.root import sample_root
+    from lmms_humansense import sample_root
 
     root = sample_root()
     for sub in ("videos", "audios"):

@@ -277,7 +277,7 @@ def _run_sample(workdir: Path) -> Path:
     """The dummy model on the bundled sample set through the plugin (same task code); its results folder."""
     import os
 
-    from lmms_humansense.data.root import sample_root
+    from lmms_humansense import sample_root
 
     out = workdir / "sample_run"
     env = {**os.environ, "HUMANSENSE_ROOT": str(sample_root())}

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from lmms_humansense import sample_root
 from lmms_humansense.catalog import TASKS
-from lmms_humansense.data.root import DataRootError, resolve_media, resolve_root, sample_root
+from lmms_humansense.data.root import DataRootError, resolve_media, resolve_root
 from lmms_humansense.data.schema import MediaMissingError, RecordError, load_all_docs, load_task_docs
 from lmms_humansense.data.taskmap import TaskMapError, suggest_code
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import bin_path, cli_env
 
-from lmms_humansense.data.root import sample_root
+from lmms_humansense import sample_root
 from lmms_humansense.fixtures import write_video
 
 

@@ -130,8 +130,7 @@ def test_an_installed_wheel_runs_with_plain_lmms_eval(wheel: Path, tmp_path: Pat
         [
             python,
             "-c",
-            "import lmms_humansense.taskgen as t, lmms_humansense.data.root as r;"
-            "print(t.tasks_dir()); print(r.sample_root())",
+            "import lmms_humansense.taskgen as t, lmms_humansense as r;print(t.tasks_dir()); print(r.sample_root())",
         ],
         env=env,
         cwd=tmp_path,  # not the checkout: `-c` puts the working directory first on sys.path

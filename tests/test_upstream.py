@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import bin_path, cli_env, run_lmms_eval
 
+from lmms_humansense import sample_root
 from lmms_humansense.catalog import LEVELS, TASKS, VARIANTS
-from lmms_humansense.data.root import sample_root
 
 # lmms-eval's code style: pyproject.toml `[tool.black] line-length = 240`, .pre-commit-config.yaml
 # black `--line-length=240` and isort `--profile black` (lmms-eval 0.7.x); in ruff's terms:
@@ -187,6 +187,20 @@ def test_every_task_and_group_builds_without_the_plugin(isolated: tuple[Path, di
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert int(proc.stdout.split()[-1]) == len(names) >= len(TASKS) + 5
+
+
+def test_without_the_plugin_data_errors_say_where_the_tools_come_from(isolated: tuple[Path, dict[str, str]]) -> None:
+    """Inside lmms-eval the `lmms-humansense` command exists only after `pip install lmms_humansense`."""
+    tmp, env = isolated
+    env = {k: v for k, v in env.items() if k != "HUMANSENSE_ROOT"} | {"HUMANSENSE_CACHE": str(tmp / "empty_cache")}
+    code = (
+        "from lmms_eval.tasks.humansense.data.root import DataRootError, resolve_root\n"
+        "try:\n    resolve_root()\nexcept DataRootError as exc:\n    print(exc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "`lmms-humansense download` (`pip install lmms_humansense` brings it)" in proc.stdout
+    assert "sample-root" not in proc.stdout  # no sample set ships with the upstream folder
 
 
 def test_the_exported_unit_test_passes_without_the_plugin(

@@ -9,7 +9,6 @@ media paths are resolved against it whatever prefix they carry.
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 
 ENV_VAR = "HUMANSENSE_ROOT"
@@ -43,11 +42,6 @@ def default_root() -> Path:
     return cache_home() / "HumanSense_Benchmark"
 
 
-def sample_root() -> Path:
-    """The small sample set shipped in the package (for the quick start and the tests)."""
-    return Path(str(resources.files("lmms_humansense") / "sample"))
-
-
 def _normalise_root(path: Path) -> Path:
     """Accept the folder holding the JSON files or the folder above ``data/``."""
     if not any((path / f).is_file() for f in ANNOTATION_FILES) and any(
@@ -57,13 +51,34 @@ def _normalise_root(path: Path) -> Path:
     return path
 
 
+def tools_installed() -> bool:
+    """Whether the ``lmms-humansense`` command exists here.
+
+    This module also runs inside lmms-eval's own task folder, where the command comes only with
+    ``pip install lmms_humansense``; messages say so there instead of naming a missing command.
+    """
+    from importlib.util import find_spec
+
+    try:
+        return find_spec("lmms_humansense") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def tool(command: str) -> str:
+    """``lmms-humansense <command>`` as a message names it, with how to get it if it is missing."""
+    return f"`lmms-humansense {command}`" + ("" if tools_installed() else " (`pip install lmms_humansense` brings it)")
+
+
 def how_to_get_data() -> str:
-    return (
+    text = (
         f"Point ${ENV_VAR} at a folder in the official layout ({VQA_FILE}, {AQA_FILE}, videos/, audios/). "
         f"The files are in bench_data/ of the Hugging Face dataset {HUB_REPO} "
-        f"(run `lmms-humansense download` to fetch and extract only those into {default_root()}). "
-        f'To try the package on the bundled sample set: export {ENV_VAR}="$(lmms-humansense sample-root)".'
+        f"(run {tool('download')} to fetch and extract only those into {default_root()})."
     )
+    if tools_installed():
+        text += f' To try the package on the bundled sample set: export {ENV_VAR}="$(lmms-humansense sample-root)".'
+    return text
 
 
 def resolve_root(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -90,7 +105,7 @@ def _refuse_incomplete(path: Path) -> None:
     if (path / INCOMPLETE_MARKER).exists():
         raise DataRootError(
             f"HumanSense data root {path}: an extraction into it did not finish ({INCOMPLETE_MARKER} is present). "
-            f"Fix: rerun `lmms-humansense download --root {path}` (it resumes), or delete {path / INCOMPLETE_MARKER} "
+            f"Fix: rerun {tool(f'download --root {path}')} (it resumes), or delete {path / INCOMPLETE_MARKER} "
             "if you filled the folder yourself and know it is complete."
         )
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from lmms_humansense.answers import option_letters
 from lmms_humansense.catalog import BY_CODE, QUESTION_PATTERNS, TASKS
-from lmms_humansense.data.root import ANNOTATION_FILES, AQA_FILE, is_sample, resolve_media
+from lmms_humansense.data.root import ANNOTATION_FILES, AQA_FILE, is_sample, resolve_media, tool
 from lmms_humansense.data.taskmap import load_task_map, unknown_error
 from lmms_humansense.prompts import MULTI_OPTION_COUNT, SINGLE_OPTION_COUNTS
 
@@ -189,9 +189,9 @@ def _load_all(root: Path, stamp: tuple[tuple[str, int, int], ...]) -> tuple[tupl
         more = f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else ""
         raise MediaMissingError(
             f"{len(missing)} HumanSense record(s) reference media that is not under {root}:\n  {shown}{more}\n"
-            "Fix: extract videos.zip and audios.zip into the root (`lmms-humansense download` does it), "
+            f"Fix: extract videos.zip and audios.zip into the root ({tool('download')} does it), "
             "or point $HUMANSENSE_ROOT at the folder that holds HumanSense_VQA.json and videos/; "
-            "`lmms-humansense verify` lists every problem."
+            f"{tool('verify')} lists every problem."
         )
     _report_counts(root, by_task)
     return tuple(sorted(by_task)), by_task
