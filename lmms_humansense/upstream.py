@@ -303,10 +303,11 @@ def _validation(results: Path, sample: bool) -> list[str]:
         level = ", ".join(
             f"{k} {cell.value:.3f}" for k, cell in cells.items() if cell.value is not None and cell.covered
         )
-        what = "bundled SAMPLE set (generated media; the numbers mean nothing about a model)" if sample else "full set"
-        group = VARIANTS[run.variant].prefix if run.variant in VARIANTS else "humansense"
-        args = f" --model_args {run.model_args}" if run.model_args else ""
-        command = SAMPLE_COMMAND if sample else f"lmms-eval --model {run.model}{args} --tasks {group}"
+        if sample:
+            what = "bundled SAMPLE set (generated media; the numbers mean nothing about a model)"
+        else:
+            what = "full set" if run.limit is None else f"--limit {run.limit:g}: part of each task"
+        command = run.command or SAMPLE_COMMAND
         lines.append(f"- `{command}` | N={n} ({what}) | acc: {per_task}; {level} | pass")
     return lines
 

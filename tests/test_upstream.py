@@ -259,5 +259,23 @@ def test_passed_results_get_a_validation_line_and_a_table_against_the_paper(
 
     export(tmp_path / "pr", results=[sample_results], sample_results=sample_results)
     pr = (tmp_path / "pr" / "PR.md").read_text()
-    assert "- `lmms-eval --model dummy --model_args response=A --tasks humansense` | N=6 (full set)" in pr
+    assert "- `lmms-eval --model dummy --model_args response=A --tasks humansense_l4` | N=6 (full set)" in pr
     assert "| this run |" in pr and "| paper: Human |" in pr
+
+
+def test_a_validation_line_names_the_command_that_ran(sample_results: Path, tmp_path: Path) -> None:
+    """The tasks and --limit come from the results file, also from files without the parsed command line."""
+    import json
+
+    from lmms_humansense.upstream import _validation
+
+    (source,) = sample_results.rglob("*_results.json")
+    data = json.loads(source.read_text())
+    assert data["config"]["resolved_cli_args"]["tasks"] == "humansense_l4"  # what lmms-eval 0.7.3 records
+    del data["config"]["resolved_cli_args"]
+    data["config"]["limit"] = 1.0
+    older = tmp_path / "older_results.json"
+    older.write_text(json.dumps(data))
+    (line,) = _validation(older, sample=False)
+    assert line.startswith("- `lmms-eval --model dummy --model_args response=A --tasks humansense_l4 --limit 1`")
+    assert "(--limit 1: part of each task)" in line and "full set" not in line

@@ -55,6 +55,7 @@ class Run:
     reported: dict[str, float | None] = field(default_factory=dict)  # group numbers in the file (acc)
     limit: float | None = None
     label: str = ""
+    command: str = ""  # the lmms-eval command line that produced the file, as far as it says
 
     @property
     def expected(self) -> tuple[str, ...]:
@@ -152,6 +153,30 @@ def _generation(configs: Mapping[str, Any], leaves: Iterable[str], gen_kwargs: s
     return f"--gen_kwargs {gen_kwargs}" if gen_kwargs else "the task's defaults"
 
 
+def _command(data: Mapping[str, Any], model: str, model_args: str) -> str:
+    """The lmms-eval command behind a results file, for a pull request's Validation line.
+
+    lmms-eval 0.7.3 records the parsed command line under ``config.resolved_cli_args``; files
+    without it get the groups that no other entry contains, which is what was asked for.
+    """
+    config = data.get("config") if isinstance(data.get("config"), Mapping) else {}
+    cli = config.get("resolved_cli_args") if isinstance(config.get("resolved_cli_args"), Mapping) else {}
+    tasks = str(cli.get("tasks") or "")
+    if not tasks:
+        groups = data.get("group_subtasks") if isinstance(data.get("group_subtasks"), Mapping) else {}
+        nested = {name for members in groups.values() if isinstance(members, list) for name in members}
+        tasks = ",".join(sorted(name for name in data.get("results", {}) if name not in nested))
+    parts = ["lmms-eval", "--model", model]
+    if model_args:
+        parts += ["--model_args", model_args]
+    parts += ["--tasks", tasks]
+    for option in ("limit", "gen_kwargs"):
+        value = cli.get(option, config.get(option))
+        if value not in (None, ""):
+            parts += [f"--{option}", f"{value:g}" if isinstance(value, float) else str(value)]
+    return " ".join(parts)
+
+
 def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
     """Every HumanSense variant found in one lmms-eval results file, as one run each."""
     results = data.get("results")
@@ -203,7 +228,18 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
         if version:
             settings["lmms-eval"] = str(version)
         runs.append(
-            Run(str(path), variant.name, model, model_args, tasks, settings, reported, limit, _label(model, args))
+            Run(
+                str(path),
+                variant.name,
+                model,
+                model_args,
+                tasks,
+                settings,
+                reported,
+                limit,
+                _label(model, args),
+                _command(data, model, model_args),
+            )
         )
     if not runs:
         raise ReportInputError(
