@@ -146,6 +146,11 @@ _warned: set[str] = set()
 TRACK_PLAYERS = frozenset(
     {"qwen2_5_omni", "qwen3_omni", "gemini", "ola", "baichuan_omni", "minicpm_o", "omnivinci", "uni_moe_2_omni"}
 )
+#: Chat wrappers whose video block sends the mp4 file itself, sound track included (lmms-eval
+#: 0.7.3 ``chat/gemini.py`` uploads it): a separate audio block would make the model hear the
+#: speech tasks' sound twice, so they get none.  Other chat wrappers (``qwen2_5_omni`` chat
+#: decodes frames only) need the block.
+CHAT_FILE_UPLOADERS = frozenset({"gemini"})
 #: Wrappers that give the model no sound at all (frames only; audio items are ignored or unusable).
 AUDIO_DROPPERS = frozenset(
     {
@@ -227,12 +232,14 @@ def doc_to_messages(
     doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """For chat wrappers: explicit content blocks, video, then the sound as its own audio block
-    (wrappers such as ``qwen2_5_omni`` chat never read a video's own track), then the prompt."""
+    (wrappers such as ``qwen2_5_omni`` chat never read a video's own track), then the prompt.
+    Wrappers that upload the mp4 itself hear its track there and get no second copy."""
     _warn_if_audio_dropped(doc)
     content: list[dict[str, Any]] = []
-    if BY_CODE[doc["task"]].has_video:
+    has_video = BY_CODE[doc["task"]].has_video
+    if has_video:
         content.append({"type": "video", "url": _video_for_wrapper(doc)})
-    wav = audio_path(doc)
+    wav = None if has_video and _run["model"] in CHAT_FILE_UPLOADERS else audio_path(doc)
     if wav is not None:
         content.append({"type": "audio", "url": wav})
     content.append({"type": "text", "text": doc_to_text(doc, lmms_eval_specific_kwargs)})

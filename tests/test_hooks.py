@@ -49,6 +49,24 @@ def test_speech_video_tasks_get_the_tracks_sound(docs: dict[str, dict]) -> None:
         assert blocks[2]["text"] == hooks.doc_to_text(doc)
 
 
+def test_a_chat_wrapper_that_uploads_the_mp4_hears_the_track_once(docs: dict[str, dict]) -> None:
+    """lmms-eval's gemini chat uploads the video file, sound included: no second audio block."""
+    before = hooks.run_model()
+    try:
+        hooks.set_run_model("gemini")
+        for code in ("TR", "ES"):
+            doc = docs[code]
+            blocks = hooks.doc_to_messages(doc)[0]["content"]
+            assert [b["type"] for b in blocks] == ["video", "text"]
+            assert blocks[0]["url"] == doc["media"] and hooks.audio_path(doc) is not None
+        blocks = hooks.doc_to_messages(docs["AR"])[0]["content"]
+        assert [b["type"] for b in blocks] == ["video", "text"] and blocks[0]["url"] != docs["AR"]["media"]
+        blocks = hooks.doc_to_messages(docs["FR2"])[0]["content"]
+        assert [b["type"] for b in blocks] == ["audio", "text"]  # no video to carry it: the audio file
+    finally:
+        hooks.set_run_model(before)
+
+
 def test_audio_only_tasks_get_the_audio(docs: dict[str, dict]) -> None:
     for code in ("FR2", "PC"):
         doc = docs[code]
