@@ -153,11 +153,11 @@ def _generation(configs: Mapping[str, Any], leaves: Iterable[str], gen_kwargs: s
     return f"--gen_kwargs {gen_kwargs}" if gen_kwargs else "the task's defaults"
 
 
-def _command(data: Mapping[str, Any], model: str, model_args: str) -> str:
+def _command(data: Mapping[str, Any], model: str, model_args: str, limit: float | None, gen_kwargs: str) -> str:
     """The lmms-eval command behind a results file, for a pull request's Validation line.
 
-    lmms-eval 0.7.3 records the parsed command line under ``config.resolved_cli_args``; files
-    without it get the groups that no other entry contains, which is what was asked for.
+    lmms-eval 0.7.3 records the parsed command line's tasks under ``config.resolved_cli_args``;
+    files without it get the groups that no other entry contains, which is what was asked for.
     """
     config = data.get("config") if isinstance(data.get("config"), Mapping) else {}
     cli = config.get("resolved_cli_args") if isinstance(config.get("resolved_cli_args"), Mapping) else {}
@@ -170,10 +170,10 @@ def _command(data: Mapping[str, Any], model: str, model_args: str) -> str:
     if model_args:
         parts += ["--model_args", model_args]
     parts += ["--tasks", tasks]
-    for option in ("limit", "gen_kwargs"):
-        value = cli.get(option, config.get(option))
-        if value not in (None, ""):
-            parts += [f"--{option}", f"{value:g}" if isinstance(value, float) else str(value)]
+    if limit is not None:
+        parts += ["--limit", f"{limit:g}"]
+    if gen_kwargs:
+        parts += ["--gen_kwargs", gen_kwargs]
     return " ".join(parts)
 
 
@@ -189,6 +189,8 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
     model_args = _model_args_text(config.get("model_args"))
     args = parse_model_args(model_args)
     limit = _number(config.get("limit"))
+    gen_kwargs = str(config.get("gen_kwargs") or "")
+    command = _command(data, model, model_args, limit, gen_kwargs)  # one per file, whatever its variants
     runs = []
     for variant in VARIANTS.values():
         leaves = {code: variant.leaf(code) for code in variant.codes if variant.leaf(code) in results}
@@ -217,7 +219,7 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
             "variant": f"{variant.name}: {variant.title}",
             "frames": _frames(model, args),
             "audio": _audio(model, variant),
-            "generation": _generation(configs, leaves.values(), str(config.get("gen_kwargs") or "")),
+            "generation": _generation(configs, leaves.values(), gen_kwargs),
         }
         if limit is not None:
             settings["limit"] = f"--limit {limit:g}: only part of each task was run"
@@ -238,7 +240,7 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
                 reported,
                 limit,
                 _label(model, args),
-                _command(data, model, model_args),
+                command,
             )
         )
     if not runs:
