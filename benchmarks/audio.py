@@ -30,6 +30,9 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+# The generated roots and tiny checkpoints are test scaffolding (tests/), not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
 LENGTHS = (5, 30, 150)
 
 
@@ -141,9 +144,10 @@ def audio_table(clips: dict[int, Path], repeat: int, ffmpeg: str | None) -> list
 
 
 def verify_line(n_clips: int, tmp: Path) -> str:
+    from fixture_data import make_root
+
     from lmms_humansense.catalog import TASKS
     from lmms_humansense.data.verify import verify
-    from lmms_humansense.fixtures import make_root
 
     per_task = max(1, round(n_clips / len(TASKS)))
     root = make_root(tmp / "verify_root", per_task=per_task, seconds=30, fps=25, size=(640, 360), share_clips=False)
@@ -167,7 +171,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         os.environ["HUMANSENSE_CACHE"] = str(tmp / "cache")  # never the user's cache
-        from lmms_humansense.fixtures import write_video
+        from fixture_data import write_video
 
         ffmpeg = _ffmpeg_on_path(tmp)
         clips = {

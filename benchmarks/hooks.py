@@ -23,6 +23,9 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+# The generated roots and tiny checkpoints are test scaffolding (tests/), not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
 
 def _setup_env(tmp: Path) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -34,9 +37,10 @@ def _setup_env(tmp: Path) -> None:
 
 def full_size_root(target: Path) -> Path:
     """A root with the paper's 3,882 questions (per-task counts as published) over 2 clips per task."""
+    from fixture_data import make_record, make_root
+
     from lmms_humansense.catalog import TASKS
     from lmms_humansense.data.root import AQA_FILE, VQA_FILE
-    from lmms_humansense.fixtures import make_record, make_root
 
     make_root(target, per_task=2, share_clips=False)
     vqa, aqa = [], []
@@ -89,12 +93,12 @@ def _measure(fn, docs: list[dict[str, Any]]) -> dict[str, float]:
 def bench_hooks(docs: list[dict[str, Any]], model: str | None) -> dict[str, dict[str, float]]:
     from lmms_humansense import hooks
 
-    hooks.set_run_model(model)
+    kwargs = {"run_model": model}
     response = ["The answer is B."]
     return {
-        "doc_to_text": _measure(hooks.doc_to_text, docs),
-        "doc_to_messages": _measure(hooks.doc_to_messages, docs),
-        "doc_to_visual": _measure(hooks.doc_to_visual, docs),
+        "doc_to_text": _measure(lambda d: hooks.doc_to_text(d, kwargs), docs),
+        "doc_to_messages": _measure(lambda d: hooks.doc_to_messages(d, kwargs), docs),
+        "doc_to_visual": _measure(lambda d: hooks.doc_to_visual(d, kwargs), docs),
         "doc_to_audio": _measure(hooks.doc_to_audio, docs),
         "process_results": _measure(lambda d: hooks.process_results(d, response), docs),
     }
@@ -102,10 +106,11 @@ def bench_hooks(docs: list[dict[str, Any]], model: str | None) -> dict[str, dict
 
 def bench_adapter(docs: list[dict[str, Any]], tmp: Path) -> dict[str, float]:
     """The tiny Omni model: the adapter's input preparation alone, and a whole answer (8 tokens)."""
+    from tiny_models import build_tiny_omni
+
     from lmms_humansense import hooks
     from lmms_humansense.catalog import TASKS
     from lmms_humansense.models.omni import HumanSenseOmni
-    from lmms_humansense.models.tiny import build_tiny_omni
 
     model = HumanSenseOmni(pretrained=str(build_tiny_omni(tmp / "tiny_omni")), device="cpu", dtype="float32")
     one_per_task = [next(d for d in docs if d["task"] == t.code) for t in TASKS]

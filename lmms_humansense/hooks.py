@@ -65,23 +65,27 @@ def process_docs(dataset: Any) -> Any:
             f"HumanSense data root {root} holds no question of task {code} ({task.name}); "
             "check that both HumanSense_VQA.json and HumanSense_AQA.json are there and the task map is right."
         )
-    for doc in docs:
+    for i, doc in enumerate(docs):
         doc["variant"] = variant_name
         doc["with_audio"] = bool(variant.audio and task.uses_audio)
-        doc["prompt"] = doc_to_text(doc)  # fail now, naming the record, rather than mid-run
+        doc["first_of_task"] = i == 0  # where the per-task wrapper warning is said, once per run
+        doc["prompt"] = _prompt(doc)  # fail now, naming the record, rather than mid-run
     return datasets.Dataset.from_list(docs)
 
 
 def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
     """The official prompt for the doc's question pattern, option count and variant.
 
-    The protocol fixes the prompt (no pre/post prompt is added); the kwargs only carry the running
-    wrapper's name (see ``taskgen._model_block``), which lmms-eval passes here for every doc before
-    the model reads any media.
+    The protocol fixes the prompt (no pre/post prompt is added).  lmms-eval calls this for every doc
+    while it builds the requests, before the model answers anything, with the running wrapper's
+    entry of the template's ``lmms_eval_specific_kwargs``: the moment to say, once per task, that
+    the wrapper will drop the sound the protocol gives (see :func:`_warn_if_audio_dropped`).
     """
-    model = (lmms_eval_specific_kwargs or {}).get("run_model")
-    if model:
-        set_run_model(model)
+    _warn_if_audio_dropped(doc, lmms_eval_specific_kwargs)
+    return _prompt(doc)
+
+
+def _prompt(doc: dict[str, Any]) -> str:
     try:
         prompt = build_prompt(doc["question"], doc["options"], doc["answer_format"], think=doc["variant"] == "think")
     except ValueError as exc:
@@ -129,16 +133,22 @@ def audio_path(doc: dict[str, Any]) -> str | None:
         raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
 
 
-# --- which lmms-eval model is running -------------------------------------------------------------
-# lmms-eval builds its TaskManager with ``model_name=<--model>`` (``__main__.py`` and
-# ``simple_evaluate``); the registration wrapper of ``TaskManager.initialize_tasks`` records it here,
-# and so does ``doc_to_text`` from the per-model ``lmms_eval_specific_kwargs`` of the task template
-# (the only way in the upstream task folder, which has no registration code).
-# Those are the places lmms-eval states the model to the task side for both the CLI and the Python
-# API (parsing ``sys.argv`` would miss the Python API).  ``None`` (a TaskManager built without a
-# model name) disables the model-specific behaviour below, nothing else.
-_run: dict[str, str | None] = {"model": None}
-_warned: set[str] = set()
+# --- which lmms-eval wrapper is running ----------------------------------------------------------
+# The task template gives every wrapper the hooks treat differently its own entry of
+# ``lmms_eval_specific_kwargs`` (``run_model: <name>``; see ``taskgen``), and lmms-eval 0.7.3 hands
+# the running wrapper's entry to ``doc_to_text`` (api/task.py ~1425), to ``doc_to_visual`` when it
+# takes two parameters (~1489) and to ``doc_to_messages`` (~1832).  So each call learns the wrapper
+# from its arguments: nothing is remembered between calls or between runs in one process.
+
+
+_SAID = "humansense_audio_drop_said"
+
+
+def _wrapper(lmms_eval_specific_kwargs: dict[str, Any] | None) -> str | None:
+    """The running wrapper's name, or ``None`` for one the hooks need not treat differently."""
+    name = (lmms_eval_specific_kwargs or {}).get("run_model")
+    return str(name) if name else None
+
 
 #: Wrappers that play a video file's own sound track when handed an mp4 (lmms-eval 0.7.3: the
 #: simple qwen2_5_omni / qwen3_omni / ola / baichuan_omni / minicpm_o / omnivinci / uni_moe_2_omni
@@ -175,36 +185,39 @@ AUDIO_DROPPERS = frozenset(
 KEEP_AUDIO_COMMAND = "lmms-eval --model humansense_omni --model_args pretrained=Qwen/Qwen2.5-Omni-7B --tasks humansense"
 
 
-def set_run_model(name: str | None) -> None:
-    """Record the ``--model`` of this lmms-eval run (called by the registration wrapper)."""
-    _run["model"] = str(name) if name else None
+def _warn_if_audio_dropped(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None) -> None:
+    """Say once per audio task and run, before the model answers, that the wrapper drops the sound.
 
-
-def run_model() -> str | None:
-    return _run["model"]
-
-
-def _warn_if_audio_dropped(doc: dict[str, Any]) -> None:
-    model = _run["model"]
-    if model not in AUDIO_DROPPERS or not doc["with_audio"] or model in _warned:
+    Called from :func:`doc_to_text` while lmms-eval builds the requests, for the task's first doc
+    only (``first_of_task``), so the line comes before the progress bars.  lmms-eval also calls it
+    on that doc once while it builds the task (api/task.py ~848); the task's own kwargs dict (one
+    per task and run, built from its YAML) remembers that the line was said.  Once per task rather
+    than once per run: a run-wide "said it already" would have to live in a module global, which is
+    what let one run's wrapper leak into the next.
+    """
+    model = _wrapper(lmms_eval_specific_kwargs)
+    if model not in AUDIO_DROPPERS or not doc["with_audio"] or not doc.get("first_of_task"):
         return
-    _warned.add(model)
+    if lmms_eval_specific_kwargs is None or lmms_eval_specific_kwargs.get(_SAID):
+        return
+    lmms_eval_specific_kwargs[_SAID] = True
+    sound = "frames alone" if BY_CODE[doc["task"]].has_video else "the text alone"
     log.warning(
-        "HumanSense: task %s, like every audio task (TR, FR1, FR2, RR1, RR2, ES, PC), gives the model sound, "
-        "but lmms-eval's `%s` wrapper passes no audio to its model: video tasks are answered from frames and "
-        "FR2/PC become text-only questions (the paper reports vision-only models on the 13 video tasks without "
-        "sound, and '-' for FR2/PC). To keep the audio, run an omni model, e.g. `%s`.",
+        "HumanSense task %s: lmms-eval's `%s` wrapper passes no audio to its model, so it answers from %s, "
+        "although the protocol gives this task sound (the paper reports vision-only models on the 13 video "
+        "tasks, and '-' for FR2/PC). To keep the audio, run an omni model, e.g. `%s`.",
         doc["task"],
         model,
+        sound,
         KEEP_AUDIO_COMMAND,
     )
 
 
-def _video_for_wrapper(doc: dict[str, Any]) -> str:
+def _video_for_wrapper(doc: dict[str, Any], model: str | None) -> str:
     """The checked mp4, or its silent copy when the protocol gives no sound and the wrapper would
     otherwise play the file's own track (always for ``noaudio``: the ablation must be silent)."""
     path = _checked_video(doc)
-    if not doc["with_audio"] and (doc["variant"] == "noaudio" or _run["model"] in TRACK_PLAYERS):
+    if not doc["with_audio"] and (doc["variant"] == "noaudio" or model in TRACK_PLAYERS):
         try:
             return silent_video(path)
         except MediaError as exc:
@@ -213,13 +226,12 @@ def _video_for_wrapper(doc: dict[str, Any]) -> str:
 
 
 # --- what each model receives ------------------------------------------------------------------------
-def doc_to_visual(doc: dict[str, Any]) -> list[Any]:
+def doc_to_visual(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> list[Any]:
     """For simple wrappers: the mp4 path for video tasks (wrappers that use a video's sound find it
     in the file; a silent copy when the task gets no sound, see :func:`_video_for_wrapper`), the
     decoded audio dict for the audio-only tasks FR2 and PC."""
-    _warn_if_audio_dropped(doc)
     if BY_CODE[doc["task"]].has_video:
-        return [_video_for_wrapper(doc)]
+        return [_video_for_wrapper(doc, _wrapper(lmms_eval_specific_kwargs))]
     audio = doc_to_audio(doc)
     if audio is None:
         raise MediaError(
@@ -234,16 +246,31 @@ def doc_to_messages(
     """For chat wrappers: explicit content blocks, video, then the sound as its own audio block
     (wrappers such as ``qwen2_5_omni`` chat never read a video's own track), then the prompt.
     Wrappers that upload the mp4 itself hear its track there and get no second copy."""
-    _warn_if_audio_dropped(doc)
+    model = _wrapper(lmms_eval_specific_kwargs)
     content: list[dict[str, Any]] = []
     has_video = BY_CODE[doc["task"]].has_video
     if has_video:
-        content.append({"type": "video", "url": _video_for_wrapper(doc)})
-    wav = None if has_video and _run["model"] in CHAT_FILE_UPLOADERS else audio_path(doc)
+        content.append({"type": "video", "url": _video_for_wrapper(doc, model)})
+    wav = None if has_video and model in CHAT_FILE_UPLOADERS else audio_path(doc)
     if wav is not None:
         content.append({"type": "audio", "url": wav})
-    content.append({"type": "text", "text": doc_to_text(doc, lmms_eval_specific_kwargs)})
+    content.append({"type": "text", "text": _prompt(doc)})
     return [{"role": "user", "content": content}]
+
+
+def _fed_record(results: Sequence[Any]) -> dict[str, Any] | None:
+    """What the model says it fed the model for this doc, if its answer carries it.
+
+    lmms-eval logs only a model's answer text; an adapter that wants its inputs audited returns a
+    ``str`` subclass with a ``fed`` dict (``humansense_omni`` does).  It reaches this hook because
+    the template sets ``reasoning_tags: none`` (lmms-eval 0.7.3 otherwise rebuilds every answer
+    without its reasoning blocks); a plain string simply has none.
+    """
+    first = results[0] if results else None
+    if isinstance(first, (list, tuple)):
+        first = first[0] if first else None
+    fed = getattr(first, "fed", None)
+    return dict(fed) if isinstance(fed, dict) else None
 
 
 def _response(results: Sequence[Any]) -> str:
@@ -253,15 +280,6 @@ def _response(results: Sequence[Any]) -> str:
     if isinstance(first, (list, tuple)):
         first = first[0] if first else ""
     return "" if first is None else str(first)
-
-
-_fed: dict[tuple[str, str], dict[str, Any]] = {}
-
-
-def record_fed(doc: dict[str, Any], fed: dict[str, Any]) -> None:
-    """Let a model adapter say what it fed the model for ``doc``; :func:`process_results` puts it
-    into the doc's logged sample (``acc.fed``).  lmms-eval logs only a model's response text."""
-    _fed[(doc["variant"], doc["id"])] = fed
 
 
 def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, Any]:
@@ -292,7 +310,7 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
         "parsed": robust.parsed.value,
         "parse_outcome": robust.parsed.outcome,
     }
-    fed = _fed.pop((doc["variant"], doc["id"]), None)
+    fed = _fed_record(results)
     if fed is not None:
         acc["fed"] = fed
     excluded = {"clip": clip, "excluded": "empty answer"}

@@ -63,9 +63,6 @@ def install_task_path() -> bool:
 
     @functools.wraps(original)
     def initialize_tasks(self: Any, include_path: Any = None, include_defaults: bool = True) -> Any:
-        from lmms_humansense.hooks import set_run_model
-
-        set_run_model(getattr(self, "model_name", None))  # the hooks adapt media to the wrapper
         if include_defaults:
             paths = (
                 [] if include_path is None else [include_path] if isinstance(include_path, str) else list(include_path)

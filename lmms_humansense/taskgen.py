@@ -40,8 +40,8 @@ def _metric_block(hooks: str) -> str:
 def _model_block() -> str:
     """Tell the hooks which wrapper runs, through lmms-eval's own per-model kwargs.
 
-    lmms-eval hands ``lmms_eval_specific_kwargs[<--model>]`` to ``doc_to_text`` for every doc when
-    it builds the requests, before any media is read; the hooks record the name.  This needs no
+    lmms-eval hands ``lmms_eval_specific_kwargs[<--model>]`` to ``doc_to_text``, ``doc_to_visual``
+    and ``doc_to_messages``; each hook reads the name from its own arguments.  This needs no
     registration code, so the upstream task folder behaves like the plugin.  Only the wrappers the
     hooks treat differently are listed; any other model gets ``default``.
     """
@@ -66,6 +66,7 @@ def template_yaml(hooks: str = HOOKS) -> str:
         + "doc_to_target: answer\n"
         + f"process_results: !function {hooks}.process_results\n"
         + "cluster_key: clip\n"
+        + "reasoning_tags: none\n"
         + "generation_kwargs:\n"
         + f"  max_new_tokens: {MAX_NEW_TOKENS['default']}\n"
         + "  temperature: 0\n"

@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from lmms_humansense.fixtures import make_root
+from fixture_data import make_root
 
 REPO = Path(__file__).resolve().parent.parent
 

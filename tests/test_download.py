@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import bin_path, cli_env, run_lmms_eval
+from fixture_data import FAKE_COMMIT, make_hub_cache
 
 from lmms_humansense.data.download import (
     DownloadError,
@@ -22,7 +23,6 @@ from lmms_humansense.data.download import (
     extract_archive,
 )
 from lmms_humansense.data.root import COMPLETE_MARKER, INCOMPLETE_MARKER, DataRootError, resolve_root
-from lmms_humansense.fixtures import FAKE_COMMIT, make_hub_cache
 
 
 def _media(root: Path) -> dict[str, bytes]:

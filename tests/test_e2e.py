@@ -113,3 +113,24 @@ def test_chat_models_get_explicit_content_blocks(chat_run: tuple[Path, Path]) ->
             assert kinds == [["audio", "text"]] * 2, t.code
     res = _results(out)["results"]
     assert res["humansense"]["parse_failure,none"] == 0.0  # the baseline always answers in form
+
+
+def test_answers_reach_scoring_as_the_model_gave_them(generated_root: Path, tmp_path: Path) -> None:
+    """lmms-eval 0.7.3's CLI strips ``<think>`` blocks and surrounding spaces from every answer before
+    ``process_results`` unless the task sets ``reasoning_tags: none``; the official scorer reads the
+    raw first character, so the template turns that off."""
+    out = tmp_path / "out"
+    proc = run_lmms_eval(
+        ["--tasks", "humansense_er", "--model", "dummy", "--model_args", "response=<think>x</think>B"]
+        + ["--output_path", str(out), "--log_samples"],
+        cli_env(tmp_path, generated_root),
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (path,) = sorted(out.rglob("*_samples_humansense_er.jsonl"))
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for row in rows:
+        resp = row["filtered_resps"]
+        assert (resp[0] if isinstance(resp, list) else resp) == "<think>x</think>B"
+        assert row["acc_official"]["score"] == 0.0  # score.py: first character "<"
+        assert row["acc"]["parsed"] == "B"  # the robust parser reads past the reasoning block

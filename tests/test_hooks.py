@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_data import write_video
 
 from lmms_humansense import hooks
-from lmms_humansense.fixtures import write_video
 from lmms_humansense.media import MediaError, cached_audio_path
 
 
@@ -51,20 +51,16 @@ def test_speech_video_tasks_get_the_tracks_sound(docs: dict[str, dict]) -> None:
 
 def test_a_chat_wrapper_that_uploads_the_mp4_hears_the_track_once(docs: dict[str, dict]) -> None:
     """lmms-eval's gemini chat uploads the video file, sound included: no second audio block."""
-    before = hooks.run_model()
-    try:
-        hooks.set_run_model("gemini")
-        for code in ("TR", "ES"):
-            doc = docs[code]
-            blocks = hooks.doc_to_messages(doc)[0]["content"]
-            assert [b["type"] for b in blocks] == ["video", "text"]
-            assert blocks[0]["url"] == doc["media"] and hooks.audio_path(doc) is not None
-        blocks = hooks.doc_to_messages(docs["AR"])[0]["content"]
-        assert [b["type"] for b in blocks] == ["video", "text"] and blocks[0]["url"] != docs["AR"]["media"]
-        blocks = hooks.doc_to_messages(docs["FR2"])[0]["content"]
-        assert [b["type"] for b in blocks] == ["audio", "text"]  # no video to carry it: the audio file
-    finally:
-        hooks.set_run_model(before)
+    gemini = {"run_model": "gemini"}
+    for code in ("TR", "ES"):
+        doc = docs[code]
+        blocks = hooks.doc_to_messages(doc, gemini)[0]["content"]
+        assert [b["type"] for b in blocks] == ["video", "text"]
+        assert blocks[0]["url"] == doc["media"] and hooks.audio_path(doc) is not None
+    blocks = hooks.doc_to_messages(docs["AR"], gemini)[0]["content"]
+    assert [b["type"] for b in blocks] == ["video", "text"] and blocks[0]["url"] != docs["AR"]["media"]
+    blocks = hooks.doc_to_messages(docs["FR2"], gemini)[0]["content"]
+    assert [b["type"] for b in blocks] == ["audio", "text"]  # no video to carry it: the audio file
 
 
 def test_audio_only_tasks_get_the_audio(docs: dict[str, dict]) -> None:
@@ -151,17 +147,51 @@ def test_numbers_read_whole(docs: dict[str, dict]) -> None:
 
 def test_the_running_wrapper_is_learned_from_the_templates_kwargs(docs: dict[str, dict]) -> None:
     """No registration code needed (the upstream folder has none): lmms-eval passes the model's
-    entry of the template's lmms_eval_specific_kwargs to doc_to_text before any media is read."""
+    entry of the template's lmms_eval_specific_kwargs to each hook, which reads it from its own
+    arguments and remembers nothing."""
     from lmms_humansense.taskgen import template_yaml
 
-    before = hooks.run_model()
-    try:
-        hooks.set_run_model(None)
-        hooks.doc_to_text(docs["AR"], {"run_model": None})
-        assert hooks.run_model() is None
-        hooks.doc_to_text(docs["AR"], {"run_model": "qwen2_5_omni"})
-        assert hooks.run_model() == "qwen2_5_omni"
-    finally:
-        hooks.set_run_model(before)
+    doc = docs["AR"]
+    assert hooks.doc_to_visual(doc, {"run_model": None}) == [doc["media"]]
+    assert hooks.doc_to_visual(doc, {"run_model": "qwen2_5_omni"}) != [doc["media"]]  # a silent copy
+    assert hooks.doc_to_visual(doc) == [doc["media"]]  # nothing carried over from the call before
     template = template_yaml()
     assert all(f"  {m}:\n    run_model: {m}\n" in template for m in hooks.TRACK_PLAYERS | hooks.AUDIO_DROPPERS)
+
+
+def _runtime_globals() -> dict[str, object]:
+    """Every module-level value of the task runtime (what ``export-upstream`` ships), deep-copied."""
+    import copy
+    import importlib
+    import types
+
+    from lmms_humansense import upstream
+
+    out: dict[str, object] = {}
+    for source in upstream.RUNTIME_MODULES:
+        name = "lmms_humansense." + source.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        for attr, value in vars(importlib.import_module(name)).items():
+            if attr.startswith("__") or attr == "annotations" or callable(value) or isinstance(value, types.ModuleType):
+                continue
+            try:
+                out[f"{name}.{attr}"] = copy.deepcopy(value)
+            except Exception:  # a logger or lock: compared by identity below
+                out[f"{name}.{attr}"] = value
+    return out
+
+
+def test_the_task_runtime_keeps_no_state_between_calls(docs: dict[str, dict]) -> None:
+    """What a run needs reaches the hooks through their arguments; no module global of the runtime
+    changes while docs are built, served to two different wrappers and scored, so two runs in one
+    process (or a run that never scores) cannot leak into each other."""
+    before = _runtime_globals()
+    for kwargs in ({"run_model": "qwen2_5_omni"}, {"run_model": "qwen2_vl"}, {"run_model": "gemini"}, None):
+        for doc in docs.values():
+            hooks.doc_to_text(doc, kwargs)
+            hooks.doc_to_visual(doc, kwargs)
+            hooks.doc_to_messages(doc, kwargs)
+            hooks.process_results(doc, [doc["answer"]])
+    after = _runtime_globals()
+    assert before.keys() == after.keys()
+    changed = [k for k in before if not (before[k] is after[k] or before[k] == after[k])]
+    assert not changed, changed

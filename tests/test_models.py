@@ -10,13 +10,13 @@ from pathlib import Path
 import datasets
 import pytest
 from conftest import cli_env, run_lmms_eval
+from fixture_data import make_root
+from tiny_models import build_tiny_omni, build_tiny_qwen2_vl
 
 from lmms_humansense import hooks
 from lmms_humansense.catalog import TASKS
-from lmms_humansense.fixtures import make_root
 from lmms_humansense.media import probe_video
 from lmms_humansense.models.omni import MAX_PIXELS, HumanSenseOmni, frame_count, frame_size, official_fps
-from lmms_humansense.models.tiny import build_tiny_omni, build_tiny_qwen2_vl
 
 VIDEO_LEAVES = [t.leaf for t in TASKS if t.has_video]
 
@@ -125,8 +125,12 @@ def test_a_wrapper_that_drops_audio_is_named_once_with_the_command_that_keeps_it
     qwen2_vl_run: tuple[Path, str],
 ) -> None:
     _, log = qwen2_vl_run
-    assert log.count("passes no audio to its model") == 1
-    assert "`qwen2_vl` wrapper" in log and hooks.KEEP_AUDIO_COMMAND in log
+    speech = [t.code for t in TASKS if t.has_video and t.uses_audio]
+    assert log.count("passes no audio to its model") == len(speech)  # once per audio task of the run
+    assert all(f"HumanSense task {code}: lmms-eval's `qwen2_vl` wrapper" in log for code in speech)
+    assert hooks.KEEP_AUDIO_COMMAND in log
+    # said while the requests are built, before the model answers: not inside a progress line
+    assert log.index("passes no audio") < log.index("Model Responding")
 
 
 @pytest.mark.parametrize(
@@ -169,18 +173,55 @@ def default_docs(generated_root: Path, monkeypatch: pytest.MonkeyPatch) -> dict[
 
 
 def test_track_playing_wrappers_get_a_silent_copy_for_video_only_tasks(default_docs: dict[str, dict]) -> None:
-    try:
-        hooks.set_run_model("qwen2_5_omni")
-        for code in ("AR", "LD"):
-            doc = default_docs[code]
-            (visual,) = hooks.doc_to_visual(doc)
-            assert visual != doc["media"] and visual.endswith(".mp4")
-            silent, original = probe_video(visual), probe_video(doc["media"])
-            assert not silent.has_audio and silent.frames == original.frames
-            assert hooks.doc_to_messages(doc)[0]["content"][0]["url"] == visual
-        tr = default_docs["TR"]
-        assert hooks.doc_to_visual(tr) == [tr["media"]]  # the 5 speech tasks keep their track
-        hooks.set_run_model("qwen2_vl")  # a vision-only wrapper: no copy is made
-        assert hooks.doc_to_visual(default_docs["AR"]) == [default_docs["AR"]["media"]]
-    finally:
-        hooks.set_run_model(None)
+    omni = {"run_model": "qwen2_5_omni"}
+    for code in ("AR", "LD"):
+        doc = default_docs[code]
+        (visual,) = hooks.doc_to_visual(doc, omni)
+        assert visual != doc["media"] and visual.endswith(".mp4")
+        silent, original = probe_video(visual), probe_video(doc["media"])
+        assert not silent.has_audio and silent.frames == original.frames
+        assert hooks.doc_to_messages(doc, omni)[0]["content"][0]["url"] == visual
+    tr = default_docs["TR"]
+    assert hooks.doc_to_visual(tr, omni) == [tr["media"]]  # the 5 speech tasks keep their track
+    # a vision-only wrapper: no copy is made
+    assert hooks.doc_to_visual(default_docs["AR"], {"run_model": "qwen2_vl"}) == [default_docs["AR"]["media"]]
+
+
+def test_two_runs_in_one_process_each_get_their_own_media_rules_and_warnings(
+    tiny_omni: Path,
+    tiny_qwen2_vl: Path,
+    small_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nothing about a run outlives it: a vision-only wrapper, then the omni adapter, in one process.
+
+    The first run is warned that its wrapper drops the sound and logs no fed record; the second
+    gets the track and its own fed records, and no warning meant for the first.
+    """
+    import logging
+
+    from lmms_eval.evaluator import simple_evaluate
+
+    monkeypatch.setenv("HUMANSENSE_ROOT", str(small_root))
+    tasks = ["humansense_ar", "humansense_tr"]
+
+    def run(model: str, model_args: str) -> dict:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="lmms_humansense"):
+            out = simple_evaluate(
+                model=model, model_args=model_args, tasks=tasks, gen_kwargs="max_new_tokens=4", log_samples=True
+            )
+        return out
+
+    vl = run("qwen2_vl", f"pretrained={tiny_qwen2_vl},device=cpu,device_map=cpu")
+    assert "HumanSense task TR: lmms-eval's `qwen2_vl` wrapper passes no audio" in caplog.text
+    assert caplog.text.count("passes no audio") == 1  # AR gets no sound: nothing dropped there
+    assert all("fed" not in s["acc"] for leaf in tasks for s in vl["samples"][leaf])
+
+    omni = run("humansense_omni", f"pretrained={tiny_omni},device=cpu,dtype=float32")
+    assert "passes no audio" not in caplog.text
+    (ar,) = omni["samples"]["humansense_ar"]
+    (tr,) = omni["samples"]["humansense_tr"]
+    assert ar["acc"]["fed"]["audio_source"] == "none" and tr["acc"]["fed"]["audio_source"] == "video track"
+    assert tr["acc"]["fed"]["audio_seconds"] > 0

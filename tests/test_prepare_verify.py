@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from conftest import bin_path, cli_env
+from fixture_data import write_video
 
 from lmms_humansense import sample_root
-from lmms_humansense.fixtures import write_video
 
 
 def _cli(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

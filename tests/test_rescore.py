@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixture_data import PLACEHOLDER_TASK_TYPES, make_record
 
 from lmms_humansense import cli
 from lmms_humansense.catalog import BY_CODE, TASKS
 from lmms_humansense.data.root import AQA_FILE, VQA_FILE
 from lmms_humansense.data.taskmap import TaskMapError, unknown_error
-from lmms_humansense.fixtures import PLACEHOLDER_TASK_TYPES, make_record
 from lmms_humansense.report.load import load_runs
 from lmms_humansense.rescore import score_files
 

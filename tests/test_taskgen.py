@@ -93,6 +93,9 @@ def test_the_wheel_ships_every_yaml_the_template_and_the_sample(wheel: Path) -> 
     assert "lmms_humansense/task_yamls/_default_template_yaml" in names
     assert "lmms_humansense/sample/HumanSense_VQA.json" in names
     assert any(n.startswith("lmms_humansense/sample/videos/") and n.endswith(".mp4") for n in names)
+    assert any(n.startswith("lmms_humansense/sample/audios/") and n.endswith(".wav") for n in names)
+    # test scaffolding (generated roots, tiny checkpoints) stays with the tests, out of users' installs
+    assert not [n for n in names if "fixture" in n or "tiny" in n or n.startswith("tests/")]
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[lmms_eval.models]" in text and "lmms_humansense.registration:register" in text

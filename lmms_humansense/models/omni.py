@@ -20,10 +20,11 @@ so it sees ``full_frame_number``, ``fps``, the media path and whether the varian
 which is everything the official runner's frame budget and audio switch need.  A chat model would
 only see the content blocks of ``doc_to_messages``, which carry no frame budget.
 
-What it fed the model (frames, frame size, seconds of sound) is recorded per doc and lands in the
-doc's logged sample (``acc.fed``) through :func:`lmms_humansense.hooks.process_results`: lmms-eval
-logs only the response of a model, and an in-process record needs no output path, works with
-every ``--output_path`` layout and is never left behind as a stale file.
+What it fed the model (frames, frame size, seconds of sound) travels with each answer: the adapter
+returns a :class:`FedAnswer` (a ``str`` carrying a ``fed`` dict), and
+:func:`lmms_humansense.hooks.process_results` puts that dict into the doc's logged sample
+(``acc.fed``).  lmms-eval logs only a model's answer text; riding on the answer needs no shared
+state, no output path, and stays with its question in every process of a data-parallel run.
 """
 
 from __future__ import annotations
@@ -97,6 +98,25 @@ def frame_size(height: int, width: int, nframes: int) -> tuple[int, int]:
         h = math.ceil(height * beta / _FACTOR) * _FACTOR
         w = math.ceil(width * beta / _FACTOR) * _FACTOR
     return h, w
+
+
+class FedAnswer(str):
+    """An answer that also says what the model was fed for it (read by ``hooks.process_results``)."""
+
+    fed: dict[str, Any]
+
+    def __new__(cls, text: str, fed: dict[str, Any]) -> FedAnswer:
+        answer = super().__new__(cls, text)
+        answer.fed = fed
+        return answer
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickling (lmms-eval gathers samples across ranks)
+        return (FedAnswer, (str(self), self.fed))
+
+    def strip(self, chars: str | None = None) -> FedAnswer:
+        # lmms-eval 0.7.3 strips every generate_until answer before process_results
+        # (``ConfigurableTask.process_results``, api/task.py ~1587); the record must survive that.
+        return FedAnswer(str.strip(self, chars), self.fed)
 
 
 @dataclass
@@ -301,7 +321,7 @@ class HumanSenseOmni(lmms):
         fed.seconds = round(time.perf_counter() - start, 4)
         return text, fed
 
-    def generate_until(self, requests: list[Any]) -> list[str]:
+    def generate_until(self, requests: list[Any]) -> list[FedAnswer]:
         from tqdm import tqdm
 
         out: list[str] = []
@@ -309,9 +329,8 @@ class HumanSenseOmni(lmms):
             context, gen_kwargs, _doc_to_visual, doc_id, task, split = request.args
             doc = self.task_dict[task][split][doc_id]
             text, fed = self.answer(doc, context, dict(gen_kwargs))
-            hooks.record_fed(doc, asdict(fed))
             self.cache_hook.add_partial("generate_until", (context, gen_kwargs), text)
-            out.append(text)
+            out.append(FedAnswer(text, asdict(fed)))
         return out
 
     def loglikelihood(self, requests: list[Any]) -> list[tuple[float, bool]]:
