@@ -220,7 +220,7 @@ def make_paper_root(
     overrides a task's number of records.  No task map is written: the strings the catalog does not
     know are what the real files will hold.
     """
-    make_root(target, per_task=1, seconds=1.0, fps=4, size=(32, 32), share_clips=False)
+    make_root(target, per_task=1, size=(32, 32), share_clips=False)
     (target / ROOT_FILE).unlink()
     spellings = spellings or {}
     counts = counts or {}
@@ -228,7 +228,7 @@ def make_paper_root(
     for task in TASKS:
         media = f"data/{'videos' if task.has_video else 'audios'}/{task.code.lower()}_000.{'mp4' if task.has_video else 'wav'}"
         for i in range(counts.get(task.code, task.expected)):
-            record = make_record(task, i, media, 4, 4)
+            record = make_record(task, i, media, 8, 16)
             record["questions"]["task_type"] = spellings.get(task.code, task_type_of(task))
             files[VQA_FILE if task.has_video else AQA_FILE].append(record)
     for name, records in files.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -21,7 +22,15 @@ from typing import Any
 from lmms_humansense.answers import option_letters
 from lmms_humansense.catalog import BY_CODE, QUESTION_PATTERNS, TASKS
 from lmms_humansense.data.root import ANNOTATION_FILES, AQA_FILE, is_sample, resolve_media, tool
-from lmms_humansense.data.taskmap import load_task_map, remember_resolution, resolve_by_counts, unknown_error
+from lmms_humansense.data.taskmap import ENV_VAR as MAP_ENV_VAR
+from lmms_humansense.data.taskmap import (
+    RESOLVED_FILE,
+    ROOT_FILE,
+    load_task_map,
+    remember_resolution,
+    resolve_by_counts,
+    unknown_error,
+)
 from lmms_humansense.prompts import MULTI_OPTION_COUNT, SINGLE_OPTION_COUNTS, PromptError, build_prompt
 
 log = logging.getLogger("lmms_humansense")
@@ -300,8 +309,9 @@ def _report_counts(root: Path, by_task: dict[str, list[dict]]) -> None:
 
 
 def _stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
-    out = []
-    for name in ANNOTATION_FILES:
+    """What the docs of a root depend on: its annotation files and every task map source."""
+    out = [(os.environ.get(MAP_ENV_VAR, ""), 0, 0)]
+    for name in (*ANNOTATION_FILES, ROOT_FILE, RESOLVED_FILE):
         p = root / name
         if p.is_file():
             st = p.stat()
