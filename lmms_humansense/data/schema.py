@@ -274,9 +274,9 @@ def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
     for name, n in present.items():
         if name in task_map:
             mapped[task_map[name]] += n
-    resolved = resolve_by_counts(unknown, mapped)
+    resolved, why_not = resolve_by_counts(unknown, mapped)
     if resolved is None:
-        raise unknown_error(unknown, root)
+        raise unknown_error(unknown, root, f"Not resolved automatically: {why_not}.")
     where = remember_resolution(root, resolved)
     saved = f"; written to {where}" if where else "; not written (neither the root nor the cache is writable)"
     log.warning(

@@ -121,8 +121,9 @@ def suggest_code(task_type: str, count: int | None = None) -> str | None:
     return scored[0][1] if scored and scored[0][0] >= 0.5 else None
 
 
-def unknown_error(unknown: Counter, root: Path | None) -> TaskMapError:
-    """The error for unmapped strings: each with its count and a suggestion, and the fix."""
+def unknown_error(unknown: Counter, root: Path | None, note: str = "") -> TaskMapError:
+    """The error for unmapped strings: each with its count and a suggestion, ``note`` (why they
+    were not resolved automatically), and the fix, last, where a user looks."""
     lines = [f"HumanSense data holds {len(unknown)} task_type string(s) that no mapping covers:"]
     suggestion = {}
     for name, n in sorted(unknown.items()):
@@ -131,6 +132,8 @@ def unknown_error(unknown: Counter, root: Path | None) -> TaskMapError:
         lines.append(f"  {name!r}: {n} record(s){hint}")
         if code:
             suggestion[name] = code
+    if note:
+        lines.append(note)
     target = root / ROOT_FILE if root else Path(ROOT_FILE)
     lines.append(
         f"Fix: write the mapping as JSON to {target} (or point ${ENV_VAR} at such a file, "
@@ -212,22 +215,24 @@ def clear_match(task_type: str) -> str | None:
     return best if s1 >= _MIN_SCORE and s1 >= _CLEAR_MARGIN * s2 else None
 
 
-def resolve_by_counts(unknown: Counter, mapped: Counter) -> dict[str, str] | None:
-    """A mapping for the unknown strings if it is certain, else ``None``.
+def resolve_by_counts(unknown: Counter, mapped: Counter) -> tuple[dict[str, str] | None, str]:
+    """A mapping for the unknown strings if it is certain, else ``None`` and why not.
 
     Certain means: every string has one clear best task by name, and with them every one of the
     15 per-task counts equals the paper's (``mapped`` counts the records already mapped, by code).
     Two strings may share a task only that way, when the counts say so.
     """
     guess = {name: clear_match(name) for name in unknown}
-    if not guess or any(code is None for code in guess.values()):
-        return None
+    unclear = sorted(name for name, code in guess.items() if code is None)
+    if unclear:
+        return None, f"no single task's name clearly fits {', '.join(repr(n) for n in unclear)}"
     counts = Counter(mapped)
     for name, code in guess.items():
-        counts[code] += unknown[name]
-    if any(counts[t.code] != t.expected for t in TASKS):
-        return None
-    return {name: str(code) for name, code in guess.items()}
+        counts[str(code)] += unknown[name]
+    off = [f"{t.code} {counts[t.code]} (paper {t.expected})" for t in TASKS if counts[t.code] != t.expected]
+    if off:
+        return None, f"mapped by name, the per-task counts would differ from the paper's: {', '.join(off)}"
+    return {name: str(code) for name, code in guess.items()}, ""
 
 
 def remember_resolution(root: Path, mapping: dict[str, str]) -> Path | None:
