@@ -11,10 +11,8 @@ catalog.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-import logging
 import math
 import os
 import re
@@ -22,8 +20,6 @@ from collections import Counter
 from pathlib import Path
 
 from lmms_humansense.catalog import BY_CODE, TASKS, known_task_types
-
-log = logging.getLogger("lmms_humansense")
 
 ENV_VAR = "HUMANSENSE_TASK_MAP"
 ROOT_FILE = "humansense_task_map.json"
@@ -103,22 +99,18 @@ def load_task_map(root: Path | None = None) -> dict[str, str]:
 
 
 def suggest_code(task_type: str, count: int | None = None) -> str | None:
-    """The most likely code for an unknown string, by name similarity (and count, on a tie)."""
+    """The most likely code for an unknown string, by name (and count, on a near tie).
 
-    def norm(s: str) -> str:
-        return re.sub(r"[^a-z]", "", s.lower())
+    The same name measure as the automatic resolution (:func:`name_scores`), so a suggestion and a
+    resolution never disagree; a suggestion only needs to be the best, not clearly the best.
+    """
+    scores = name_scores(task_type)
 
-    scored = []
-    for t in TASKS:
-        ratio = difflib.SequenceMatcher(None, norm(task_type), norm(t.name)).ratio()
-        first_word = norm(t.name.split()[0].split("-")[0])
-        if first_word and first_word[:4] in norm(task_type):
-            ratio += 0.5
-        if count is not None and count == t.expected:
-            ratio += 0.1
-        scored.append((ratio, t.code))
-    scored.sort(reverse=True)
-    return scored[0][1] if scored and scored[0][0] >= 0.5 else None
+    def rank(code: str) -> float:
+        return scores[code] + (0.1 if count is not None and count == BY_CODE[code].expected else 0.0)
+
+    best = max(scores, key=rank)
+    return best if scores[best] >= _MIN_SCORE else None
 
 
 def unknown_error(unknown: Counter, root: Path | None, note: str = "") -> TaskMapError:
