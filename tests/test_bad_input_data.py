@@ -378,3 +378,25 @@ def test_16_an_offline_download_leaves_nothing_the_tasks_would_refuse(tmp_path: 
         timeout=300,
     )
     assert proc.returncode == 2 and not default.exists()
+
+
+def test_lmms_evals_own_retry_lets_the_stop_through_at_once() -> None:
+    """A guard on the assumption the stop rests on: the retry lmms-eval puts on ``Task.download``
+    retries an ``Exception`` but not a ``SystemExit``.  If a later lmms-eval changes that, this fails
+    before users see retries again."""
+    import tenacity
+    from lmms_eval.api.task import ConfigurableTask
+
+    retrying = ConfigurableTask.download.retry.copy(wait=tenacity.wait_none())
+    calls: list[str] = []
+
+    def load(error: BaseException) -> None:
+        calls.append(type(error).__name__)
+        raise error
+
+    with pytest.raises(DataLoadStop):
+        retrying(load, DataLoadStop(ValueError("bad record")))
+    assert calls == ["DataLoadStop"]
+    with pytest.raises(tenacity.RetryError):
+        retrying(load, ValueError("bad record"))
+    assert calls.count("ValueError") == 5
