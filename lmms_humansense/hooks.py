@@ -31,6 +31,7 @@ from lmms_humansense.scoring import macro_mean, mean_score, official_score, offi
 log = logging.getLogger("lmms_humansense")
 
 __all__ = [
+    "DataLoadStop",
     "doc_to_audio",
     "doc_to_messages",
     "doc_to_text",
@@ -40,6 +41,23 @@ __all__ = [
     "process_docs",
     "process_results",
 ]
+
+
+class DataLoadStop(SystemExit):
+    """A data error (no root, an unmapped task_type, a broken record, missing media) ending the run.
+
+    Why a ``SystemExit``: lmms-eval 0.7.3 wraps ``Task.download``, which calls ``process_docs``, in
+    tenacity's ``@retry`` whose default condition retries every ``Exception`` (five attempts, each
+    with its traceback), and its CLI catches every ``Exception``, prints it and exits 0.  A
+    ``SystemExit`` is neither: the run stops at the first failing task, the process exits with
+    status 1 and Python prints the message alone, as the last line.  From ``simple_evaluate`` it
+    arrives as this exception; ``error`` holds the original one.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        text = str(error)
+        super().__init__(text if text.startswith("HumanSense") else f"HumanSense data error: {text}")
+        self.error = error
 
 
 def process_docs(dataset: Any) -> Any:
@@ -58,18 +76,21 @@ def process_docs(dataset: Any) -> Any:
     code, variant_name = spec["task"], spec["variant"]
     variant = VARIANTS[variant_name]
     task = BY_CODE[code]
-    root = resolve_root()
-    docs = load_task_docs(root, code)
-    if not docs:
-        raise ValueError(
-            f"HumanSense data root {root} holds no question of task {code} ({task.name}); "
-            "check that both HumanSense_VQA.json and HumanSense_AQA.json are there and the task map is right."
-        )
-    for i, doc in enumerate(docs):
-        doc["variant"] = variant_name
-        doc["with_audio"] = bool(variant.audio and task.uses_audio)
-        doc["first_of_task"] = i == 0  # where the per-task wrapper warning is said, once per run
-        doc["prompt"] = _prompt(doc)  # fail now, naming the record, rather than mid-run
+    try:
+        root = resolve_root()
+        docs = load_task_docs(root, code)
+        if not docs:
+            raise ValueError(
+                f"HumanSense data root {root} holds no question of task {code} ({task.name}); "
+                "check that both HumanSense_VQA.json and HumanSense_AQA.json are there and the task map is right."
+            )
+        for i, doc in enumerate(docs):
+            doc["variant"] = variant_name
+            doc["with_audio"] = bool(variant.audio and task.uses_audio)
+            doc["first_of_task"] = i == 0  # where the per-task wrapper warning is said, once per run
+            doc["prompt"] = _prompt(doc)  # fail now, naming the record, rather than mid-run
+    except (OSError, ValueError) as exc:  # every loading error of ours is one of these, with its fix
+        raise DataLoadStop(exc) from exc
     return datasets.Dataset.from_list(docs)
 
 

@@ -197,8 +197,9 @@ def test_scoring_reads_answers_without_guessing(root: Path) -> None:
 
 def test_missing_media_names_the_record_and_the_fix(root: Path) -> None:
     (root / "videos" / "es_000.mp4").unlink()
-    with pytest.raises(FileNotFoundError, match="es_000.mp4"):
+    with pytest.raises(utils.DataLoadStop, match="es_000.mp4") as stop:  # a SystemExit: not retried, exits 1
         utils.process_docs(datasets.Dataset.from_list([{{"task": "ES", "variant": "default"}}]))
+    assert isinstance(stop.value.error, FileNotFoundError)
 
 
 def test_the_catalog_has_the_papers_question_counts() -> None:

@@ -211,6 +211,31 @@ def make_root(
     return target
 
 
+def make_paper_root(
+    target: Path, spellings: dict[str, str] | None = None, counts: dict[str, int] | None = None
+) -> Path:
+    """A root with the paper's 15 per-task counts (3,882 records) over one short clip per task.
+
+    ``spellings`` gives task codes the ``task_type`` strings the data should use, ``counts``
+    overrides a task's number of records.  No task map is written: the strings the catalog does not
+    know are what the real files will hold.
+    """
+    make_root(target, per_task=1, size=(32, 32), share_clips=False)
+    (target / ROOT_FILE).unlink()
+    spellings = spellings or {}
+    counts = counts or {}
+    files: dict[str, list[dict[str, Any]]] = {VQA_FILE: [], AQA_FILE: []}
+    for task in TASKS:
+        media = f"data/{'videos' if task.has_video else 'audios'}/{task.code.lower()}_000.{'mp4' if task.has_video else 'wav'}"
+        for i in range(counts.get(task.code, task.expected)):
+            record = make_record(task, i, media, 8, 16)
+            record["questions"]["task_type"] = spellings.get(task.code, task_type_of(task))
+            files[VQA_FILE if task.has_video else AQA_FILE].append(record)
+    for name, records in files.items():
+        (target / name).write_text(json.dumps(records), encoding="utf-8")
+    return target
+
+
 SAMPLE_TEXT = """# HumanSense sample set (generated; not the benchmark)
 
 A few questions per task in the official layout, with generated media (colour bars and sine tones),

@@ -16,6 +16,7 @@ The archives are then extracted into the official layout under the root:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -364,8 +365,10 @@ def download(
     """
     root = (root or default_root()).expanduser().absolute()
     wanted = revision or DEFAULT_REVISION
+    created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     lock = _wait_for_lock(root / LOCK_FILE, log)
+    fetched = False
     try:
         marker = read_marker(root)
         if marker is not None and not force and not (root / INCOMPLETE_MARKER).exists():
@@ -383,11 +386,12 @@ def download(
                 {_hub_cache_dir(): _download_need(wanted), root: extract_need},
                 what=f"the HumanSense benchmark ({HUB_REPO}/{HUB_FOLDER})",
             )
+        folder, commit = fetch(wanted)  # into the hub cache: the root is untouched until it succeeds
+        fetched = True
         (root / INCOMPLETE_MARKER).write_text(
             "An extraction is under way or was interrupted; rerun `lmms-humansense download`.\n", encoding="utf-8"
         )
         (root / COMPLETE_MARKER).unlink(missing_ok=True)
-        folder, commit = fetch(wanted)
         log(f"{HUB_REPO} revision {wanted} = commit {commit}; extracting into {root}")
         for name in ANNOTATION_FILES:
             target = root / name
@@ -412,6 +416,10 @@ def download(
         return root
     finally:
         lock.release()
+        if created and not fetched:  # nothing was extracted: leave no folder the tasks would look at
+            (root / LOCK_FILE).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                root.rmdir()
 
 
 # -- command line --------------------------------------------------------------------------------

@@ -117,14 +117,13 @@ def is_sample(root: Path) -> bool:
 def resolve_media(root: Path, raw: str, kind: str) -> Path | None:
     """The file a JSON media path names, or ``None`` when no candidate exists.
 
-    Tries the path as given (absolute), then the path with its leading components removed one
-    at a time (``data/videos/x.mp4`` -> ``videos/x.mp4`` -> ``x.mp4``) under the root, then
-    ``<root>/<kind>/<file name>``.
+    Tries the path with its leading components removed one at a time (``data/videos/x.mp4`` ->
+    ``videos/x.mp4`` -> ``x.mp4``) under the root, then ``<root>/<kind>/<file name>``.  Only files
+    inside the root are used: an absolute path is read as relative to the root (an annotation
+    written on another machine keeps its tail), and ``..`` components are never followed.
     """
-    path = Path(raw)
-    if path.is_absolute() and path.is_file():
-        return path
-    parts = [p for p in path.parts if p not in ("/", "")]
+    path = Path(raw.replace("\\", "/"))
+    parts = [p for p in path.parts if p not in ("/", "", ".", "..") and p != path.anchor]
     for k in range(len(parts)):
         candidate = root.joinpath(*parts[k:])
         if candidate.is_file():

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,8 +22,16 @@ from typing import Any
 from lmms_humansense.answers import option_letters
 from lmms_humansense.catalog import BY_CODE, QUESTION_PATTERNS, TASKS
 from lmms_humansense.data.root import ANNOTATION_FILES, AQA_FILE, is_sample, resolve_media, tool
-from lmms_humansense.data.taskmap import load_task_map, unknown_error
-from lmms_humansense.prompts import MULTI_OPTION_COUNT, SINGLE_OPTION_COUNTS
+from lmms_humansense.data.taskmap import ENV_VAR as MAP_ENV_VAR
+from lmms_humansense.data.taskmap import (
+    RESOLVED_FILE,
+    ROOT_FILE,
+    load_task_map,
+    remember_resolution,
+    resolve_by_counts,
+    unknown_error,
+)
+from lmms_humansense.prompts import MULTI_OPTION_COUNT, SINGLE_OPTION_COUNTS, PromptError, build_prompt
 
 log = logging.getLogger("lmms_humansense")
 
@@ -54,6 +64,11 @@ def read_records(root: Path) -> list[RawRecord]:
             continue
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise RecordError(
+                f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}). Re-download or re-extract the file; "
+                "if you edited it, save it as UTF-8."
+            ) from None
         except json.JSONDecodeError as exc:
             raise RecordError(f"{path} is not valid JSON: {exc}. Re-download or re-extract the file.") from None
         if not isinstance(data, list):
@@ -92,6 +107,11 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
     media = rec.get("video_path")
     if not isinstance(media, str) or not media.strip():
         raise RecordError(f"{raw.where()}: field video_path (the media file) is missing. Fix the record.")
+    if ".." in Path(media.replace("\\", "/")).parts:
+        raise RecordError(
+            f"{raw.where()}: video_path leaves the data root ('..'); media must lie inside {root}. "
+            "Fix: put the file under the root's videos/ or audios/ and give its path relative to the root."
+        )
     q = rec.get("questions")
     if not isinstance(q, dict):
         raise RecordError(f"{raw.where()}: field questions is missing or not an object. Fix the record.")
@@ -118,6 +138,12 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
                 f"{raw.where()}: {len(options)} options for a {fmt} question; the official templates take {counts}."
             )
         letters = option_letters(options)
+        repeated = sorted({c for c in letters if letters.count(c) > 1})
+        if repeated:
+            raise RecordError(
+                f"{raw.where()}: option letter(s) {', '.join(repeated)} label more than one option ({letters}); "
+                "an answer could not say which one it means. Fix the options' labels."
+            )
         gold = answer.upper()
         if not gold or not gold.isalpha() or any(c not in letters for c in gold):
             raise RecordError(
@@ -127,8 +153,16 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
             raise RecordError(f"{raw.where()}: single-choice answer {answer!r} must be one letter.")
         answer = gold if fmt == "single" else "".join(sorted(gold))
     elif fmt == "numeric":
-        if not answer.isdigit():
-            raise RecordError(f"{raw.where()}: field questions.answer {answer!r} must be a whole number.")
+        if not re.fullmatch(r"[0-9]+", answer):  # as the scorer reads it: int() of ASCII digits only
+            raise RecordError(
+                f"{raw.where()}: field questions.answer {answer!r} must be a whole number written in the digits 0-9."
+            )
+    try:  # the prompt the run will ask, so a record verify accepts is one the run can ask
+        build_prompt(question, options, fmt)
+    except PromptError as exc:
+        raise RecordError(
+            f"{raw.where()}: {exc}; this record cannot be asked as the official runner asks it."
+        ) from None
     kind = "audios" if raw.source == AQA_FILE or task.modality == "audio" else "videos"
     resolved = resolve_media(root, media, kind)
     clip = media.replace("\\", "/")
@@ -166,17 +200,7 @@ def _load_all(root: Path, stamp: tuple[tuple[str, int, int], ...]) -> tuple[tupl
     """
     del stamp  # only part of the cache key
     records = read_records(root)
-    task_map = load_task_map(root)
-    unknown = Counter(
-        r.record["questions"]["task_type"]
-        for r in records
-        if isinstance(r.record, dict)
-        and isinstance(r.record.get("questions"), dict)
-        and r.record["questions"].get("task_type") not in task_map
-        and isinstance(r.record["questions"].get("task_type"), str)
-    )
-    if unknown:
-        raise unknown_error(unknown, root)
+    task_map = task_map_for(root, records)
     by_task: dict[str, list[dict]] = {t.code: [] for t in TASKS}
     missing: list[str] = []
     for raw in records:
@@ -193,8 +217,74 @@ def _load_all(root: Path, stamp: tuple[tuple[str, int, int], ...]) -> tuple[tupl
             "or point $HUMANSENSE_ROOT at the folder that holds HumanSense_VQA.json and videos/; "
             f"{tool('verify')} lists every problem."
         )
+    repeats = duplicates(records)
+    if repeats:
+        log.warning(
+            "HumanSense: %d record(s) repeat an earlier one (kept; remove the copies if they are mistakes; "
+            "%s lists them all), first: %s",
+            len(repeats),
+            tool("verify"),
+            repeats[0],
+        )
     _report_counts(root, by_task)
     return tuple(sorted(by_task)), by_task
+
+
+def duplicates(records: Iterable[RawRecord]) -> list[str]:
+    """Records that repeat an earlier one exactly, each as "<record> repeats <record>".
+
+    They are kept (the paper's counts may include them) but reported, by the loader and ``verify``
+    alike, so a file pasted twice does not go unnoticed.
+    """
+    first: dict[str, RawRecord] = {}
+    out = []
+    for raw in records:
+        key = json.dumps(raw.record, sort_keys=True)
+        if key in first:
+            out.append(f"{raw.where()} repeats {first[key].where()}")
+        else:
+            first[key] = raw
+    return out
+
+
+def task_types(records: Iterable[RawRecord]) -> Counter:
+    """How often each ``task_type`` string occurs (records without a string one are the schema check's)."""
+    return Counter(
+        r.record["questions"]["task_type"]
+        for r in records
+        if isinstance(r.record, dict)
+        and isinstance(r.record.get("questions"), dict)
+        and isinstance(r.record["questions"].get("task_type"), str)
+    )
+
+
+def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
+    """The mapping that covers every ``task_type`` of ``records``, or the error listing the rest.
+
+    Strings no mapping covers are resolved automatically only when that is certain (see
+    :func:`~lmms_humansense.data.taskmap.resolve_by_counts`); the resolution is logged on one line
+    and remembered, so ``verify``, ``score`` and the next run read it as a file.
+    """
+    task_map = load_task_map(root)
+    present = task_types(records)
+    unknown = Counter({name: n for name, n in present.items() if name not in task_map})
+    if not unknown:
+        return task_map
+    mapped = Counter()
+    for name, n in present.items():
+        if name in task_map:
+            mapped[task_map[name]] += n
+    resolved, why_not = resolve_by_counts(unknown, mapped)
+    if resolved is None:
+        raise unknown_error(unknown, root, f"Not resolved automatically: {why_not}.")
+    where = remember_resolution(root, resolved)
+    saved = f"; written to {where}" if where else "; not written (neither the root nor the cache is writable)"
+    log.warning(
+        "HumanSense: task_type strings resolved by name, every per-task count equal to the paper's: %s%s",
+        json.dumps(resolved, sort_keys=True),
+        saved,
+    )
+    return {**task_map, **resolved}
 
 
 def count_differences(by_task: dict[str, list[Any]]) -> dict[str, tuple[int, int]]:
@@ -219,8 +309,9 @@ def _report_counts(root: Path, by_task: dict[str, list[dict]]) -> None:
 
 
 def _stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
-    out = []
-    for name in ANNOTATION_FILES:
+    """What the docs of a root depend on: its annotation files and every task map source."""
+    out = [(os.environ.get(MAP_ENV_VAR, ""), 0, 0)]
+    for name in (*ANNOTATION_FILES, ROOT_FILE, RESOLVED_FILE):
         p = root / name
         if p.is_file():
             st = p.stat()

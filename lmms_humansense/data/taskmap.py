@@ -11,8 +11,9 @@ catalog.
 
 from __future__ import annotations
 
-import difflib
+import hashlib
 import json
+import math
 import os
 import re
 from collections import Counter
@@ -40,15 +41,30 @@ def _check_codes(mapping: dict[str, str], source: str) -> dict[str, str]:
     return out
 
 
+def _looks_like_file(spec: str) -> bool:
+    """An inline ``String=CODE`` list can be longer than a file name may be; only ask the file
+    system about specs that could be a path (``is_file`` raises on over-long names)."""
+    if spec.endswith(".json"):
+        return True
+    if "=" in spec:
+        return False
+    try:
+        return Path(spec).expanduser().is_file()
+    except OSError:
+        return False
+
+
 def _read_spec(spec: str, source: str) -> dict[str, str]:
     path = Path(spec).expanduser()
-    if path.suffix == ".json" or path.is_file():
+    if _looks_like_file(spec):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise TaskMapError(f"task map {source}: file {path} does not exist") from None
-        except json.JSONDecodeError as exc:
-            raise TaskMapError(f"task map {source}: {path} is not valid JSON ({exc})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise TaskMapError(f"task map {source}: {path} is not valid UTF-8 JSON ({exc})") from None
+        except OSError as exc:
+            raise TaskMapError(f"task map {source}: {path} cannot be read ({exc.strerror})") from None
         if not isinstance(data, dict):
             raise TaskMapError(f'task map {source}: {path} must hold a JSON object {{"task_type": "CODE"}}')
         return _check_codes(data, f"{source} ({path})")
@@ -63,8 +79,17 @@ def _read_spec(spec: str, source: str) -> dict[str, str]:
 
 
 def load_task_map(root: Path | None = None) -> dict[str, str]:
-    """The effective task_type -> code mapping for a data root."""
+    """The effective task_type -> code mapping for a data root.
+
+    A mapping resolved automatically (:func:`resolve_by_counts`) sits between the catalog and any
+    mapping a user wrote, so an explicit mapping always wins over it.
+    """
     mapping = dict(known_task_types())
+    if root is not None:
+        for path in (root / RESOLVED_FILE, resolved_cache_file(root)):
+            if path.is_file():
+                mapping.update(_read_spec(str(path), f"file {path.name} (resolved automatically)"))
+                break
     if root is not None and (root / ROOT_FILE).is_file():
         mapping.update(_read_spec(str(root / ROOT_FILE), f"file {ROOT_FILE}"))
     spec = os.environ.get(ENV_VAR, "").strip()
@@ -74,26 +99,23 @@ def load_task_map(root: Path | None = None) -> dict[str, str]:
 
 
 def suggest_code(task_type: str, count: int | None = None) -> str | None:
-    """The most likely code for an unknown string, by name similarity (and count, on a tie)."""
+    """The most likely code for an unknown string, by name (and count, on a near tie).
 
-    def norm(s: str) -> str:
-        return re.sub(r"[^a-z]", "", s.lower())
+    The same name measure as the automatic resolution (:func:`name_scores`), so a suggestion and a
+    resolution never disagree; a suggestion only needs to be the best, not clearly the best.
+    """
+    scores = name_scores(task_type)
 
-    scored = []
-    for t in TASKS:
-        ratio = difflib.SequenceMatcher(None, norm(task_type), norm(t.name)).ratio()
-        first_word = norm(t.name.split()[0].split("-")[0])
-        if first_word and first_word[:4] in norm(task_type):
-            ratio += 0.5
-        if count is not None and count == t.expected:
-            ratio += 0.1
-        scored.append((ratio, t.code))
-    scored.sort(reverse=True)
-    return scored[0][1] if scored and scored[0][0] >= 0.5 else None
+    def rank(code: str) -> float:
+        return scores[code] + (0.1 if count is not None and count == BY_CODE[code].expected else 0.0)
+
+    best = max(scores, key=rank)
+    return best if scores[best] >= _MIN_SCORE else None
 
 
-def unknown_error(unknown: Counter, root: Path | None) -> TaskMapError:
-    """The error for unmapped strings: each with its count and a suggestion, and the fix."""
+def unknown_error(unknown: Counter, root: Path | None, note: str = "") -> TaskMapError:
+    """The error for unmapped strings: each with its count and a suggestion, ``note`` (why they
+    were not resolved automatically), and the fix, last, where a user looks."""
     lines = [f"HumanSense data holds {len(unknown)} task_type string(s) that no mapping covers:"]
     suggestion = {}
     for name, n in sorted(unknown.items()):
@@ -102,6 +124,8 @@ def unknown_error(unknown: Counter, root: Path | None) -> TaskMapError:
         lines.append(f"  {name!r}: {n} record(s){hint}")
         if code:
             suggestion[name] = code
+    if note:
+        lines.append(note)
     target = root / ROOT_FILE if root else Path(ROOT_FILE)
     lines.append(
         f"Fix: write the mapping as JSON to {target} (or point ${ENV_VAR} at such a file, "
@@ -110,3 +134,108 @@ def unknown_error(unknown: Counter, root: Path | None) -> TaskMapError:
     if suggestion:
         lines.append(f"Suggested content (check it against the counts above): {json.dumps(suggestion)}")
     return TaskMapError("\n".join(lines))
+
+
+# -- automatic, certain-only resolution ----------------------------------------------------------
+
+#: Where an automatic resolution is written in the root (``humansense_task_map.json`` stays the user's).
+RESOLVED_FILE = "humansense_task_map.resolved.json"
+#: How much better than the runner-up a task's name must match a string to count as its one clear match.
+_CLEAR_MARGIN = 2.0
+_MIN_SCORE = 0.3
+
+
+def resolved_cache_file(root: Path) -> Path:
+    """The cache copy of a root's resolved mapping, for roots that are not writable."""
+    from lmms_humansense.data.root import cache_home
+
+    key = hashlib.sha256(str(root.absolute()).encode()).hexdigest()[:16]
+    return cache_home() / "task_maps" / f"{key}.json"
+
+
+def _words(text: str) -> list[str]:
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
+    return [w for w in re.split(r"[^a-z]+", spaced.lower()) if w]
+
+
+def _vocabulary() -> dict[str, list[str]]:
+    return {t.code: _words(t.name) for t in TASKS}
+
+
+def _segment(word: str, vocab: set[str]) -> list[str]:
+    """Split a run-together word (``actionrecognition``) into catalog words where it can."""
+    for w in sorted(vocab, key=len, reverse=True):
+        if len(w) >= 4 and word.startswith(w) and word != w:
+            return [w, *_segment(word[len(w) :], vocab)]
+    return [word]
+
+
+def name_scores(task_type: str) -> dict[str, float]:
+    """How well each task's name matches a string: a weighted overlap of words.
+
+    Words many task names share (``recognition``) weigh little, so ``Appearance_Recognition``
+    matches Person Appearance, not the seven other recognition tasks.  A short word matches the
+    catalog word it begins (``Emo`` -> emotion).
+    """
+    vocab = _vocabulary()
+    all_words = {w for ws in vocab.values() for w in ws}
+    df = {w: sum(w in ws for ws in vocab.values()) for w in all_words}
+    weight = {w: math.log(len(TASKS) / n) + 0.1 for w, n in df.items()}
+    top = math.log(len(TASKS)) + 0.1
+    tokens = [piece for w in _words(task_type) for piece in _segment(w, all_words)]
+
+    def same(token: str, word: str) -> bool:
+        return token == word or (len(token) >= 3 and word.startswith(token))
+
+    scores = {}
+    for code, words in vocab.items():
+        matched = sum(weight[w] for w in set(words) if any(same(t, w) for t in tokens))
+        extra = sum(
+            max((weight[w] for w in all_words if same(t, w)), default=top)
+            for t in set(tokens)
+            if not any(same(t, w) for w in words)
+        )
+        total = sum(weight[w] for w in set(words)) + extra
+        scores[code] = matched / total if total else 0.0
+    return scores
+
+
+def clear_match(task_type: str) -> str | None:
+    """The one task whose name clearly matches best, or ``None`` when two come close."""
+    ranked = sorted(name_scores(task_type).items(), key=lambda kv: kv[1], reverse=True)
+    (best, s1), (_, s2) = ranked[0], ranked[1]
+    return best if s1 >= _MIN_SCORE and s1 >= _CLEAR_MARGIN * s2 else None
+
+
+def resolve_by_counts(unknown: Counter, mapped: Counter) -> tuple[dict[str, str] | None, str]:
+    """A mapping for the unknown strings if it is certain, else ``None`` and why not.
+
+    Certain means: every string has one clear best task by name, and with them every one of the
+    15 per-task counts equals the paper's (``mapped`` counts the records already mapped, by code).
+    Two strings may share a task only that way, when the counts say so.
+    """
+    guess = {name: clear_match(name) for name in unknown}
+    unclear = sorted(name for name, code in guess.items() if code is None)
+    if unclear:
+        return None, f"no single task's name clearly fits {', '.join(repr(n) for n in unclear)}"
+    counts = Counter(mapped)
+    for name, code in guess.items():
+        counts[str(code)] += unknown[name]
+    off = [f"{t.code} {counts[t.code]} (paper {t.expected})" for t in TASKS if counts[t.code] != t.expected]
+    if off:
+        return None, f"mapped by name, the per-task counts would differ from the paper's: {', '.join(off)}"
+    return {name: str(code) for name, code in guess.items()}, ""
+
+
+def remember_resolution(root: Path, mapping: dict[str, str]) -> Path | None:
+    """Write a resolved mapping where the next load, ``verify`` and ``score`` read it: the root if
+    writable, else the cache; ``None`` if neither is."""
+    text = json.dumps(mapping, indent=1, sort_keys=True) + "\n"
+    for path in (root / RESOLVED_FILE, resolved_cache_file(root)):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return None

@@ -40,6 +40,8 @@ class VerifyReport:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     unknown_task_types: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: Records that repeat an earlier one: kept by the loader too, so reported without failing.
+    duplicates: list[str] = field(default_factory=list)
     sample: bool = False
     seconds: float = 0.0
 
@@ -87,19 +89,23 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
     from tqdm import tqdm
 
     from lmms_humansense.data.root import is_sample
-    from lmms_humansense.data.schema import RecordError, normalise, read_records
-    from lmms_humansense.data.taskmap import load_task_map, suggest_code
+    from lmms_humansense.data.schema import RecordError, duplicates, normalise, read_records, task_map_for
+    from lmms_humansense.data.taskmap import TaskMapError, load_task_map, suggest_code
 
     start = time.perf_counter()
     report = VerifyReport(str(root), sample=is_sample(root))
-    task_map = load_task_map(root)
     try:
         records = read_records(root)
     except RecordError as exc:
         report.problems.append(Problem("record", "annotation file", str(root), str(exc)))
         report.seconds = time.perf_counter() - start
         return report
+    try:  # the loader's own mapping, automatic resolution included, so both map alike
+        task_map = task_map_for(root, records)
+    except TaskMapError:
+        task_map = load_task_map(root)  # the unmapped strings are listed below
     report.records = len(records)
+    report.duplicates = duplicates(records)
     found: Counter[str] = Counter()
     unknown: Counter[str] = Counter()
     unknown_where: dict[str, str] = {}
@@ -114,7 +120,8 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
         try:
             doc = normalise(raw, task_map, root)
         except RecordError as exc:
-            report.problems.append(Problem("record", raw.where(), str(raw.record.get("video_path", "")), str(exc)))
+            path = raw.record.get("video_path", "") if isinstance(raw.record, dict) else ""
+            report.problems.append(Problem("record", raw.where(), str(path), str(exc)))
             continue
         found[doc["task"]] += 1
         where = f"{raw.where()} id {doc['id']}"
@@ -206,6 +213,11 @@ def render(report: VerifyReport) -> str:
         if kind in by_kind:
             lines.append(f"\n{len(by_kind[kind])} problem(s): {title}")
             lines.extend(f"  {p.record}: {p.message}" for p in by_kind[kind])
+    if report.duplicates:
+        lines.append(
+            f"\n{len(report.duplicates)} record(s) repeat an earlier one (kept; remove the copies if mistaken)"
+        )
+        lines.extend(f"  {d}" for d in report.duplicates)
     lines.append("\nOK: every record can be evaluated" if report.ok else f"\nFAILED: {len(report.problems)} problem(s)")
     return "\n".join(lines)
 
@@ -219,13 +231,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lmms_humansense.data.root import resolve_root
+    from lmms_humansense.data.taskmap import TaskMapError
 
     try:
         root = resolve_root(args.root)
-    except OSError as exc:
+        report = verify(root, workers=args.workers, progress=not args.no_progress)
+    except (OSError, TaskMapError) as exc:  # no root, or a task map that cannot be read
         print(f"lmms-humansense verify: error: {exc}", file=sys.stderr)
         return 2
-    report = verify(root, workers=args.workers, progress=not args.no_progress)
     print(render(report))
     if args.json:
         out = Path(args.json)
