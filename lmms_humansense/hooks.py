@@ -69,6 +69,7 @@ def process_docs(dataset: Any) -> Any:
         doc["variant"] = variant_name
         doc["with_audio"] = bool(variant.audio and task.uses_audio)
         doc["prompt"] = doc_to_text(doc)  # fail now, naming the record, rather than mid-run
+    _warn_if_audio_dropped(docs[0])  # at task build, before lmms-eval's progress bars hide it
     return datasets.Dataset.from_list(docs)
 
 
@@ -82,6 +83,7 @@ def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] |
     model = (lmms_eval_specific_kwargs or {}).get("run_model")
     if model:
         set_run_model(model)
+        _warn_if_audio_dropped(doc)  # without the plugin's registration: contexts are built before generation
     try:
         prompt = build_prompt(doc["question"], doc["options"], doc["answer_format"], think=doc["variant"] == "think")
     except ValueError as exc:
