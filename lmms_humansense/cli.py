@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def _tasks_dir(args: argparse.Namespace) -> int:
@@ -19,6 +20,25 @@ def _tasks_dir(args: argparse.Namespace) -> int:
         written = taskgen.write(target)
         print(f"wrote {len(written)} files to {target}", file=sys.stderr)
     print(taskgen.tasks_dir())
+    return 0
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    """The names to pass to ``--tasks``: ``lmms-eval tasks list`` does not index plugin tasks in 0.7.3."""
+    from lmms_humansense.catalog import LEVELS, TASKS, VARIANTS
+
+    default = VARIANTS["default"]
+    print("groups (--tasks NAME):")
+    print(f"  {default.prefix:<26} all {len(TASKS)} tasks, {default.title}")
+    for level, title in LEVELS.items():
+        print(f"  {default.prefix}_{level.lower():<15} {level} {title}")
+    print("variant groups (each variant's tasks are <group>_<code>, e.g. humansense_noaudio_ar):")
+    for variant in VARIANTS.values():
+        if variant is not default:
+            print(f"  {variant.prefix:<26} {variant.title}")
+    print("tasks:")
+    for t in TASKS:
+        print(f"  {t.leaf:<26} {t.code}: {t.name} ({t.modality})")
     return 0
 
 
@@ -39,25 +59,61 @@ def _input_error(command: str, exc: Exception) -> int:
 def _score(args: argparse.Namespace) -> int:
     from lmms_humansense import rescore
 
+    files = [*args.files, *(args.results_old or [])]
+    if args.results_old:
+        _deprecated("score", "--results FILE...", "the files as positionals: score FILE... --answer-key NAME")
+    if args.model_old:
+        _deprecated("score", "--model", "--answer-key (it names the answers' key in the files, not an lmms-eval model)")
+    key = args.answer_key or args.model_old
+    if not files:
+        return _input_error("score", ValueError("no file given: pass the official runner's output files (FILE...)"))
+    if not key:
+        return _input_error(
+            "score", ValueError("--answer-key NAME is required: the name the official runner stored answers under")
+        )
+    folders = [f for f in files if Path(f).is_dir()]
+    if folders:
+        return _input_error(
+            "score",
+            ValueError(
+                f"{folders[0]} is a folder; pass the JSON files the official runner wrote in it "
+                f"(e.g. {Path(folders[0]) / 'HumanSense_VQA_<model>.json'})"
+            ),
+        )
     try:
-        return rescore.main(args.results, args.model, think=args.think, task_map=args.task_map, json_out=args.json)
+        return rescore.main(files, key, think=args.think, task_map=args.task_map, json_out=args.json)
     except (KeyError, ValueError, FileNotFoundError) as exc:  # TaskMapError and RecordError are ValueErrors
         return _input_error("score", exc)
+    except OSError as exc:
+        return _input_error("score", ValueError(f"{exc.filename}: {exc.strerror}"))
+
+
+def _deprecated(command: str, old: str, new: str) -> None:
+    print(f"lmms-humansense {command}: warning: {old} is deprecated; use {new}", file=sys.stderr)
 
 
 def _report(args: argparse.Namespace) -> int:
     from lmms_humansense.report import make_report
 
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        return _input_error(
+            "report", ValueError(f"--out {out} is a file; name a folder (it is created) or move the file away")
+        )
     try:
-        written = make_report(args.results, args.out, args.paper_model, metric=args.metric, plots=not args.no_plots)
+        written = make_report(args.results, out, args.paper_model, metric=args.metric, plots=not args.no_plots)
     except (KeyError, ValueError) as exc:  # ReportInputError is a ValueError; KeyError: unknown --paper-model
         return _input_error("report", exc)
+    except OSError as exc:
+        return _input_error(
+            "report", ValueError(f"cannot write the report into {out}: {exc.strerror} ({exc.filename})")
+        )
     for path in written.values():
         print(path)
     return 0
 
 
-#: Sub-commands that live in their own module: name -> (module, help). Each module defines
+#: Sub-commands that live in their own module: name -> (module, purpose). Each module defines
 #: ``add_arguments(parser)`` and ``run(args) -> int`` and keeps its heavy imports inside ``run``, so
 #: building the parser stays cheap and each command is owned by the module that does the work.
 MODULE_COMMANDS: dict[str, tuple[str, str]] = {
@@ -67,37 +123,97 @@ MODULE_COMMANDS: dict[str, tuple[str, str]] = {
     "export-upstream": ("lmms_humansense.upstream", "write the task folder as an lmms-eval pull request"),
 }
 
+#: One example per sub-command, shown by its ``--help`` (a newcomer copies it before reading the options).
+EXAMPLES: dict[str, str] = {
+    "tasks": "lmms-humansense tasks",
+    "tasks-dir": 'lmms-eval --include_path "$(lmms-humansense tasks-dir)" --tasks humansense_l4 --model dummy',
+    "sample-root": 'export HUMANSENSE_ROOT="$(lmms-humansense sample-root)"',
+    "score": "lmms-humansense score HumanSense_VQA_omni.json HumanSense_AQA_omni.json --answer-key Qwen25-Omni-7B",
+    "report": "lmms-humansense report out/omni --paper-model Qwen2.5-Omni-7B --out omni_report",
+    "download": "lmms-humansense download --root /data/HumanSense",
+    "prepare": "HUMANSENSE_ROOT=/data/HumanSense lmms-humansense prepare",
+    "verify": "lmms-humansense verify --root /data/HumanSense --json verify.json",
+    "export-upstream": "lmms-humansense export-upstream ../pr --results out/omni --results out/qwen2_vl",
+}
+
+#: Exit statuses shared by every sub-command (the README's Command line section lists them too).
+EXIT_STATUSES = "exit status: 0 done; 1 the check found problems (verify, prepare); 2 bad input or usage"
+
+
+def _add_command(sub: argparse._SubParsersAction, name: str, purpose: str) -> argparse.ArgumentParser:
+    """A sub-command whose ``--help`` starts with its purpose and ends with an example."""
+    return sub.add_parser(
+        name,
+        help=purpose,
+        description=purpose[0].upper() + purpose[1:] + ".",
+        epilog=f"example:\n  {EXAMPLES[name]}\n\n{EXIT_STATUSES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
 
 def _add_module_commands(sub: argparse._SubParsersAction) -> None:
     import importlib
 
-    for name, (module_name, help_text) in MODULE_COMMANDS.items():
+    for name, (module_name, purpose) in MODULE_COMMANDS.items():
         module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=help_text)
+        p = _add_command(sub, name, purpose)
         module.add_arguments(p)
         p.set_defaults(func=module.run)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lmms-humansense", description="HumanSense for lmms-eval")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
-    p = sub.add_parser("tasks-dir", help="print the task folder (for lmms-eval --include_path)")
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"lmms-humansense {of('lmms_humansense')} (lmms-eval {of('lmms_eval')})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lmms-humansense",
+        description="The HumanSense benchmark's tools around lmms-eval: data, checks, re-scoring, reports, export.",
+        epilog=f"{EXIT_STATUSES}\n`lmms-humansense COMMAND --help` shows each command's options and an example.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = _add_command(
+        sub, "tasks", "list the HumanSense tasks and groups lmms-eval runs (lmms-eval tasks list omits them)"
+    )
+    p.set_defaults(func=_tasks)
+
+    p = _add_command(sub, "tasks-dir", "print the task folder (for lmms-eval --include_path)")
     p.add_argument("--regenerate", action="store_true", help="rewrite the YAMLs from the catalog first (developers)")
     p.set_defaults(func=_tasks_dir)
 
-    p = sub.add_parser("sample-root", help="print the bundled sample set's folder (use it as HUMANSENSE_ROOT)")
+    p = _add_command(sub, "sample-root", "print the bundled sample set's folder (use it as HUMANSENSE_ROOT)")
     p.set_defaults(func=_sample_root)
 
-    p = sub.add_parser("score", help="re-score the official runner's result files (answers stored under a model name)")
-    p.add_argument("--results", nargs="+", required=True, metavar="FILE", help="HumanSense_VQA/AQA JSON with answers")
-    p.add_argument("--model", required=True, help="the name the answers are stored under (the runner's --model_name)")
+    p = _add_command(
+        sub, "score", "re-score the official runner's output files (its answers are stored under an answer key)"
+    )
+    p.add_argument(
+        "files", nargs="*", metavar="FILE", help="the official runner's output: HumanSense_VQA/AQA JSON with answers"
+    )
+    p.add_argument(
+        "--answer-key",
+        metavar="NAME",
+        help="the key each record's answer is stored under: the official runner's --model_name (required)",
+    )
+    p.add_argument("--results", dest="results_old", action="extend", nargs="+", help=argparse.SUPPRESS)
+    p.add_argument("--model", dest="model_old", help=argparse.SUPPRESS)
     p.add_argument("--think", action="store_true", help="official think rules (score_think.py) for acc_official")
     p.add_argument("--task-map", metavar="FILE", help="task_type -> code mapping (JSON, or String=CODE,...)")
     p.add_argument("--json", action="store_true", help='print {"<task code>": {"acc", "acc_official", "n", ...}}')
     p.set_defaults(func=_score)
 
-    p = sub.add_parser("report", help="tables and charts of lmms-eval results against the paper and human level")
+    p = _add_command(sub, "report", "tables and charts of lmms-eval results against the paper and human level")
     p.add_argument(
         "results",
         nargs="+",
@@ -107,11 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="humansense_report", help="output folder (default: %(default)s)")
     p.add_argument(
         "--paper-model",
-        action="extend",
-        nargs="+",
+        action="append",
         default=[],
         metavar="NAME",
-        help="Table 1 rows to show (e.g. Qwen2.5-Omni-7B; repeatable); differences are taken against the first",
+        help="a Table 1 row to show (e.g. Qwen2.5-Omni-7B); repeat the option for more; "
+        "differences are taken against the first",
     )
     p.add_argument(
         "--metric", choices=("acc", "acc_official"), default="acc", help="run metric compared (default: acc)"

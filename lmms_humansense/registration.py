@@ -89,10 +89,37 @@ def manifests() -> list[Any]:
     ]
 
 
+def list_models(found: list[Any]) -> None:
+    """Make ``lmms-eval models`` (and its wizard) list this package's models.
+
+    lmms-eval 0.7.3 lists two name -> class dicts of ``lmms_eval.models``, not the registry the
+    entry point fills, so entry-point models would run but stay unlisted.  Its own
+    ``LMMS_EVAL_PLUGINS`` path adds plugin models to those dicts; this does the same, with full
+    class paths (which lmms-eval keeps as they are if it ever rebuilds its manifests from them).
+    """
+    import sys
+
+    module = sys.modules.get("lmms_eval.models")  # being imported right now: this runs inside it
+    simple = getattr(module, "AVAILABLE_SIMPLE_MODELS", None)
+    chat = getattr(module, "AVAILABLE_CHAT_TEMPLATE_MODELS", None)
+    if not isinstance(simple, dict) or not isinstance(chat, dict):
+        return
+    for manifest in found:
+        if manifest.simple_class_path:
+            simple.setdefault(manifest.model_id, manifest.simple_class_path)
+        if manifest.chat_class_path:
+            chat.setdefault(manifest.model_id, manifest.chat_class_path)
+
+
 def register() -> list[Any]:
     """The entry point lmms-eval calls: register the task folder, return the model manifests."""
     try:
         install_task_path()
     except Exception as exc:  # never break lmms-eval because of this package
         _fallback_warning(f"{type(exc).__name__}: {exc}")
-    return manifests()
+    found = manifests()
+    try:
+        list_models(found)
+    except Exception:  # noqa: BLE001 - listing is a convenience; the models run without it
+        log.debug("lmms_humansense: could not add the models to lmms-eval's listing", exc_info=True)
+    return found

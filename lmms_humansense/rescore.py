@@ -144,7 +144,7 @@ def score_files(
         listed = ", ".join(f"{name!r} ({n})" for name, n in found.most_common()) or "none"
         raise KeyError(
             f"no record in {', '.join(str(f) for f in files)} holds an answer under {model!r}; "
-            f"answer keys found: {listed}. Pass --model with the name the official runner used (its --model_name)."
+            f"answer keys found: {listed}. Pass --answer-key with the name the official runner stored them under (its --model_name)."
         )
     scores: dict[str, TaskScore] = {}
     for file, records in loaded:

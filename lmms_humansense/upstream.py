@@ -19,8 +19,12 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lmms_humansense.catalog import LEVELS, TASKS, VARIANTS
+from lmms_humansense.catalog import BY_CODE, LEVELS, TASKS, VARIANTS
+
+if TYPE_CHECKING:
+    from lmms_humansense.report.load import Run
 
 NAME = "humansense"
 PACKAGE = f"lmms_eval.tasks.{NAME}"
@@ -291,7 +295,12 @@ def _run_sample(workdir: Path) -> Path:
 
 
 def _validation(results: Path, sample: bool) -> list[str]:
-    """Validation lines (the PR template's format) from a results folder or file."""
+    """Validation lines (the PR template's format) from a results folder or file.
+
+    A line says what the run was (the bundled sample, a ``--limit`` run, a root smaller than the
+    paper's, the full set) and says ``pass`` only when the model's answers could be read: a run
+    whose every answer failed to parse validates nothing.
+    """
     from lmms_humansense.report.load import load_runs
     from lmms_humansense.report.summary import summarise
 
@@ -304,13 +313,36 @@ def _validation(results: Path, sample: bool) -> list[str]:
         level = ", ".join(
             f"{k} {cell.value:.3f}" for k, cell in cells.items() if cell.value is not None and cell.covered
         )
-        if sample:
-            what = "bundled SAMPLE set (generated media; the numbers mean nothing about a model)"
-        else:
-            what = "full set" if run.limit is None else f"--limit {run.limit:g}: part of each task"
         command = run.command or SAMPLE_COMMAND
-        lines.append(f"- `{command}` | N={n} ({what}) | acc: {per_task}; {level} | pass")
+        lines.append(f"- `{command}` | N={n} ({_what_ran(run, sample)}) | acc: {per_task}; {level} | {_outcome(run)}")
     return lines
+
+
+def _what_ran(run: Run, sample: bool) -> str:
+    """Which questions a run answered, in the words a reviewer needs to weigh its numbers."""
+    if sample:
+        return "bundled SAMPLE set (generated media; the numbers mean nothing about a model)"
+    if run.limit is not None:
+        return f"--limit {run.limit:g}: part of each task"
+    if run.short:
+        expected = sum(BY_CODE[c].expected for c in run.tasks)
+        return (
+            f"of the paper's {expected:,} questions for these tasks: a subset such as the bundled sample set, "
+            "not the full set"
+        )
+    return "full set"
+
+
+def _outcome(run: Run) -> str:
+    """``pass``, unless no answer (or most answers) could be read."""
+    failures = [t.parse_failure for t in run.tasks.values() if t.parse_failure is not None]
+    if failures and all(f >= 1.0 for f in failures):
+        return "FAIL: no answer could be parsed (parse_failure 100 %)"
+    from lmms_humansense.report.render import PARSE_FAILURE_WARNING
+
+    if failures and max(failures) > PARSE_FAILURE_WARNING:
+        return f"pass, but parse_failure up to {max(failures):.0%}: check the answer format"
+    return "pass"
 
 
 def _against_paper(results: Sequence[Path]) -> str:
@@ -400,6 +432,8 @@ def export(
 ) -> list[Path]:
     """Write the pull request's files under ``target``; returns them, sorted."""
     target = target.resolve()
+    if target.exists() and not target.is_dir():
+        raise ExportError(f"{target} is a file; name a folder for the export (it is created) or move the file away")
     task_dir = target / TASK_DIR
     if clean and task_dir.exists():
         shutil.rmtree(task_dir)
@@ -429,7 +463,12 @@ def export(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", type=Path, help="where to write lmms_eval/tasks/humansense/, test/eval/, PR.md")
     parser.add_argument(
-        "--results", nargs="*", type=Path, default=[], metavar="RESULTS", help="full-set lmms-eval results for PR.md"
+        "--results",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="RESULTS",
+        help="an lmms-eval results folder or file for PR.md (a full-set run); repeat the option for more",
     )
     parser.add_argument(
         "--sample-results",
@@ -444,6 +483,9 @@ def run(args: argparse.Namespace) -> int:
         written = export(args.dir, args.results, args.sample_results)
     except (ExportError, ValueError, FileNotFoundError) as exc:
         print(f"lmms-humansense export-upstream: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"lmms-humansense export-upstream: error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
     for path in written:
         print(path)

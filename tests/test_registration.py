@@ -55,6 +55,15 @@ def test_changed_internals_leave_lmms_eval_working_with_one_warning(tmp_path: Pa
     assert len(warnings) == 1 and "lmms-humansense tasks-dir" in warnings[0]
 
 
+def test_lmms_eval_models_lists_the_packages_models(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [bin_path("lmms-eval"), "models"], env=cli_env(tmp_path), cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines() if line.startswith("humansense_")}
+    assert rows == {"humansense_omni": "simple", "humansense_random": "chat"}
+
+
 def test_tasks_dir_command_prints_the_folder(tmp_path: Path) -> None:
     proc = subprocess.run(
         [bin_path("lmms-humansense"), "tasks-dir"], capture_output=True, text=True, env=cli_env(tmp_path)

@@ -259,7 +259,7 @@ def real_report(real_runs: dict[str, Path], tmp_path_factory: pytest.TempPathFac
     out = tmp_path_factory.mktemp("report")
     code = cli.main(
         ["report", str(real_runs["dummy"]), str(real_runs["random"]), "--out", str(out)]
-        + ["--paper-model", "Qwen2.5-Omni-7B", "IXC2.5-OmniLive-7B"]
+        + ["--paper-model", "Qwen2.5-Omni-7B", "--paper-model", "IXC2.5-OmniLive-7B"]
     )
     assert code == 0
     return {p.name: p for p in out.iterdir()}

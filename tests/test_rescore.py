@@ -88,7 +88,7 @@ def test_think_rules_read_the_answer_tag(tmp_path: Path, capsys: pytest.CaptureF
     paths = _write(tmp_path, {"ES": [f"<think>the second person smiles</think><answer>{gold}</answer>"]})
     assert score_files(paths, MODEL)["ES"].acc_official == 0.0  # score.py reads "<"
     assert score_files(paths, MODEL, think=True)["ES"].acc_official == 1.0
-    assert cli.main(["score", "--results", *map(str, paths), "--model", MODEL, "--think", "--json"]) == 0
+    assert cli.main(["score", *map(str, paths), "--answer-key", MODEL, "--think", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out == {
         "ES": {"acc": 1.0, "acc_official": 1.0, "n": 1, "n_empty": 0, "n_unanswered": 0, "parse_failure": 0.0}
@@ -99,7 +99,7 @@ def test_json_is_what_the_report_reads(tmp_path: Path, capsys: pytest.CaptureFix
     answers = {t.code: [_gold(t.code, 0), ""] for t in TASKS if t.code != "LD"}
     answers["LD"] = [..., ...]  # never reached: missing in the report, not 0
     paths = _write(tmp_path, answers)
-    assert cli.main(["score", "--results", *map(str, paths), "--model", MODEL, "--json"]) == 0
+    assert cli.main(["score", *map(str, paths), "--answer-key", MODEL, "--json"]) == 0
     captured = capsys.readouterr()
     data = json.loads(captured.out)
     assert set(data) == {t.code for t in TASKS}
@@ -124,7 +124,7 @@ def test_json_is_what_the_report_reads(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_plain_output_has_every_task_and_the_averages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     paths = _write(tmp_path, {"ER": [_gold("ER", 0)], "FR2": ["A"]})
-    assert cli.main(["score", "--results", *map(str, paths), "--model", MODEL]) == 0
+    assert cli.main(["score", *map(str, paths), "--answer-key", MODEL]) == 0
     out = capsys.readouterr().out
     assert "ER Emotion Recognition" in out and "FR2 Fraud Recognition" in out
     assert "Paper Avg (13 video tasks)" in out and "(1/13 tasks)" in out
@@ -138,7 +138,7 @@ def test_unknown_task_type_is_the_loading_error(tmp_path: Path, capsys: pytest.C
     assert str(info.value).startswith(expected)
     assert "--task-map FILE" in str(info.value)
     # the CLI prints it without a traceback and exits 2
-    assert cli.main(["score", "--results", *map(str, paths), "--model", MODEL]) == 2
+    assert cli.main(["score", *map(str, paths), "--answer-key", MODEL]) == 2
     assert "'Emotion_Recognition': 2 record(s)" in capsys.readouterr().err
     # --task-map FILE fixes it
     mapping = tmp_path / "elsewhere.json"
@@ -148,9 +148,9 @@ def test_unknown_task_type_is_the_loading_error(tmp_path: Path, capsys: pytest.C
 
 def test_wrong_model_name_lists_the_names_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     paths = _write(tmp_path, {"ER": ["A"]})
-    assert cli.main(["score", "--results", *map(str, paths), "--model", "Qwen2.5-Omni"]) == 2
+    assert cli.main(["score", *map(str, paths), "--answer-key", "Qwen2.5-Omni"]) == 2
     err = capsys.readouterr().err
-    assert "'Qwen25-Omni-7B' (1)" in err and "--model" in err
+    assert "'Qwen25-Omni-7B' (1)" in err and "--answer-key" in err
 
 
 def test_a_broken_record_names_the_file_and_record(tmp_path: Path) -> None:

@@ -259,8 +259,38 @@ def test_passed_results_get_a_validation_line_and_a_table_against_the_paper(
 
     export(tmp_path / "pr", results=[sample_results], sample_results=sample_results)
     pr = (tmp_path / "pr" / "PR.md").read_text()
-    assert "- `lmms-eval --model dummy --model_args response=A --tasks humansense_l4` | N=6 (full set)" in pr
+    line = "- `lmms-eval --model dummy --model_args response=A --tasks humansense_l4` | N=6 (of the paper's 591 "
+    assert line + "questions for these tasks: a subset such as the bundled sample set, not the full set)" in pr
+    assert "(full set)" not in pr
     assert "| this run |" in pr and "| paper: Human |" in pr
+
+
+def test_a_run_whose_every_answer_failed_to_parse_does_not_pass(sample_results: Path, tmp_path: Path) -> None:
+    """The export as a user types it, with a sample-set run whose answers were all unreadable."""
+    import json
+
+    (source,) = sample_results.rglob("*_results.json")
+    data = json.loads(source.read_text())
+    for entry in data["results"].values():
+        entry["parse_failure,none"] = 1.0
+        entry["acc,none"] = 0.0
+    unread = tmp_path / "unread" / source.name
+    unread.parent.mkdir()
+    unread.write_text(json.dumps(data))
+    target = tmp_path / "pr"
+    proc = subprocess.run(
+        [bin_path("lmms-humansense"), "export-upstream", "--results", str(unread), str(target)]
+        + ["--sample-results", str(sample_results)],
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    sample_line, unread_line = (target / "PR.md").read_text().split("## Validation\n")[1].splitlines()[:2]
+    assert sample_line.endswith("| pass") and "bundled SAMPLE set" in sample_line
+    assert unread_line.endswith("| FAIL: no answer could be parsed (parse_failure 100 %)")
+    assert "a subset such as the bundled sample set, not the full set" in unread_line
 
 
 def test_a_validation_line_names_the_command_that_ran(sample_results: Path, tmp_path: Path) -> None:

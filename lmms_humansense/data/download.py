@@ -310,10 +310,14 @@ def fetch(revision: str = DEFAULT_REVISION) -> tuple[Path, str]:
             snapshot_download(HUB_REPO, repo_type="dataset", revision=revision, allow_patterns=ALLOW_PATTERNS)
         )
     except LocalEntryNotFoundError as exc:
+        from huggingface_hub import constants
+
+        why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "the hub cannot be reached"
+        fix = "unset HF_HUB_OFFLINE" if constants.HF_HUB_OFFLINE else "check the network or HF_ENDPOINT and retry"
         raise DownloadError(
-            f"{HUB_REPO} (revision {revision}) is not in the Hugging Face cache {_hub_cache_dir()} and the hub "
-            f"cannot be reached ({exc}). Fix: run `lmms-humansense download` once on a machine with network "
-            "access and copy its HF_HOME (or the data root) here, or unset HF_HUB_OFFLINE."
+            f"{HUB_REPO} (revision {revision}) is not in the Hugging Face cache {_hub_cache_dir()} and {why} "
+            f"({exc}). Fix: {fix}, or run `lmms-humansense download` once on a machine with network "
+            "access and copy its HF_HOME (or the data root) here."
         ) from None
     folder = snapshot / HUB_FOLDER
     missing = [n for n in (*ANNOTATION_FILES, *ARCHIVES) if not (folder / n).is_file()]
@@ -365,6 +369,8 @@ def download(
     """
     root = (root or default_root()).expanduser().absolute()
     wanted = revision or DEFAULT_REVISION
+    if root.exists() and not root.is_dir():
+        raise DownloadError(f"{root} is a file; pass --root a folder (it is created) or move the file away")
     created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     lock = _wait_for_lock(root / LOCK_FILE, log)

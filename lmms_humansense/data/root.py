@@ -85,9 +85,10 @@ def resolve_root(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The data root: ``explicit``, else ``$HUMANSENSE_ROOT``, else a completed default download."""
     raw = explicit if explicit is not None else os.environ.get(ENV_VAR, "").strip() or None
     if raw is not None:
+        origin = "from --root" if explicit is not None else f"from ${ENV_VAR}"
         path = _normalise_root(Path(raw).expanduser().resolve())
         if not path.is_dir():
-            raise DataRootError(f"HumanSense data root {path} (from ${ENV_VAR}) is not a folder. {how_to_get_data()}")
+            raise DataRootError(f"HumanSense data root {path} ({origin}) is not a folder. {how_to_get_data()}")
         if not any((path / f).is_file() for f in ANNOTATION_FILES):
             raise DataRootError(
                 f"HumanSense data root {path} holds neither {VQA_FILE} nor {AQA_FILE}. {how_to_get_data()}"

@@ -70,6 +70,11 @@ class Run:
         return tuple(c for c in self.expected if c not in self.tasks)
 
     @property
+    def short(self) -> tuple[str, ...]:
+        """Tasks with fewer questions than the paper's: a smaller root (such as the sample set) or ``--limit``."""
+        return tuple(c for c, t in self.tasks.items() if t.n is not None and t.n < BY_CODE[c].expected)
+
+    @property
     def variant_title(self) -> str:
         if self.variant in VARIANTS:
             return VARIANTS[self.variant].title
@@ -199,6 +204,11 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
         tasks = {}
         for code, leaf in leaves.items():
             res = results[leaf]
+            if not isinstance(res, Mapping):
+                raise ReportInputError(
+                    f"{path}: results[{leaf!r}] is {type(res).__name__}, not an object of metrics "
+                    '({"acc,none": ..., ...}); pass the *_results.json file lmms-eval wrote, unedited.'
+                )
             count = counts.get(leaf) if isinstance(counts.get(leaf), Mapping) else {}
             n = count.get("effective", count.get("original"))
             tasks[code] = TaskResult(

@@ -68,7 +68,7 @@ def _warnings(run: Run) -> list[str]:
         )
     if run.limit is not None:
         out.append(f"run with --limit {run.limit:g}: part of each task only; not comparable with the paper")
-    short = [c for c, t in run.tasks.items() if t.n is not None and t.n < BY_CODE[c].expected]
+    short = run.short
     if short and run.limit is None:
         total = sum(t.n or 0 for t in run.tasks.values())
         expected = sum(BY_CODE[c].expected for c in run.tasks)
