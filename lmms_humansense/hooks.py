@@ -26,7 +26,8 @@ from lmms_humansense.media import (
     silent_video,
 )
 from lmms_humansense.prompts import apply_variant, build_prompt
-from lmms_humansense.scoring import macro_mean, mean_score, official_score, official_think_score, robust_score
+from lmms_humansense.scoring import macro_mean, mean_score, score_answer
+from lmms_humansense.wrappers import AUDIO_DROPPERS, CHAT_FILE_UPLOADERS, KEEP_AUDIO_COMMAND, TRACK_PLAYERS
 
 log = logging.getLogger("lmms_humansense")
 
@@ -156,7 +157,7 @@ def audio_path(doc: dict[str, Any]) -> str | None:
 
 # --- which lmms-eval wrapper is running ----------------------------------------------------------
 # The task template gives every wrapper the hooks treat differently its own entry of
-# ``lmms_eval_specific_kwargs`` (``run_model: <name>``; see ``taskgen``), and lmms-eval 0.7.3 hands
+# ``lmms_eval_specific_kwargs`` (``run_model: <name>``), and lmms-eval 0.7.3 hands
 # the running wrapper's entry to ``doc_to_text`` (api/task.py ~1425), to ``doc_to_visual`` when it
 # takes two parameters (~1489) and to ``doc_to_messages`` (~1832).  So each call learns the wrapper
 # from its arguments: nothing is remembered between calls or between runs in one process.
@@ -169,41 +170,6 @@ def _wrapper(lmms_eval_specific_kwargs: dict[str, Any] | None) -> str | None:
     """The running wrapper's name, or ``None`` for one the hooks need not treat differently."""
     name = (lmms_eval_specific_kwargs or {}).get("run_model")
     return str(name) if name else None
-
-
-#: Wrappers that play a video file's own sound track when handed an mp4 (lmms-eval 0.7.3: the
-#: simple qwen2_5_omni / qwen3_omni / ola / baichuan_omni / minicpm_o / omnivinci / uni_moe_2_omni
-#: read it, gemini uploads the file).  For tasks the protocol gives no sound they get a silent copy.
-TRACK_PLAYERS = frozenset(
-    {"qwen2_5_omni", "qwen3_omni", "gemini", "ola", "baichuan_omni", "minicpm_o", "omnivinci", "uni_moe_2_omni"}
-)
-#: Chat wrappers whose video block sends the mp4 file itself, sound track included (lmms-eval
-#: 0.7.3 ``chat/gemini.py`` uploads it): a separate audio block would make the model hear the
-#: speech tasks' sound twice, so they get none.  Other chat wrappers (``qwen2_5_omni`` chat
-#: decodes frames only) need the block.
-CHAT_FILE_UPLOADERS = frozenset({"gemini"})
-#: Wrappers that give the model no sound at all (frames only; audio items are ignored or unusable).
-AUDIO_DROPPERS = frozenset(
-    {
-        "qwen2_vl",
-        "qwen2_5_vl",
-        "qwen3_vl",
-        "internvl",
-        "internvl2",
-        "internvl3",
-        "internvl3_5",
-        "internvl_hf",
-        "llava_onevision",
-        "llava_onevision1_5",
-        "llava_onevision2",
-        "llava_vid",
-        "llava_hf",
-        "videollama3",
-        "openai",
-        "async_openai",
-    }
-)
-KEEP_AUDIO_COMMAND = "lmms-eval --model humansense_omni --model_args pretrained=Qwen/Qwen2.5-Omni-7B --tasks humansense"
 
 
 def _warn_if_audio_dropped(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None) -> None:
@@ -283,7 +249,7 @@ def _fed_record(results: Sequence[Any]) -> dict[str, Any] | None:
     """What the model says it fed the model for this doc, if its answer carries it.
 
     lmms-eval logs only a model's answer text; an adapter that wants its inputs audited returns a
-    ``str`` subclass with a ``fed`` dict (``humansense_omni`` does).  It reaches this hook because
+    ``str`` subclass with a ``fed`` dict.  It reaches this hook because
     the template sets ``reasoning_tags: none`` (lmms-eval 0.7.3 otherwise rebuilds every answer
     without its reasoning blocks); a plain string simply has none.
     """
@@ -309,13 +275,10 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
     Metric values are dicts with a ``score`` and the ``clip`` id: several questions share a clip,
     and the YAMLs set ``cluster_key: clip`` so lmms-eval reports clustered standard errors.
     """
-    response = _response(results)
-    fmt = doc["answer_format"]
-    robust = robust_score(response, fmt, doc["options"], doc["answer"])
-    if doc["variant"] == "think":
-        official = official_think_score(response, fmt, doc["options"], doc["answer"])
-    else:
-        official = official_score(response, fmt, doc["answer"])
+    scored = score_answer(
+        _response(results), doc["answer_format"], doc["options"], doc["answer"], think=doc["variant"] == "think"
+    )
+    robust, official = scored.robust, scored.official
     clip = doc["clip"]
     # The audit fields ride in the ``acc`` item: lmms-eval logs every item of this dict with the
     # sample, but a key that is not a declared metric would also show up in results.json as an

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from lmms_humansense.catalog import BY_CODE, TASKS
-from lmms_humansense.data.schema import RawRecord, RecordError, normalise
-from lmms_humansense.data.taskmap import TaskMapError, _read_spec, load_task_map, unknown_error
-from lmms_humansense.scoring import official_score, official_think_score, robust_score
+from lmms_humansense.data.schema import RawRecord, RecordError, normalise, unknown_task_types
+from lmms_humansense.data.taskmap import TaskMapError, load_task_map, read_spec, unknown_error
+from lmms_humansense.scoring import score_answer
 
 #: Fields of an official ``questions`` object; any other key holds a model's answer.
 RECORD_FIELDS = frozenset(
@@ -100,7 +100,7 @@ def _task_map(paths: Sequence[Path], task_map: str | None) -> tuple[dict[str, st
     root = Path(env_root).expanduser() if env_root else paths[0].parent
     mapping = load_task_map(root if root.is_dir() else None)
     if task_map:
-        mapping.update(_read_spec(task_map, "--task-map"))
+        mapping.update(read_spec(task_map, "--task-map"))
     return mapping, root
 
 
@@ -125,14 +125,8 @@ def score_files(
     files = [Path(p).expanduser() for p in paths]
     loaded = [(f, _read(f)) for f in files]
     mapping, root = _task_map(files, task_map)
-    unknown = Counter(
-        rec["questions"]["task_type"]
-        for _, records in loaded
-        for rec in records
-        if isinstance(rec, Mapping)
-        and isinstance(rec.get("questions"), Mapping)
-        and isinstance(rec["questions"].get("task_type"), str)
-        and rec["questions"]["task_type"] not in mapping
+    unknown = unknown_task_types(
+        (RawRecord(file.name, index, rec) for file, records in loaded for index, rec in enumerate(records)), mapping
     )
     if unknown:
         err = unknown_error(unknown, root)
@@ -158,14 +152,10 @@ def score_files(
                 continue
             response = q[model]
             response = "" if response is None else str(response)
-            fmt = doc["answer_format"]
-            robust = robust_score(response, fmt, doc["options"], doc["answer"])
-            entry.robust += robust.score
-            entry.failures += 0 if robust.parsed.ok else 1
-            if think:
-                official = official_think_score(response, fmt, doc["options"], doc["answer"])
-            else:
-                official = official_score(response, fmt, doc["answer"])
+            scored = score_answer(response, doc["answer_format"], doc["options"], doc["answer"], think=think)
+            entry.robust += scored.robust.score
+            entry.failures += 0 if scored.robust.parsed.ok else 1
+            official = scored.official
             if official is None:
                 entry.n_empty += 1
             else:

@@ -139,6 +139,30 @@ def official_think_score(
     raise ValueError(f"unknown answer format {answer_format!r}")
 
 
+@dataclass(frozen=True)
+class AnswerScores:
+    """Both scores of one answer: the robust one (with its parse) and the official one."""
+
+    robust: RobustScore
+    official: float | None  # None: the official scorer leaves an empty answer out
+
+
+def score_answer(
+    response: str, answer_format: AnswerFormat, options: Sequence[str], gold: str, *, think: bool
+) -> AnswerScores:
+    """Score one answer both ways; ``think`` picks ``score_think.py``'s official rules.
+
+    The one place an answer is scored, for the task hooks and for re-scoring the official runner's
+    files alike, so the two cannot disagree on the same answer.
+    """
+    robust = robust_score(response, answer_format, options, gold)
+    if think:
+        official = official_think_score(response, answer_format, options, gold)
+    else:
+        official = official_score(response, answer_format, gold)
+    return AnswerScores(robust, official)
+
+
 def mean_score(items: Iterable[Any]) -> float | None:
     """Leaf aggregation: the mean of the ``score`` field over the items that have one.
 

@@ -45,7 +45,7 @@ def _model_block() -> str:
     registration code, so the upstream task folder behaves like the plugin.  Only the wrappers the
     hooks treat differently are listed; any other model gets ``default``.
     """
-    from lmms_humansense.hooks import AUDIO_DROPPERS, TRACK_PLAYERS
+    from lmms_humansense.wrappers import AUDIO_DROPPERS, TRACK_PLAYERS
 
     lines = ["lmms_eval_specific_kwargs:", "  default:", "    run_model: null"]
     for model in sorted(TRACK_PLAYERS | AUDIO_DROPPERS):

@@ -39,6 +39,7 @@ RUNTIME_MODULES: dict[str, str] = {
     "answers.py": "answers.py",
     "prompts.py": "prompts.py",
     "scoring.py": "scoring.py",
+    "wrappers.py": "wrappers.py",
     "media.py": "media.py",
     "data/__init__.py": "data/__init__.py",
     "data/root.py": "data/root.py",

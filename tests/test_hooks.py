@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fixture_data import write_video
 
-from lmms_humansense import hooks
+from lmms_humansense import hooks, wrappers
 from lmms_humansense.media import MediaError, cached_audio_path
 
 
@@ -156,7 +156,7 @@ def test_the_running_wrapper_is_learned_from_the_templates_kwargs(docs: dict[str
     assert hooks.doc_to_visual(doc, {"run_model": "qwen2_5_omni"}) != [doc["media"]]  # a silent copy
     assert hooks.doc_to_visual(doc) == [doc["media"]]  # nothing carried over from the call before
     template = template_yaml()
-    assert all(f"  {m}:\n    run_model: {m}\n" in template for m in hooks.TRACK_PLAYERS | hooks.AUDIO_DROPPERS)
+    assert all(f"  {m}:\n    run_model: {m}\n" in template for m in wrappers.TRACK_PLAYERS | wrappers.AUDIO_DROPPERS)
 
 
 def _runtime_globals() -> dict[str, object]:

@@ -13,7 +13,7 @@ from conftest import cli_env, run_lmms_eval
 from fixture_data import make_root
 from tiny_models import build_tiny_omni, build_tiny_qwen2_vl
 
-from lmms_humansense import hooks
+from lmms_humansense import hooks, wrappers
 from lmms_humansense.catalog import TASKS
 from lmms_humansense.media import probe_video
 from lmms_humansense.models.omni import MAX_PIXELS, HumanSenseOmni, frame_count, frame_size, official_fps
@@ -128,7 +128,7 @@ def test_a_wrapper_that_drops_audio_is_named_once_with_the_command_that_keeps_it
     speech = [t.code for t in TASKS if t.has_video and t.uses_audio]
     assert log.count("passes no audio to its model") == len(speech)  # once per audio task of the run
     assert all(f"HumanSense task {code}: lmms-eval's `qwen2_vl` wrapper" in log for code in speech)
-    assert hooks.KEEP_AUDIO_COMMAND in log
+    assert wrappers.KEEP_AUDIO_COMMAND in log
     # said while the requests are built, before the model answers: not inside a progress line
     assert log.index("passes no audio") < log.index("Model Responding")
 

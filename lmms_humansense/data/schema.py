@@ -258,6 +258,14 @@ def task_types(records: Iterable[RawRecord]) -> Counter:
     )
 
 
+def unknown_task_types(records: Iterable[RawRecord], task_map: dict[str, str]) -> Counter:
+    """The ``task_type`` strings of ``records`` that ``task_map`` does not cover, with their counts.
+
+    The one scan for unmapped strings: the loader, ``verify`` and ``score`` all ask it.
+    """
+    return Counter({name: n for name, n in task_types(records).items() if name not in task_map})
+
+
 def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
     """The mapping that covers every ``task_type`` of ``records``, or the error listing the rest.
 
@@ -266,12 +274,11 @@ def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
     and remembered, so ``verify``, ``score`` and the next run read it as a file.
     """
     task_map = load_task_map(root)
-    present = task_types(records)
-    unknown = Counter({name: n for name, n in present.items() if name not in task_map})
+    unknown = unknown_task_types(records, task_map)
     if not unknown:
         return task_map
     mapped = Counter()
-    for name, n in present.items():
+    for name, n in task_types(records).items():
         if name in task_map:
             mapped[task_map[name]] += n
     resolved, why_not = resolve_by_counts(unknown, mapped)
@@ -328,8 +335,3 @@ def load_task_docs(root: Path, code: str) -> list[dict[str, Any]]:
 def load_all_docs(root: Path) -> dict[str, list[dict[str, Any]]]:
     _, by_task = _load_all(root, _stamp(root))
     return {k: [dict(d) for d in v] for k, v in by_task.items()}
-
-
-def iter_docs(root: Path) -> Iterable[dict[str, Any]]:
-    for docs in load_all_docs(root).values():
-        yield from docs

@@ -54,7 +54,8 @@ def _looks_like_file(spec: str) -> bool:
         return False
 
 
-def _read_spec(spec: str, source: str) -> dict[str, str]:
+def read_spec(spec: str, source: str) -> dict[str, str]:
+    """A mapping given as a JSON file path or inline JSON (``source`` names it in errors)."""
     path = Path(spec).expanduser()
     if _looks_like_file(spec):
         try:
@@ -88,13 +89,13 @@ def load_task_map(root: Path | None = None) -> dict[str, str]:
     if root is not None:
         for path in (root / RESOLVED_FILE, resolved_cache_file(root)):
             if path.is_file():
-                mapping.update(_read_spec(str(path), f"file {path.name} (resolved automatically)"))
+                mapping.update(read_spec(str(path), f"file {path.name} (resolved automatically)"))
                 break
     if root is not None and (root / ROOT_FILE).is_file():
-        mapping.update(_read_spec(str(root / ROOT_FILE), f"file {ROOT_FILE}"))
+        mapping.update(read_spec(str(root / ROOT_FILE), f"file {ROOT_FILE}"))
     spec = os.environ.get(ENV_VAR, "").strip()
     if spec:
-        mapping.update(_read_spec(spec, f"${ENV_VAR}"))
+        mapping.update(read_spec(spec, f"${ENV_VAR}"))
     return mapping
 
 

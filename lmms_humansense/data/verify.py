@@ -89,7 +89,14 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
     from tqdm import tqdm
 
     from lmms_humansense.data.root import is_sample
-    from lmms_humansense.data.schema import RecordError, duplicates, normalise, read_records, task_map_for
+    from lmms_humansense.data.schema import (
+        RecordError,
+        duplicates,
+        normalise,
+        read_records,
+        task_map_for,
+        unknown_task_types,
+    )
     from lmms_humansense.data.taskmap import TaskMapError, load_task_map, suggest_code
 
     start = time.perf_counter()
@@ -107,14 +114,13 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
     report.records = len(records)
     report.duplicates = duplicates(records)
     found: Counter[str] = Counter()
-    unknown: Counter[str] = Counter()
+    unknown = unknown_task_types(records, task_map)
     unknown_where: dict[str, str] = {}
     media: dict[str, _MediaUse] = {}
     for raw in records:
         q = raw.record.get("questions") if isinstance(raw.record, dict) else None
         task_type = q.get("task_type") if isinstance(q, dict) else None
-        if isinstance(task_type, str) and task_type not in task_map:
-            unknown[task_type] += 1
+        if isinstance(task_type, str) and task_type in unknown:
             unknown_where.setdefault(task_type, raw.where())
             continue
         try:

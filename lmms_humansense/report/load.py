@@ -137,7 +137,7 @@ def _frames(model: str, args: Mapping[str, str]) -> str:
 
 
 def _audio(model: str, variant: Variant) -> str:
-    from lmms_humansense.hooks import AUDIO_DROPPERS
+    from lmms_humansense.wrappers import AUDIO_DROPPERS
 
     if not variant.audio:
         return "off: every sound withheld (noaudio variant)"

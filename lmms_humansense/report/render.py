@@ -80,7 +80,7 @@ def _warnings(run: Run) -> list[str]:
     if failing:
         listed = ", ".join(f"{c} {v:.0%}" for c, v in failing)
         out.append(f"answers the parser could not read on {listed}: check the answer format before reading accuracy")
-    from lmms_humansense.hooks import AUDIO_DROPPERS
+    from lmms_humansense.wrappers import AUDIO_DROPPERS
 
     heard = [c for c in run.tasks if BY_CODE[c].uses_audio]
     if run.model in AUDIO_DROPPERS and heard:
