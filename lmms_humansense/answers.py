@@ -81,16 +81,17 @@ def focus(response: str) -> str:
     marks where the answer starts.
     """
     text = response or ""
-    kept, pos = [], 0
+    kept: list[str] = []
+    pos = 0
     for start, _, _, end in _blocks(text, _THINK_OPEN, _THINK_CLOSE):
         kept += [text[pos:start], " "]
         pos = end
     text = "".join(kept) + text[pos:]
-    tag = None
-    for tag in _blocks(text, _ANSWER_OPEN, _ANSWER_CLOSE):
-        pass
-    if tag:
-        return text[tag[1] : tag[2]].strip()
+    last = None
+    for block in _blocks(text, _ANSWER_OPEN, _ANSWER_CLOSE):
+        last = block
+    if last:
+        return text[last[1] : last[2]].strip()
     text = _THINK_OPEN.split(text, maxsplit=1)[0]
     text = _THINK_CLOSE.split(text)[-1]
     text = _ANSWER_OPEN.split(text)[-1]
