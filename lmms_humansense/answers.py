@@ -191,22 +191,23 @@ def _read_group(text: str, pos: int, echoes: dict[str, re.Pattern[str]]) -> _Gro
     hedged = boxed = False
     end = pos
     or_pending = False
-    while True:
-        item = _ITEM.match(text, pos)
-        if not item or (item.group("bare") and _is_word(item.group("bare"), text, item.end())):
+    while item := _ITEM.match(text, pos):
+        kind = item.lastgroup  # which alternative read the letter(s): "boxed", "run" or "bare"
+        found = item[kind]
+        if kind == "bare" and _is_word(found, text, item.end()):
             break
-        found = item.group("boxed") or item.group("bare") or item.group("run")
-        if item.group("run") and len(set(found)) != len(found):
+        if kind == "run" and len(set(found)) != len(found):
             break
         hedged = hedged or (or_pending and bool(letters))
-        letters.extend(found.upper())
-        boxed = boxed or bool(item.group("boxed"))
+        found = found.upper()
+        letters.extend(found)
+        boxed = boxed or kind == "boxed"
         end = item.end()
-        echo = echoes.get(found.upper())
+        echo = echoes.get(found)
         if echo and (m := echo.match(text, end)):
             end = m.end()
         sep = _SEPARATOR.match(text, end)
-        or_pending = (sep.group("sep") or "").lower() == "or"
+        or_pending = (sep["sep"] or "").lower() == "or"
         pos = sep.end()
     return _Group(letters, hedged, boxed, end)
 
@@ -267,7 +268,7 @@ def _last_declaration(text: str, echoes: dict[str, re.Pattern[str]]) -> _Group |
         group = _read_group(text, m.end(), echoes)
         if group.letters and not negated(m.start()):
             found.append((m.start(), group))
-    for m in _POST_GROUP.finditer(text):
+    for m in _POST_GROUP.finditer(text) if _POST_TAIL.search(text) else ():
         if not _POST_TAIL.match(text, m.end()):
             continue
         group = _read_group(text, m.start("group"), echoes)

@@ -228,12 +228,15 @@ LONG_ANSWERS = {
 @pytest.mark.parametrize("answer", LONG_ANSWERS.values(), ids=LONG_ANSWERS.keys())
 @pytest.mark.parametrize("answer_format", ["single", "multi", "numeric", "yesno"])
 def test_a_64_kb_answer_is_read_in_under_100_ms(answer: str, answer_format: str) -> None:
-    """CPU time, so that other processes on a busy machine do not count; benchmarks/parser.py
-    measures the growth with the answer's length."""
+    """CPU time, the least of 3 reads, so that other processes on a busy machine do not count;
+    benchmarks/parser.py measures the growth with the answer's length."""
     assert len(answer.encode()) >= 60_000
-    start = time.process_time()
-    parsed = parse(answer, answer_format, OPTIONS)
-    assert time.process_time() - start < 0.1
+    seconds = []
+    for _ in range(3):
+        start = time.process_time()
+        parsed = parse(answer, answer_format, OPTIONS)
+        seconds.append(time.process_time() - start)
+    assert min(seconds) < 0.1, f"{min(seconds) * 1000:.0f} ms"
     assert parsed.outcome in ("ok", "empty", "unparsed", "ambiguous", "invalid")
 
 
