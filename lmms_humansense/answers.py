@@ -24,9 +24,10 @@ article ("A woman is speaking") and a lower-case letter followed by a word is pr
 
 from __future__ import annotations
 
+import bisect
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -50,12 +51,24 @@ class Parsed:
 
 # --- The part of the response that carries the answer -------------------------------------------
 
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+_THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
+_ANSWER_OPEN = re.compile(r"<answer>", re.IGNORECASE)
+_ANSWER_CLOSE = re.compile(r"</answer>", re.IGNORECASE)
 _ANY_TAG = re.compile(r"</?(?:think|answer)>", re.IGNORECASE)
 # Emphasis and quoting carry no meaning here; LaTeX's \boxed{B} is a common way to mark the answer.
 _MARKUP = str.maketrans({c: " " for c in '*_`#$"“”'})
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+
+
+def _blocks(text: str, opening: re.Pattern[str], closing: re.Pattern[str]) -> Iterator[tuple[int, int, int, int]]:
+    """(start, inner start, inner end, end) of each closed block, leftmost first, as a lazy
+    ``<tag>.*?</tag>`` regex finds them, but in one pass: the regex rescans the rest of the text from
+    every unclosed opening tag, which is quadratic on a long answer repeating the tag."""
+    pos = 0
+    while (start := opening.search(text, pos)) and (end := closing.search(text, start.end())):
+        yield start.start(), start.end(), end.start(), end.end()
+        pos = end.end()
 
 
 def focus(response: str) -> str:
@@ -67,13 +80,21 @@ def focus(response: str) -> str:
     whose opening tag was in the prompt, and an unclosed ``<answer>`` (a truncated reply) still
     marks where the answer starts.
     """
-    text = _THINK_BLOCK.sub(" ", response or "")
-    tags = _ANSWER_TAG.findall(text)
-    if tags:
-        return tags[-1].strip()
-    text = re.split(r"<think>", text, flags=re.IGNORECASE)[0]
-    text = re.split(r"</think>", text, flags=re.IGNORECASE)[-1]
-    text = re.split(r"<answer>", text, flags=re.IGNORECASE)[-1]
+    text = response or ""
+    kept: list[str] = []
+    pos = 0
+    for start, _, _, end in _blocks(text, _THINK_OPEN, _THINK_CLOSE):
+        kept += [text[pos:start], " "]
+        pos = end
+    text = "".join(kept) + text[pos:]
+    last = None
+    for block in _blocks(text, _ANSWER_OPEN, _ANSWER_CLOSE):
+        last = block
+    if last:
+        return text[last[1] : last[2]].strip()
+    text = _THINK_OPEN.split(text, maxsplit=1)[0]
+    text = _THINK_CLOSE.split(text)[-1]
+    text = _ANSWER_OPEN.split(text)[-1]
     return _ANY_TAG.sub(" ", text).strip()
 
 
@@ -121,7 +142,7 @@ def _echo_patterns(options: Sequence[str], valid: str) -> dict[str, re.Pattern[s
         words = _option_body(opt).strip().rstrip(".。!").split()
         if words:
             body = r"\s+".join(re.escape(w) for w in words)
-            patterns[letter] = re.compile(rf"\s*[.:)\-–—]?\s*\(?{body}\)?\.?(?![A-Za-z0-9])", re.IGNORECASE)
+            patterns[letter] = re.compile(rf"\s*(?:[.:)\-–—]\s*)?\(?{body}\)?\.?(?![A-Za-z0-9])", re.IGNORECASE)
     return patterns
 
 
@@ -170,30 +191,30 @@ def _read_group(text: str, pos: int, echoes: dict[str, re.Pattern[str]]) -> _Gro
     hedged = boxed = False
     end = pos
     or_pending = False
-    while True:
-        item = _ITEM.match(text, pos)
-        if not item or (item.group("bare") and _is_word(item.group("bare"), text, item.end())):
+    while item := _ITEM.match(text, pos):
+        kind = item.lastgroup  # which alternative read the letter(s): "boxed", "run" or "bare"
+        found = item[kind]
+        if kind == "bare" and _is_word(found, text, item.end()):
             break
-        found = item.group("boxed") or item.group("bare") or item.group("run")
-        if item.group("run") and len(set(found)) != len(found):
+        if kind == "run" and len(set(found)) != len(found):
             break
         hedged = hedged or (or_pending and bool(letters))
-        letters.extend(found.upper())
-        boxed = boxed or bool(item.group("boxed"))
+        found = found.upper()
+        letters.extend(found)
+        boxed = boxed or kind == "boxed"
         end = item.end()
-        echo = echoes.get(found.upper())
+        echo = echoes.get(found)
         if echo and (m := echo.match(text, end)):
             end = m.end()
         sep = _SEPARATOR.match(text, end)
-        or_pending = (sep.group("sep") or "").lower() == "or"
+        or_pending = (sep["sep"] or "").lower() == "or"
         pos = sep.end()
     return _Group(letters, hedged, boxed, end)
 
 
-def _letters_only(text: str, echoes: dict[str, re.Pattern[str]]) -> _Group | None:
+def _letters_only(text: str, group: _Group) -> _Group | None:
     """The letters of an answer made of letters and separators only ("AC", "a, c", "(B)", "b.",
-    "A and C", "B. angry"); ``None`` when it has anything else."""
-    group = _read_group(text, 0, echoes)
+    "A and C", "B. angry"), given the ``group`` read at its start; ``None`` when it has anything else."""
     if group.letters and re.fullmatch(r"[\s.,;:!)\]）]*", text[group.end :]):
         return group
     return None
@@ -202,7 +223,8 @@ def _letters_only(text: str, echoes: dict[str, re.Pattern[str]]) -> _Group | Non
 _VERB = r"(?:is|are|was|would\s+be|will\s+be|should\s+be|must\s+be)"
 # The words that open a declaration; the letters follow.  "option C" alone is only a mention.
 _LEAD_IN = re.compile(
-    rf"""(?:
+    rf"""(?=\b[abcfglopsrw]|答)  # cheap first test: most places start no lead-in
+    (?:
         \b(?:final\s+)?answers?\b(?:\s+{_VERB})?
       | 答案(?:是|为)?
       | \b(?:option|choice|letter|selection|pick)\s*(?:{_VERB}\b|[:：])
@@ -216,8 +238,13 @@ _LEAD_IN = re.compile(
 )
 _ONE = r"(?:[(\[（][A-Za-z][)\]）]|[A-Za-z](?![A-Za-z0-9]))"
 # A declaration after the letters: "C is the correct answer", "A and C are correct", "Option B seems right".
-_POST = re.compile(
-    rf"(?<![A-Za-z0-9/\-])(?:(?:options?|choices?)\s*)?(?P<group>{_ONE}(?:\s*(?:,|and|&|or)\s*{_ONE})*)"
+# The letters and what follows them are two patterns: as one, a long run of letters that is not
+# followed by a declaration ("A and A and A ...") would be re-read from each of its letters.
+_POST_GROUP = re.compile(
+    rf"(?<![A-Za-z0-9/\-])(?:(?:options?|choices?)\s*)?(?P<group>{_ONE}(?:\s*(?:,|and|&|or)\s*{_ONE})*)",
+    re.IGNORECASE,
+)
+_POST_TAIL = re.compile(
     r"\s+(?:is|are|would\s+be|seems?|looks?|appears?)(?:\s+to\s+be)?\s+(?:the\s+)?(?:(?:most|more)\s+)?"
     r"(?:correct|right|best|answers?|true|accurate|likely|appropriate|plausible)\b",
     re.IGNORECASE,
@@ -226,6 +253,8 @@ _POST = re.compile(
 _CONCLUSION = re.compile(r"\b(?:therefore|thus|hence|so)\b\s*[,:]?\s*", re.IGNORECASE)
 _CONCLUSION_END = re.compile(r"\s*(?:[.!;,\n]|$)")
 _NEGATED = re.compile(r"(?:\bnot|n[’']t|\bnever)\s+(?:\w+\s+)?$", re.IGNORECASE)
+# Every place _NEGATED could start a match (a superset: no word boundaries asked).
+_NEGATION_WORD = re.compile(r"not|n[’']t|never", re.IGNORECASE)
 
 
 def _last_declaration(text: str, echoes: dict[str, re.Pattern[str]]) -> _Group | None:
@@ -239,7 +268,9 @@ def _last_declaration(text: str, echoes: dict[str, re.Pattern[str]]) -> _Group |
         group = _read_group(text, m.end(), echoes)
         if group.letters and not negated(m.start()):
             found.append((m.start(), group))
-    for m in _POST.finditer(text):
+    for m in _POST_GROUP.finditer(text) if _POST_TAIL.search(text) else ():
+        if not _POST_TAIL.match(text, m.end()):
+            continue
         group = _read_group(text, m.start("group"), echoes)
         if group.letters and not negated(m.start()):
             found.append((m.start(), group))
@@ -254,19 +285,22 @@ _BULLET = re.compile(r"\s*(?:[-•>]|\d+[.)])\s+")
 _LABEL_END = re.compile(r"\s*(?:$|[.):\]）：,\-–—])")
 
 
-def _leading(text: str, echoes: dict[str, re.Pattern[str]]) -> list[str]:
+def _leading(text: str, echoes: dict[str, re.Pattern[str]], first: _Group) -> list[str]:
     """Labels leading the first lines: "B. angry", "B\\n\\nExplanation: ...", "A. walking\\nC. running".
 
     A line counts when it starts with a bracketed letter or a letter followed by label punctuation
     (or nothing); reading stops at the first line that does not, so an explanation that mentions
-    other letters does not add them.
+    other letters does not add them.  ``first`` is the group read at the start of ``text``: a
+    one-line answer is not read twice.
     """
     letters: list[str] = []
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for line in lines:
         if not line.strip():
             continue
-        line = _BULLET.sub("", line, count=1) if _BULLET.match(line) else line
-        group = _read_group(line, 0, echoes)
+        if _BULLET.match(line):
+            line = _BULLET.sub("", line, count=1)
+        group = first if len(lines) == 1 and line == text else _read_group(line, 0, echoes)
         if not group.letters or not (group.boxed or _LABEL_END.match(line, group.end)):
             break
         letters += group.letters
@@ -284,8 +318,14 @@ def _by_option_text(text: str, options: Sequence[str], valid: str) -> list[str]:
     if whole := letter(text):
         return [whole]
     parts = [p for p in re.split(r"[\n,;、]|\band\b", text) if p.strip()]
-    letters = [letter(p) for p in parts]
-    return [x for x in letters if x] if len(parts) > 1 and all(letters) else []
+    if len(parts) < 2:
+        return []
+    letters = []
+    for part in parts:  # every part must be an option's text: stop at the first that is not
+        if not (found := letter(part)):
+            return []
+        letters.append(found)
+    return letters
 
 
 _TOKEN = re.compile(
@@ -299,12 +339,19 @@ def _tokens(text: str, valid: str) -> list[str]:
     article, and bracketed ones of either case.  A negated letter ("not C", "I don't think B") is
     left out: "angry (B), not sad (C)" gives B."""
     found = []
+    # Where a negation could start: the few letters near one are checked with _NEGATED, the rest
+    # need no look back (an answer of thousands of letters is read in one pass).
+    negations = [m.start() for m in _NEGATION_WORD.finditer(text)]
     for m in _TOKEN.finditer(text):
         letter = (m.group("boxed") or m.group("bare")).upper()
         if letter not in valid or (m.group("bare") and _is_word(m.group("bare"), text, m.end())):
             continue
-        if not _NEGATED.search(text[max(0, m.start() - 25) : m.start()]):
-            found.append(letter)
+        start = m.start()
+        near = bisect.bisect_left(negations, start - 25)
+        if near < len(negations) and negations[near] < start:
+            if _NEGATED.search(text[max(0, start - 25) : start]):
+                continue
+        found.append(letter)
     return found
 
 
@@ -315,11 +362,12 @@ def _read_letters(response: str, options: Sequence[str]) -> tuple[Outcome, list[
         return "empty", []
     valid = option_letters(options)
     echoes = _echo_patterns(options, valid)
-    group = _letters_only(text, echoes) or _last_declaration(text, echoes)
+    first = _read_group(text, 0, echoes)
+    group = _letters_only(text, first) or _last_declaration(text, echoes)
     if group:
         letters, hedged = group.letters, group.hedged
     else:
-        letters, hedged = _leading(text, echoes) or _by_option_text(text, options, valid), False
+        letters, hedged = _leading(text, echoes, first) or _by_option_text(text, options, valid), False
     if letters:
         if any(c not in valid for c in letters):
             return "invalid", []
@@ -361,13 +409,16 @@ _NUMBER_LEAD_IN = re.compile(
     r"\s*[:：=]?\s*(?:about\s+|approximately\s+)?$",
     re.IGNORECASE,
 )
+# Every place a _NUMBER_LEAD_IN match could start (a superset: no word boundaries asked).
+_NUMBER_KEYWORD = re.compile(r"answer|total|count|number|sum|result|答案|therefore|thus|hence|so", re.IGNORECASE)
 # "3 or 4", "2-3", "two to three": a range or a hedge, not one number.
 _NUMBER_HEDGE = re.compile(rf"\s*(?:or|to|-|–|~)\s*(?:\d|(?:{_WORD})\b)", re.IGNORECASE)
 _NUMBER_TRAILER = re.compile(r"\s+(?:[a-z]+\s+)?(?:in\s+total|in\s+all|altogether|total)\b", re.IGNORECASE)
 # "2 women and 1 man in total": the trailer closes a list, it does not declare its last item.
 _LIST_ITEM = re.compile(r"\b(?:and|plus)\s+$", re.IGNORECASE)
 # "the one on the left", "one of them": the pronoun, not a count.
-_PRONOUN_ONE = re.compile(r"\b(?:the|this|that|which|each|every|any|another)\s+$", re.IGNORECASE)
+_PRONOUN_WORDS = ("the", "this", "that", "which", "each", "every", "any", "another")
+_PRONOUN_ONE = re.compile(rf"\b(?:{'|'.join(_PRONOUN_WORDS)})\s+$", re.IGNORECASE)
 
 
 def _number_value(m: re.Match[str]) -> int | None:
@@ -378,18 +429,36 @@ def _number_value(m: re.Match[str]) -> int | None:
     return int(value) if value.is_integer() else None
 
 
+_OF = re.compile(r"\s+of\b")
+
+
 def _is_pronoun_one(text: str, m: re.Match[str]) -> bool:
+    """Whether "one" is the pronoun; only the words next to it are searched, never the whole text
+    before it, so that an answer of many "one"s is read in linear time."""
     if (m.group("word") or "").lower() != "one":
         return False
-    return bool(_PRONOUN_ONE.search(text[: m.start()]) or re.match(r"\s+of\b", text[m.end() :]))
+    gap = m.start()
+    while gap and text[gap - 1].isspace():
+        gap -= 1
+    longest = max(map(len, _PRONOUN_WORDS))
+    return bool(_PRONOUN_ONE.search(text, max(0, gap - longest), m.start()) or _OF.match(text, m.end()))
 
 
-def _is_declared_number(text: str, m: re.Match[str]) -> bool:
-    """Whether a number is declared: "the total is 5", "answer: 5", "so there are 5", "5 in total"."""
-    before = text[max(0, m.start() - 80) : m.start()]
-    if _NUMBER_LEAD_IN.search(before):
-        return True
-    return bool(_NUMBER_TRAILER.match(text, m.end())) and not _LIST_ITEM.search(before)
+def _is_declared_number(text: str, m: re.Match[str], keywords: Sequence[int]) -> bool:
+    """Whether a number is declared: "the total is 5", "answer: 5", "so there are 5", "5 in total".
+
+    ``keywords`` are where a lead-in could start (:data:`_NUMBER_KEYWORD`): without one in the 80
+    characters before the number there is no lead-in to look for, which keeps an answer of
+    thousands of numbers linear.
+    """
+    start = max(0, m.start() - 80)
+    near = bisect.bisect_left(keywords, start)
+    if near < len(keywords) and keywords[near] < m.start():
+        if _NUMBER_LEAD_IN.search(text[start : m.start()]):
+            return True
+    if not _NUMBER_TRAILER.match(text, m.end()):
+        return False
+    return not _LIST_ITEM.search(text[start : m.start()])
 
 
 def parse_number(response: str) -> Parsed:
@@ -403,7 +472,8 @@ def parse_number(response: str) -> Parsed:
     if not text:
         return Parsed("empty")
     numbers = [m for m in _NUMBER.finditer(text) if not _is_pronoun_one(text, m)]
-    declared = [m for m in numbers if _is_declared_number(text, m)]
+    keywords = [k.start() for k in _NUMBER_KEYWORD.finditer(text)]
+    declared = [m for m in numbers if _is_declared_number(text, m, keywords)]
     if declared:
         if _NUMBER_HEDGE.match(text, declared[-1].end()):
             return Parsed("ambiguous")
@@ -423,7 +493,7 @@ def parse_number(response: str) -> Parsed:
 # --- Yes / No -----------------------------------------------------------------------------------
 
 _YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
-_YES_NO_DECLARED = re.compile(r"(?:\banswers?\b(?:\s+is)?|答案(?:是|为)?)\s*[:：=\-]?\s*(yes|no)\b", re.IGNORECASE)
+_YES_NO_DECLARED = re.compile(r"(?:\banswers?\b(?:\s+is)?|答案(?:是|为)?)\s*(?:[:：=\-]\s*)?(yes|no)\b", re.IGNORECASE)
 _YES_NO_LEADING = re.compile(r"\s*(yes|no)\s*(?:$|[.,!;:\n])", re.IGNORECASE)
 
 

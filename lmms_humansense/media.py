@@ -36,6 +36,10 @@ class NoAudioTrackError(MediaError):
     """The file opens but holds no audio stream (a speech task's video must have one)."""
 
 
+class CacheError(MediaError):
+    """The audio cache cannot be written: a problem of ``HUMANSENSE_CACHE``, not of the media."""
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     path: str
@@ -119,21 +123,32 @@ def _mono_chunks(p: str, container: Any) -> Iterator[tuple[np.ndarray, int]]:
                 planes = f.planes
                 if len(planes) != len(pending):  # first frame, or the channel count changed mid-stream
                     if pending_n:
-                        yield _mix(pending), rate
+                        yield _finite(p, _mix(pending)), rate
                     pending, pending_n = [bytearray() for _ in planes], 0
                 size = f.samples * 4
                 for store, plane in zip(pending, planes, strict=True):
                     store += memoryview(plane)[:size]
                 pending_n += f.samples
             if pending_n >= _CHUNK:
-                yield _mix(pending), rate
+                yield _finite(p, _mix(pending)), rate
                 pending, pending_n = [bytearray() for _ in pending], 0
     except MediaError:
         raise
     except Exception as exc:
         raise MediaError(f"{p}: audio does not decode ({exc}); re-extract or re-download it") from None
     if pending_n:
-        yield _mix(pending), rate
+        yield _finite(p, _mix(pending)), rate
+
+
+def _finite(p: str, chunk: np.ndarray) -> np.ndarray:
+    """``chunk`` itself, once it is known to hold no NaN or infinite sample: a model handed such a
+    sample computes garbage (or NaN) from it without any error, so the file is refused here."""
+    if not np.isfinite(chunk).all():
+        raise MediaError(
+            f"{p}: its sound holds NaN or infinite samples, which no model can hear; the file is damaged: "
+            "re-extract or re-download it"
+        )
+    return chunk
 
 
 def _mix(planes: list[bytearray]) -> np.ndarray:
@@ -162,9 +177,11 @@ def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -
     p = str(path)
     with _open(p) as container:
         out = [c for c in _resampled(_mono_chunks(p, container), sample_rate) if c.size]
-    if not out:
-        raise MediaError(f"{p}: audio track holds no samples")
-    return np.concatenate(out)
+        if not out:
+            raise MediaError(f"{p}: audio track holds no samples")
+        sound = np.concatenate(out)
+        _check_sound_length(p, container, sound.size / sample_rate)
+    return sound
 
 
 #: Sound shorter than this (about one chunk) is decoded, resampled and written in one thread:
@@ -180,9 +197,22 @@ def _decode_to_wav(src: str, target: str) -> int:
             written = _write_wav(target, _resampled(chunks, SAMPLE_RATE))
         else:
             written = _write_wav_beside(target, chunks)
-    if not written:
-        raise MediaError(f"{src}: audio track holds no samples")
+        if not written:
+            raise MediaError(f"{src}: audio track holds no samples")
+        _check_sound_length(src, container, written / SAMPLE_RATE)
     return written
+
+
+def _check_sound_length(p: str, container: Any, seconds: float) -> None:
+    """Refuse a video's sound that stops well before its frames do.
+
+    A faststart mp4 cut short keeps its index, so it opens and its sound decodes without an error
+    up to the cut: only its length shows that the model would hear part of the clip.  Audio files
+    have no frames to compare with.
+    """
+    if container.streams.video:
+        duration = _video_seconds(container, container.streams.video[0])
+        _check_reaches_end(p, "sound track", seconds, duration)
 
 
 #: The header of a mono 16 kHz IEEE-float WAV (format 3 with the ``fact`` chunk the format asks
@@ -246,6 +276,8 @@ def _write_wav_beside(target: str, chunks: Iterator[tuple[np.ndarray, int]]) -> 
         handover.put(None)
         worker.join()
     if failure:
+        if isinstance(failure[0], OSError):
+            raise failure[0]
         raise MediaError(f"cannot write decoded sound to {target} ({failure[0]})")
     return result[0] if result else 0
 
@@ -266,25 +298,76 @@ _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
+def cache_entry_ok(wav: Path) -> bool:
+    """Whether a cached WAV is whole: its header is the one this module writes for the samples it
+    declares, and the file holds exactly those samples.
+
+    An interrupted copy, a full disk or a foreign file leaves a WAV that may still open and play
+    part of the clip; reading only the header and the file's size catches that for the price of a
+    ``stat`` and 58 bytes, on every read.
+    """
+    try:
+        with open(wav, "rb") as f:
+            head = f.read(_WAV_HEADER.size)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return False
+    if len(head) != _WAV_HEADER.size:
+        return False
+    samples = _WAV_HEADER.unpack(head)[-3]  # the ``fact`` chunk's sample count
+    return head == _wav_header(samples) and size == _WAV_HEADER.size + 4 * samples
+
+
+def _cache_error(folder: Path, exc: OSError) -> CacheError:
+    """The error for a cache folder that cannot be written, naming the variable that chose it."""
+    chosen = os.environ.get("HUMANSENSE_CACHE")
+    where = f"HUMANSENSE_CACHE={chosen}" if chosen else "the default cache (HUMANSENSE_CACHE is not set)"
+    return CacheError(
+        f"cannot write to the cache folder {folder} ({exc.strerror or exc}); {where} must name a writable folder. "
+        "Fix: set HUMANSENSE_CACHE to a writable directory (the media files themselves are fine)"
+    )
+
+
+def check_cache_writable() -> Path:
+    """Create the audio cache folder and write a file in it, or raise :class:`CacheError`; run
+    before a long job so that a cache problem stops it once, not once per clip."""
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise _cache_error(folder, exc) from None
+    return folder
+
+
 def ensure_cached_audio(source: str | os.PathLike[str]) -> Path:
-    """Decode ``source``'s sound to the cache once (atomic write) and return the WAV's path."""
+    """Decode ``source``'s sound to the cache once (atomic write) and return the WAV's path.
+
+    A cached WAV that is not whole (:func:`cache_entry_ok`) is decoded again and replaced.
+    """
     src = Path(source)
     if not src.is_file():
         raise MediaError(f"{src}: file does not exist")
     target = cached_audio_path(src)
-    if target.is_file():
+    if cache_entry_ok(target):
         return target
     with _locks_guard:
         lock = _locks.setdefault(str(target), threading.Lock())
     with lock:
-        if target.is_file():
+        if cache_entry_ok(target):
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.stem, suffix=".tmp.wav")
-        os.close(fd)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.stem, suffix=".tmp.wav")
+            os.close(fd)
+        except OSError as exc:
+            raise _cache_error(target.parent, exc) from None
         try:
             _decode_to_wav(str(src), tmp)
             os.replace(tmp, target)
+        except OSError as exc:  # decoding errors are MediaErrors: an OSError here is the cache's
+            raise _cache_error(target.parent, exc) from None
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -296,9 +379,10 @@ def load_cached_audio(source: str | os.PathLike[str]) -> np.ndarray:
     import soundfile as sf
 
     wav = ensure_cached_audio(source)
-    data, rate = sf.read(str(wav), dtype="float32", always_2d=False)
-    if rate != SAMPLE_RATE:  # a foreign file in the cache folder
-        raise MediaError(f"{wav}: cached audio has {rate} Hz, expected {SAMPLE_RATE}; delete it to rebuild")
+    try:
+        data, _ = sf.read(str(wav), dtype="float32", always_2d=False)
+    except (OSError, RuntimeError) as exc:  # replaced or removed since it was checked
+        raise MediaError(f"{wav}: the cached sound of {source} cannot be read ({exc}); delete it to rebuild") from None
     return data
 
 
@@ -330,9 +414,12 @@ def silent_video(source: str | os.PathLike[str]) -> str:
     with lock:
         if target.is_file():
             return str(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.stem, suffix=".tmp" + target.suffix)
-        os.close(fd)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.stem, suffix=".tmp" + target.suffix)
+            os.close(fd)
+        except OSError as exc:
+            raise _cache_error(target.parent, exc) from None
         try:
             with _open(src) as inp, av.open(tmp, mode="w", format=inp.format.name.split(",")[0]) as out:
                 in_stream = inp.streams.video[0]
@@ -373,8 +460,7 @@ def check_video_decodes(path: str | os.PathLike[str], need_audio: bool) -> Video
             raise MediaError(f"{p}: the first frame does not decode ({exc}); re-extract or re-download it") from None
         if first is None:
             raise MediaError(f"{p}: no frame decodes; re-extract or re-download it")
-        tb = stream.time_base
-        duration = float(stream.duration * tb) if stream.duration and tb else (container.duration or 0) / 1_000_000
+        duration = _video_seconds(container, stream)
         _check_stream_end(container, stream, duration, p, "frames")
         if need_audio:
             _check_stream_end(container, container.streams.audio[0], duration, p, "sound track")
@@ -402,7 +488,20 @@ def _check_stream_end(container: Any, stream: Any, duration: float, p: str, what
         raise MediaError(f"{p}: the end of its {what} does not decode; the file is probably cut short")
     end = float(last.pts * tb) if last.pts is not None and tb else duration
     end += getattr(last, "samples", 0) / (getattr(last, "sample_rate", 0) or 1)
-    if duration and end < duration - 2.0:
+    _check_reaches_end(p, what, end, duration)
+
+
+def _video_seconds(container: Any, stream: Any) -> float:
+    """A video's length as its index states it (the stream's, else the container's)."""
+    tb = stream.time_base
+    return float(stream.duration * tb) if stream.duration and tb else (container.duration or 0) / 1_000_000
+
+
+def _check_reaches_end(p: str, what: str, end: float, duration: float) -> None:
+    """Raise when a stream stops short of the video's length: by more than a quarter of a short
+    clip, or more than 2 s of a long one (encoders end tracks a few frames apart, never seconds)."""
+    if duration and end < duration - min(2.0, duration / 4):
         raise MediaError(
-            f"{p}: its {what} stop at {end:.1f} s of {duration:.1f} s; the file is probably cut short, re-extract it"
+            f"{p}: decoding its {what} reaches only {end:.1f} s of {duration:.1f} s; the file is probably cut short, "
+            "re-extract it"
         )

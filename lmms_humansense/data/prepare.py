@@ -26,12 +26,14 @@ from lmms_humansense.catalog import BY_CODE
 class PrepareResult:
     decoded: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)  # already in the cache (an earlier run)
+    repaired: list[str] = field(default_factory=list)  # cached, but damaged: decoded again (also in decoded)
     no_audio: list[str] = field(default_factory=list)  # speech-task videos without an audio track
     failed: dict[str, str] = field(default_factory=dict)  # path -> message
+    cache_failed: dict[str, str] = field(default_factory=dict)  # path -> message: the cache, not the file
 
     @property
     def ok(self) -> bool:
-        return not self.no_audio and not self.failed
+        return not self.no_audio and not self.failed and not self.cache_failed
 
 
 def sound_sources(root: Path) -> dict[str, list[str]]:
@@ -53,15 +55,26 @@ def sound_sources(root: Path) -> dict[str, list[str]]:
 
 def _one(path: str) -> tuple[str, str, str]:
     """(path, outcome, message) for one file; runs in a worker process."""
-    from lmms_humansense.media import MediaError, NoAudioTrackError, cached_audio_path, ensure_cached_audio
+    from lmms_humansense.media import (
+        CacheError,
+        MediaError,
+        NoAudioTrackError,
+        cache_entry_ok,
+        cached_audio_path,
+        ensure_cached_audio,
+    )
 
     try:
-        if cached_audio_path(path).is_file():
+        wav = cached_audio_path(path)
+        if cache_entry_ok(wav):
             return path, "cached", ""
+        damaged = wav.exists()
         ensure_cached_audio(path)
-        return path, "decoded", ""
+        return path, "repaired" if damaged else "decoded", ""
     except NoAudioTrackError as exc:
         return path, "no_audio", str(exc)
+    except CacheError as exc:
+        return path, "cache", str(exc)
     except MediaError as exc:
         return path, "failed", str(exc)
     except OSError as exc:
@@ -91,12 +104,16 @@ def prepare(paths: Iterable[str], workers: int = 0, progress: bool = True) -> Pr
 
 def _collect(result: PrepareResult, outcome: tuple[str, str, str]) -> None:
     path, kind, message = outcome
-    if kind == "decoded":
+    if kind in ("decoded", "repaired"):
         result.decoded.append(path)
+        if kind == "repaired":
+            result.repaired.append(path)
     elif kind == "cached":
         result.cached.append(path)
     elif kind == "no_audio":
         result.no_audio.append(path)
+    elif kind == "cache":
+        result.cache_failed[path] = message
     else:
         result.failed[path] = message
 
@@ -109,7 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lmms_humansense.data.root import resolve_root
-    from lmms_humansense.media import cache_dir
+    from lmms_humansense.media import CacheError, cache_dir, check_cache_writable
 
     def say(message: str) -> None:
         print(f"lmms-humansense prepare: {message}", file=sys.stderr)
@@ -120,21 +137,30 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:  # no root, missing media, bad records, unmapped task_types
         say(f"error: {exc}")
         return 2
+    try:
+        check_cache_writable()
+    except CacheError as exc:
+        say(f"error: {exc}")
+        return 2
     tasks = Counter(code for codes in sources.values() for code in codes)
     say(
         f"{len(sources)} clips with sound in {root} ({', '.join(f'{c} {n}' for c, n in sorted(tasks.items()))}); "
         f"cache: {cache_dir()}"
     )
     result = prepare(sources, workers=args.workers, progress=not args.no_progress)
-    say(f"{len(result.decoded)} decoded, {len(result.cached)} already cached")
+    repaired = f" ({len(result.repaired)} of them replacing damaged cache entries)" if result.repaired else ""
+    say(f"{len(result.decoded)} decoded{repaired}, {len(result.cached)} already cached")
     for path in result.no_audio:
         say(f"no audio track: {path} (tasks {', '.join(sources[path])}); its questions need the clip's sound")
     for path, message in sorted(result.failed.items()):
         say(f"failed: {message} (tasks {', '.join(sources[path])})")
-    if not result.ok:
+    for path, message in sorted(result.cache_failed.items()):
+        say(f"cache: {message} (tasks {', '.join(sources[path])})")
+    if result.cache_failed:
+        say(f"{len(result.cache_failed)} clip(s) could not be cached: a problem of the cache folder, not of the media.")
+    if result.no_audio or result.failed:
         say(
             f"{len(result.no_audio)} clip(s) without an audio track, {len(result.failed)} failed. Fix: re-extract "
             "those files (`lmms-humansense download --force`); `lmms-humansense verify` checks the whole root."
         )
-        return 1
-    return 0
+    return 0 if result.ok else 1

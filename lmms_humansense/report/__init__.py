@@ -47,5 +47,7 @@ def make_report(
     written["report.md"] = out / "report.md"
     written["report.md"].write_text(markdown, encoding="utf-8")
     written["report.json"] = out / "report.json"
-    written["report.json"].write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    written["report.json"].write_text(
+        json.dumps(report, indent=1, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
+    )
     return written

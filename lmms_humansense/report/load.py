@@ -91,6 +91,35 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+def _fraction(path: Path, entry: str, name: str, value: Any) -> float | None:
+    """A metric that is a fraction of questions (an accuracy, a parse-failure rate), or ``None``.
+
+    Every HumanSense metric lies in [0, 1]; anything else (NaN, infinity, 1.7, a rate of 7.0) means
+    the file was edited or written by something else, and a report built on it would rank models on
+    an impossible number (and NaN would make report.json invalid JSON), so it is refused.
+    """
+    number = _number(value)
+    if number is not None and not 0.0 <= number <= 1.0:  # also false for NaN
+        raise ReportInputError(
+            f"{path}: {entry} {name} is {value!r}, outside [0, 1]; every HumanSense metric is a fraction of "
+            "questions. Fix: pass the results file lmms-eval wrote, unedited (or re-run the evaluation)."
+        )
+    return number
+
+
+def _count(path: Path, entry: str, value: Any) -> int | None:
+    """A task's number of scored questions, or ``None``; a negative or fractional count is refused."""
+    number = _number(value)
+    if number is None:
+        return None
+    if not (number >= 0 and number == int(number)):  # also false for NaN and infinity
+        raise ReportInputError(
+            f"{path}: {entry} has {value!r} questions; a question count is a whole number, at least 0. "
+            "Fix: pass the results file lmms-eval wrote, unedited."
+        )
+    return int(number)
+
+
 def find_results(path: str | Path) -> list[Path]:
     """The result files a path names: the file itself, or every ``*_results.json`` under a folder.
 
@@ -212,17 +241,19 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
             count = counts.get(leaf) if isinstance(counts.get(leaf), Mapping) else {}
             n = count.get("effective", count.get("original"))
             tasks[code] = TaskResult(
-                *(_number(res.get(f"{m},none")) for m in METRICS), int(n) if isinstance(n, (int, float)) else None
+                *(_fraction(path, leaf, m, res.get(f"{m},none")) for m in METRICS),
+                _count(path, f"n-samples of {leaf}", n),
             )
         reported: dict[str, float | None] = {}
         top = results.get(variant.prefix)
         if isinstance(top, Mapping):
-            reported["overall"] = _number(top.get("acc,none"))
-            reported["paper_avg"] = _number(top.get("paper_avg,none"))
+            reported["overall"] = _fraction(path, variant.prefix, "acc", top.get("acc,none"))
+            reported["paper_avg"] = _fraction(path, variant.prefix, "paper_avg", top.get("paper_avg,none"))
         for level in LEVELS:
-            group = results.get(f"{variant.prefix}_{level.lower()}")
+            name = f"{variant.prefix}_{level.lower()}"
+            group = results.get(name)
             if isinstance(group, Mapping):
-                reported[level] = _number(group.get("acc,none"))
+                reported[level] = _fraction(path, name, "acc", group.get("acc,none"))
         settings = {
             "model": model,
             "model args": model_args or "(none)",
@@ -281,10 +312,8 @@ def run_from_scores(path: Path, data: Mapping[str, Any]) -> Run:
     """A run from ``lmms-humansense score --json`` output (labelled by the file's name)."""
     tasks = {
         code: TaskResult(
-            _number(v.get("acc")),
-            _number(v.get("acc_official")),
-            _number(v.get("parse_failure")),
-            int(v["n"]) if isinstance(v.get("n"), (int, float)) else None,
+            *(_fraction(path, code, m, v.get(m)) for m in METRICS),
+            _count(path, code, v.get("n")),
         )
         for code, v in data.items()
         if v.get("n") or v.get("n_empty")  # a task with no answer at all is missing, not 0

@@ -1,0 +1,64 @@
+"""How the answer parser's time grows with the answer's length.
+
+A linear parser takes about 4x the time for 4x the text.  Each shape repeats a fragment that makes
+one of the parser's steps work hard (letter runs with separators, declarations, number words,
+unclosed tags, label lines) up to 1, 4, 16 and 64 KB, for every answer format; the figure is the
+median CPU time of ``--repeat`` calls (CPU time, so other processes on a shared machine do not
+count).
+
+Run: ``python benchmarks/parser.py [--repeat 5]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+
+from lmms_humansense.answers import parse
+
+OPTIONS = ["A. happy", "B. sad", "C. angry", "D. calm"]
+SHAPES = {
+    "letter runs `A and `": "A and ",
+    "declarations `the answer is A. `": "the answer is A. ",
+    "number words `one `": "one ",
+    "digits `1 `": "1 ",
+    "unclosed `<think>`": "<think>",
+    "label lines `A.\\n`": "A.\n",
+    "negated letters `not A `": "not A ",
+    "prose `The woman looks happy. `": "The woman looks happy. ",
+}
+SIZES_KB = (1, 4, 16, 64)
+FORMATS = ("single", "multi", "numeric", "yesno")
+
+
+def cpu_ms(text: str, answer_format: str, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        parse(text, answer_format, OPTIONS)
+        times.append(time.process_time() - start)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    print(f"Python {platform.python_version()} on {platform.machine()}; median of {args.repeat}, CPU ms")
+    print("| shape | " + " | ".join(f"{kb} KB" for kb in SIZES_KB) + " | 64 KB / 16 KB |")
+    print("|---|" + "---:|" * (len(SIZES_KB) + 1))
+    for name, fragment in SHAPES.items():
+        row = []
+        for kb in SIZES_KB:
+            text = fragment * (kb * 1024 // len(fragment))
+            row.append(max(cpu_ms(text, f, args.repeat) for f in FORMATS))  # the slowest format
+        print(f"| {name} | " + " | ".join(f"{ms:.1f}" for ms in row) + f" | {row[-1] / max(row[-2], 1e-9):.1f}x |")
+    short = max(cpu_ms("B", f, 200) for f in FORMATS)
+    print(f"\na one-letter answer: {short * 1000:.0f} µs", file=sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,345 @@
+"""Bad media, a bad audio cache, pathological answers and impossible report values, each through
+the entry point a user meets it in: an lmms-eval run (``simple_evaluate``), ``lmms-humansense
+verify``, ``prepare`` and ``report``.  Every case ends in a named error or a counted outcome."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import bin_path, cli_env
+from fixture_data import write_video
+
+from lmms_humansense import cli
+from lmms_humansense.answers import option_letters, parse
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _tool(tmp: Path, root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``lmms-humansense ARGS --root ROOT`` as a user runs it, in the isolated environment."""
+    return subprocess.run(
+        [bin_path("lmms-humansense"), *args, "--root", str(root), "--no-progress", "--workers", "1"],
+        env=cli_env(tmp, **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _evaluate(root: Path, task: str, monkeypatch: pytest.MonkeyPatch, cache: Path | None = None) -> dict[str, Any]:
+    """One task through lmms-eval's own ``simple_evaluate`` with the chance-level chat baseline."""
+    from lmms_eval.evaluator import simple_evaluate
+    from lmms_eval.tasks import TaskManager
+
+    from lmms_humansense.taskgen import tasks_dir
+
+    monkeypatch.setenv("HUMANSENSE_ROOT", str(root))
+    if cache is not None:
+        monkeypatch.setenv("HUMANSENSE_CACHE", str(cache))
+    manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False)
+    return simple_evaluate(model="humansense_random", tasks=[task], task_manager=manager)
+
+
+def _cut_speech_clip(root: Path) -> Path:
+    """TR's clip as a faststart mp4 cut at 50 %: it opens, and its sound stops at 0.9 s of 2.0 s."""
+    clip = root / "videos" / "tr_000.mp4"
+    data = write_video(clip, seconds=2.0, faststart=True).read_bytes()
+    clip.write_bytes(data[: len(data) // 2])
+    return clip
+
+
+def _non_finite_audio(root: Path, value: float) -> Path:
+    """PC's audio file as a float WAV with one bad sample in the middle."""
+    import soundfile as sf
+
+    wav = root / "audios" / "pc_000.wav"
+    samples = (0.3 * np.sin(np.arange(32_000) / 10)).astype(np.float32)
+    samples[16_000] = value
+    sf.write(str(wav), samples, 16_000, subtype="FLOAT")
+    return wav
+
+
+# --- class 7: a faststart mp4 cut at 50 % ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("entry", ["run", "prepare", "verify"])
+def test_a_cut_speech_clip_is_refused(
+    entry: str, root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmms_humansense.media import MediaError, cached_audio_path
+
+    clip = _cut_speech_clip(root_copy)
+    if entry == "run":
+        with pytest.raises(
+            MediaError, match=r"doc TR-.*tr_000\.mp4: decoding its sound track reaches only 0\.9 s of 2\.0 s"
+        ):
+            _evaluate(root_copy, "humansense_tr", monkeypatch)
+        assert not cached_audio_path(clip).exists(), "the short track must not be cached"
+    elif entry == "prepare":
+        proc = _tool(tmp_path, root_copy, "prepare")
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert f"failed: {clip}: decoding its sound track reaches only 0.9 s" in proc.stderr
+        assert "(tasks TR)" in proc.stderr and "6 decoded" in proc.stderr
+    else:
+        proc = _tool(tmp_path, root_copy, "verify")
+        assert proc.returncode == 1 and f"{clip}: the end of its frames does not decode" in proc.stdout
+
+
+# --- class 9: NaN / infinite samples ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("entry", ["run", "prepare", "verify"])
+def test_non_finite_samples_are_refused(
+    entry: str, value: float, root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmms_humansense.media import MediaError
+
+    wav = _non_finite_audio(root_copy, value)
+    said = "its sound holds NaN or infinite samples"
+    if entry == "run":
+        with pytest.raises(MediaError, match=rf"doc PC-.*pc_000\.wav: {said}"):
+            _evaluate(root_copy, "humansense_pc", monkeypatch)
+    elif entry == "prepare":
+        proc = _tool(tmp_path, root_copy, "prepare")
+        assert proc.returncode == 1 and f"failed: {wav}: {said}" in proc.stderr and "(tasks PC)" in proc.stderr
+    else:
+        proc = _tool(tmp_path, root_copy, "verify")
+        assert proc.returncode == 1 and f"{wav}: {said}" in proc.stdout and "Traceback" not in proc.stderr
+
+
+# --- class 11: a cache that cannot be written --------------------------------------------------------
+
+
+def _unwritable_cache(tmp_path: Path, kind: str) -> Path:
+    if kind == "a file":
+        cache = tmp_path / "cache_is_a_file"
+        cache.write_text("not a folder\n")
+        return cache
+    cache = tmp_path / "read_only_cache"
+    cache.mkdir()
+    cache.chmod(0o555)
+    try:
+        (cache / "probe").touch()
+    except PermissionError:
+        return cache
+    (cache / "probe").unlink()
+    cache.chmod(0o755)
+    pytest.skip("this user writes into read-only folders (root): the file case covers the same code")
+
+
+@pytest.mark.parametrize("kind", ["a file", "read-only"])
+@pytest.mark.parametrize("entry", ["run", "prepare"])
+def test_an_unwritable_cache_names_the_variable(
+    entry: str, kind: str, root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmms_humansense.media import MediaError
+
+    cache = _unwritable_cache(tmp_path, kind)
+    try:
+        if entry == "run":
+            with pytest.raises(
+                MediaError, match=rf"doc TR-.*HUMANSENSE_CACHE={re.escape(str(cache))} must name a writable folder"
+            ):
+                _evaluate(root_copy, "humansense_tr", monkeypatch, cache=cache)
+        else:
+            proc = _tool(tmp_path, root_copy, "prepare", HUMANSENSE_CACHE=str(cache))
+            assert proc.returncode == 2 and "Traceback" not in proc.stderr
+            assert f"HUMANSENSE_CACHE={cache} must name a writable folder" in proc.stderr
+            assert "Fix: set HUMANSENSE_CACHE" in proc.stderr and "re-extract" not in proc.stderr
+    finally:
+        if cache.is_dir():
+            cache.chmod(0o755)
+
+
+# --- class 12: a damaged cache entry -----------------------------------------------------------------
+
+
+def _damage(wav: Path, how: str) -> None:
+    import soundfile as sf
+
+    if how == "cut in half":
+        data = wav.read_bytes()
+        wav.write_bytes(data[: len(data) // 2])
+    elif how == "20 bytes":
+        wav.write_bytes(wav.read_bytes()[:20])
+    else:  # a whole, valid WAV, but not the one this package wrote (16-bit, 8 kHz)
+        sf.write(str(wav), np.zeros(800, dtype=np.float32), 8_000, subtype="PCM_16")
+
+
+@pytest.mark.parametrize("how", ["cut in half", "20 bytes", "a foreign wav"])
+@pytest.mark.parametrize("entry", ["run", "prepare"])
+def test_a_damaged_cache_entry_is_decoded_again(
+    entry: str, how: str, root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmms_humansense.media import cache_entry_ok, cached_audio_path, decode_audio, load_cached_audio
+
+    cache = tmp_path / "humansense_cache"  # what cli_env gives the tools
+    monkeypatch.setenv("HUMANSENSE_CACHE", str(cache))
+    clip = root_copy / "videos" / "tr_000.mp4"
+    whole = load_cached_audio(clip)
+    wav = cached_audio_path(clip)
+    _damage(wav, how)
+    assert not cache_entry_ok(wav)
+    if entry == "run":
+        results = _evaluate(root_copy, "humansense_tr", monkeypatch, cache=cache)
+        assert results["results"]["humansense_tr"]["acc,none"] is not None
+    else:
+        proc = _tool(tmp_path, root_copy, "prepare")
+        assert proc.returncode == 0, proc.stderr
+        assert "7 decoded (1 of them replacing damaged cache entries), 0 already cached" in proc.stderr
+    assert cache_entry_ok(wav)
+    assert np.array_equal(load_cached_audio(clip), whole) and np.array_equal(whole, decode_audio(clip))
+
+
+def test_prepare_counts_whole_entries_as_cached(root_copy: Path, tmp_path: Path) -> None:
+    first = _tool(tmp_path, root_copy, "prepare")
+    again = _tool(tmp_path, root_copy, "prepare")
+    assert first.returncode == again.returncode == 0
+    assert "0 decoded, 7 already cached" in again.stderr
+
+
+# --- class 13: the answer parser -----------------------------------------------------------------------
+
+OPTIONS = ["A. happy", "B. sad", "C. angry", "D. calm"]
+LONG_ANSWERS = {
+    "letter runs": "A and " * 11_000,
+    "unclosed think tags": "<think>" * 9_000,
+    "unclosed answer tags": "<answer>" * 8_000,
+    "number words": "one " * 16_000,
+    "digits": "1 " * 32_000,
+    "declarations": "the answer is A. " * 4_000,
+    "letters before a verb": "A is " * 13_000,
+    "negations": "not A " * 11_000,
+    "label lines": "A.\n" * 21_000,
+    "whitespace after a letter": "A" + " " * 65_000 + "x",
+}
+
+
+@pytest.mark.parametrize("answer", LONG_ANSWERS.values(), ids=LONG_ANSWERS.keys())
+@pytest.mark.parametrize("answer_format", ["single", "multi", "numeric", "yesno"])
+def test_a_64_kb_answer_is_read_in_under_100_ms(answer: str, answer_format: str) -> None:
+    """CPU time, the least of 3 reads, so that other processes on a busy machine do not count;
+    benchmarks/parser.py measures the growth with the answer's length."""
+    assert len(answer.encode()) >= 60_000
+    seconds = []
+    for _ in range(3):
+        start = time.process_time()
+        parsed = parse(answer, answer_format, OPTIONS)
+        seconds.append(time.process_time() - start)
+    assert min(seconds) < 0.1, f"{min(seconds) * 1000:.0f} ms"
+    assert parsed.outcome in ("ok", "empty", "unparsed", "ambiguous", "invalid")
+
+
+_PIECES = (
+    "A", "B", "C", "D", "E", "a", "b", "I", "(B)", "(c)", "[D]", "AC", "BD", "answer", "the answer is", "Answer:",
+    "is", "are", "correct", "not", "n't", "never", "I don't think", "choose", "option", "so", "Therefore,", "and",
+    "or", "&", ",", ".", ";", ":", "(", ")", "-", "\n", " ", "\t", "<think>", "</think>", "<answer>", "</answer>",
+    "\\boxed{", "}", "**", "happy", "sad", "angry", "walking", "one", "two", "ten", "none", "3", "10", "2.5", "1,000",
+    "0:05", "in total", "there are", "the one", "one of", "Yes", "no", "答案是", "、", "seems", "A woman", "N/A", "•",
+    "é", "İ", "\u2028",
+)  # fmt: skip
+_ITEMS = (
+    ("single", ["A. happy", "B. sad", "C. angry", "D. calm"]),
+    ("single", ["(A) walking", "(B) running", "(C) sitting", "(D) jumping", "(E) waving"]),
+    ("single", ["A. yes", "B. no"]),
+    ("multi", ["A. walking", "B. running", "C. sitting", "D. jumping"]),
+    ("numeric", []),
+    ("yesno", []),
+)
+
+
+def _generated(rng: random.Random) -> str:
+    """Answers built from the pieces the parser reacts to, from one piece to a few kilobytes."""
+    n = rng.choice((1, 2, 3, 5, 8, 20, 60, 400, 2_000))
+    return "".join(rng.choice(_PIECES) + rng.choice(("", " ", " ", "\n")) for _ in range(n))
+
+
+def test_fuzz_10000_answers() -> None:
+    """No exception; an ``ok`` answer is always among the item's letters (or a whole number 0-10
+    for counting, yes/no for judgments); anything else is a counted outcome; none slower than 100 ms."""
+    rng = random.Random(20_250_810)
+    outcomes: dict[str, int] = {}
+    slowest = 0.0
+    for _ in range(10_000):
+        answer_format, options = rng.choice(_ITEMS)
+        answer = _generated(rng)
+        start = time.process_time()
+        parsed = parse(answer, answer_format, options)
+        slowest = max(slowest, time.process_time() - start)
+        outcomes[parsed.outcome] = outcomes.get(parsed.outcome, 0) + 1
+        if not parsed.ok:
+            assert parsed.value == ""
+        elif answer_format in ("single", "multi"):
+            assert parsed.value and set(parsed.value) <= set(option_letters(options)), (answer, parsed)
+            assert answer_format == "multi" or len(parsed.value) == 1
+        elif answer_format == "numeric":
+            assert parsed.value.isdigit(), (answer, parsed)
+        else:
+            assert parsed.value in ("yes", "no")
+    assert slowest < 0.1, f"slowest answer took {slowest * 1000:.0f} ms"
+    assert sum(outcomes.values()) == 10_000 and outcomes.get("ok", 0) > 1_000 and len(outcomes) == 5
+
+
+# --- class 14: impossible numbers in a results file ----------------------------------------------------
+
+
+def _results(tmp_path: Path, **overrides: Any) -> Path:
+    """An lmms-eval results file of one task (ES), with one value replaced."""
+    leaf = "humansense_es"
+    entry = {"alias": leaf, "acc,none": 0.6, "acc_official,none": 0.5, "parse_failure,none": 0.0}
+    n = overrides.pop("n", 300)
+    entry.update({f"{k},none": v for k, v in overrides.items()})
+    data = {
+        "results": {leaf: entry},
+        "n-samples": {leaf: {"original": 300, "effective": n}},
+        "config": {"model": "humansense_random", "model_args": "", "limit": None},
+    }
+    path = tmp_path / "run" / "20260101_120000_results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")  # json writes NaN and Infinity as bare words
+    return path
+
+
+IMPOSSIBLE = {
+    "acc NaN": ({"acc": float("nan")}, "acc is nan"),
+    "acc Infinity": ({"acc": float("inf")}, "acc is inf"),
+    "acc 1.7": ({"acc": 1.7}, "acc is 1.7"),
+    "acc -0.5": ({"acc": -0.5}, "acc is -0.5"),
+    "acc_official 2": ({"acc_official": 2}, "acc_official is 2"),
+    "parse failure 7.0": ({"parse_failure": 7.0}, "parse_failure is 7.0"),
+    "n -5": ({"n": -5}, "has -5 questions"),
+    "n 2.5": ({"n": 2.5}, "has 2.5 questions"),
+}
+
+
+@pytest.mark.parametrize(("change", "said"), IMPOSSIBLE.values(), ids=IMPOSSIBLE.keys())
+def test_report_refuses_impossible_values(
+    change: dict[str, Any], said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = _results(tmp_path, **change)
+    out = tmp_path / "report"
+    assert cli.main(["report", str(results), "--out", str(out), "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert str(results) in err and "humansense_es" in err and said in err and "Traceback" not in err
+    assert not (out / "report.json").exists()
+
+
+def test_report_json_is_strict_json(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    assert cli.main(["report", str(_results(tmp_path)), "--out", str(out), "--no-plots"]) == 0
+
+    def refuse(word: str) -> None:
+        raise AssertionError(f"report.json holds {word}")
+
+    json.loads((out / "report.json").read_text(encoding="utf-8"), parse_constant=refuse)
+    assert os.path.getsize(out / "report.md") > 0
