@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from lmms_humansense.data.root import cache_home
+from lmms_humansense.files import create_once
 
 SAMPLE_RATE = 16_000
 
@@ -49,7 +50,7 @@ class VideoInfo:
     has_audio: bool
 
 
-def _open(path: str):
+def open_media(path: str) -> Any:
     import av
 
     if not os.path.isfile(path):
@@ -67,7 +68,7 @@ def _open(path: str):
 @lru_cache(maxsize=8192)
 def _probe_cached(path: str, size: int, mtime_ns: int) -> VideoInfo:
     del size, mtime_ns  # cache key only
-    with _open(path) as container:
+    with open_media(path) as container:
         videos = container.streams.video
         if not videos:
             raise MediaError(f"{path}: has no video stream")
@@ -175,7 +176,7 @@ def _resampled(chunks: Iterable[tuple[np.ndarray, int]], sample_rate: int) -> It
 def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """The first audio stream of a file (an mp4's track or an audio file) as mono float32."""
     p = str(path)
-    with _open(p) as container:
+    with open_media(p) as container:
         out = [c for c in _resampled(_mono_chunks(p, container), sample_rate) if c.size]
         if not out:
             raise MediaError(f"{p}: audio track holds no samples")
@@ -191,7 +192,7 @@ _THREAD_FROM_SECONDS = 3.0
 
 def _decode_to_wav(src: str, target: str) -> int:
     """Decode ``src``'s sound into a 16 kHz float WAV at ``target``; returns the samples written."""
-    with _open(src) as container:
+    with open_media(src) as container:
         chunks = _mono_chunks(src, container)
         if (container.duration or 0) / 1_000_000 < _THREAD_FROM_SECONDS:
             written = _write_wav(target, _resampled(chunks, SAMPLE_RATE))
@@ -211,8 +212,8 @@ def _check_sound_length(p: str, container: Any, seconds: float) -> None:
     have no frames to compare with.
     """
     if container.streams.video:
-        duration = _video_seconds(container, container.streams.video[0])
-        _check_reaches_end(p, "sound track", seconds, duration)
+        duration = video_seconds(container, container.streams.video[0])
+        check_reaches_end(p, "sound track", seconds, duration)
 
 
 #: The header of a mono 16 kHz IEEE-float WAV (format 3 with the ``fact`` chunk the format asks
@@ -286,16 +287,17 @@ def cache_dir() -> Path:
     return cache_home() / "audio16k"
 
 
+def _cache_key(p: Path, *extra: object) -> str:
+    """A cache entry's key: the source's absolute path, size and modification time (a replaced or
+    edited file gets a new entry), plus what else the entry depends on."""
+    st = p.stat()
+    return hashlib.sha1("|".join(map(str, (p, st.st_size, st.st_mtime_ns, *extra))).encode()).hexdigest()[:16]
+
+
 def cached_audio_path(source: str | os.PathLike[str]) -> Path:
     """Where the decoded sound of ``source`` lives in the cache (it may not exist yet)."""
     p = Path(source).resolve()
-    st = p.stat()
-    key = hashlib.sha1(f"{p}|{st.st_size}|{st.st_mtime_ns}|{AUDIO_CACHE_VERSION}".encode()).hexdigest()[:16]
-    return cache_dir() / f"{p.stem}-{key}.wav"
-
-
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
+    return cache_dir() / f"{p.stem}-{_cache_key(p, AUDIO_CACHE_VERSION)}.wav"
 
 
 def cache_entry_ok(wav: Path) -> bool:
@@ -350,28 +352,10 @@ def ensure_cached_audio(source: str | os.PathLike[str]) -> Path:
     if not src.is_file():
         raise MediaError(f"{src}: file does not exist")
     target = cached_audio_path(src)
-    if cache_entry_ok(target):
-        return target
-    with _locks_guard:
-        lock = _locks.setdefault(str(target), threading.Lock())
-    with lock:
-        if cache_entry_ok(target):
-            return target
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.stem, suffix=".tmp.wav")
-            os.close(fd)
-        except OSError as exc:
-            raise _cache_error(target.parent, exc) from None
-        try:
-            _decode_to_wav(str(src), tmp)
-            os.replace(tmp, target)
-        except OSError as exc:  # decoding errors are MediaErrors: an OSError here is the cache's
-            raise _cache_error(target.parent, exc) from None
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return target
+    try:
+        return create_once(target, lambda tmp: _decode_to_wav(str(src), tmp), ready=cache_entry_ok, suffix=".wav")
+    except OSError as exc:  # decoding errors are MediaErrors: an OSError here is the cache's
+        raise _cache_error(target.parent, exc) from None
 
 
 def load_cached_audio(source: str | os.PathLike[str]) -> np.ndarray:
@@ -389,9 +373,7 @@ def load_cached_audio(source: str | os.PathLike[str]) -> np.ndarray:
 def silent_video_path(source: str | os.PathLike[str]) -> Path:
     """Where the audio-stripped copy of ``source`` lives in the cache (it may not exist yet)."""
     p = Path(source).resolve()
-    st = p.stat()
-    key = hashlib.sha1(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    return cache_home() / "silent" / f"{p.stem}-{key}{p.suffix or '.mp4'}"
+    return cache_home() / "silent" / f"{p.stem}-{_cache_key(p)}{p.suffix or '.mp4'}"
 
 
 def silent_video(source: str | os.PathLike[str]) -> str:
@@ -407,21 +389,10 @@ def silent_video(source: str | os.PathLike[str]) -> str:
     if not probe_video(src).has_audio:
         return src
     target = silent_video_path(src)
-    if target.is_file():
-        return str(target)
-    with _locks_guard:
-        lock = _locks.setdefault(str(target), threading.Lock())
-    with lock:
-        if target.is_file():
-            return str(target)
+
+    def remux(tmp: str) -> None:
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.stem, suffix=".tmp" + target.suffix)
-            os.close(fd)
-        except OSError as exc:
-            raise _cache_error(target.parent, exc) from None
-        try:
-            with _open(src) as inp, av.open(tmp, mode="w", format=inp.format.name.split(",")[0]) as out:
+            with open_media(src) as inp, av.open(tmp, mode="w", format=inp.format.name.split(",")[0]) as out:
                 in_stream = inp.streams.video[0]
                 out_stream = out.add_stream_from_template(in_stream)
                 for packet in inp.demux(in_stream):
@@ -429,75 +400,24 @@ def silent_video(source: str | os.PathLike[str]) -> str:
                         continue
                     packet.stream = out_stream
                     out.mux(packet)
-            os.replace(tmp, target)
         except MediaError:
             raise
         except Exception as exc:
             raise MediaError(f"{src}: cannot copy its video stream without sound ({exc}); re-extract it") from None
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return str(target)
 
-
-def check_video_decodes(path: str | os.PathLike[str], need_audio: bool) -> VideoInfo:
-    """Open a video and decode its first and last frame; raise :class:`MediaError` naming what fails.
-
-    Opening alone misses the commonest damage (a download or extraction cut short keeps a
-    readable header and loses the end), so the last second is decoded too; seeking there keeps
-    the check to a few frames per clip whatever its length.
-    """
-    p = str(path)
-    with _open(p) as container:
-        if not container.streams.video:
-            raise MediaError(f"{p}: has no video stream")
-        stream = container.streams.video[0]
-        if need_audio and not container.streams.audio:
-            raise NoAudioTrackError(f"{p}: has no audio track, but its task needs sound")
-        try:
-            first = next(container.decode(stream), None)
-        except Exception as exc:
-            raise MediaError(f"{p}: the first frame does not decode ({exc}); re-extract or re-download it") from None
-        if first is None:
-            raise MediaError(f"{p}: no frame decodes; re-extract or re-download it")
-        duration = _video_seconds(container, stream)
-        _check_stream_end(container, stream, duration, p, "frames")
-        if need_audio:
-            _check_stream_end(container, container.streams.audio[0], duration, p, "sound track")
-    return probe_video(p)
-
-
-def _check_stream_end(container: Any, stream: Any, duration: float, p: str, what: str) -> None:
-    """Decode the last second of ``stream`` and check it reaches the end of the file.
-
-    A file cut short may still open and decode its start; for an mp4 it may even keep all its
-    frames and lose the end of its sound, so each stream a task uses is checked.
-    """
-    tb = stream.time_base
-    last = None
     try:
-        if duration > 1.0 and tb:
-            container.seek(int((duration - 1.0) / tb), stream=stream, backward=True)
-        for frame in container.decode(stream):
-            last = frame
-    except Exception as exc:
-        raise MediaError(
-            f"{p}: the end of its {what} does not decode ({exc}); the file is probably cut short"
-        ) from None
-    if last is None:
-        raise MediaError(f"{p}: the end of its {what} does not decode; the file is probably cut short")
-    end = float(last.pts * tb) if last.pts is not None and tb else duration
-    end += getattr(last, "samples", 0) / (getattr(last, "sample_rate", 0) or 1)
-    _check_reaches_end(p, what, end, duration)
+        return str(create_once(target, remux, suffix=target.suffix))
+    except OSError as exc:  # remuxing errors are MediaErrors: an OSError here is the cache's
+        raise _cache_error(target.parent, exc) from None
 
 
-def _video_seconds(container: Any, stream: Any) -> float:
+def video_seconds(container: Any, stream: Any) -> float:
     """A video's length as its index states it (the stream's, else the container's)."""
     tb = stream.time_base
     return float(stream.duration * tb) if stream.duration and tb else (container.duration or 0) / 1_000_000
 
 
-def _check_reaches_end(p: str, what: str, end: float, duration: float) -> None:
+def check_reaches_end(p: str, what: str, end: float, duration: float) -> None:
     """Raise when a stream stops short of the video's length: by more than a quarter of a short
     clip, or more than 2 s of a long one (encoders end tracks a few frames apart, never seconds)."""
     if duration and end < duration - min(2.0, duration / 4):

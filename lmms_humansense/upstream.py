@@ -40,6 +40,7 @@ RUNTIME_MODULES: dict[str, str] = {
     "prompts.py": "prompts.py",
     "scoring.py": "scoring.py",
     "wrappers.py": "wrappers.py",
+    "files.py": "files.py",
     "media.py": "media.py",
     "data/__init__.py": "data/__init__.py",
     "data/root.py": "data/root.py",

@@ -18,11 +18,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import shutil
 import stat
 import sys
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from lmms_humansense.data.root import (
     INCOMPLETE_MARKER,
     default_root,
 )
+from lmms_humansense.files import atomic_target, write_text_atomically
 
 #: The hub folder the benchmark lives in; ``train_data/`` next to it is never fetched.
 HUB_FOLDER = "bench_data"
@@ -112,29 +111,6 @@ def _member_target(archive: Path, info: zipfile.ZipInfo, folder: str) -> PurePos
     if folder in parts[:-1]:
         parts = parts[parts.index(folder) + 1 :]
     return PurePosixPath(folder, *parts)
-
-
-def _file_mode() -> int:
-    """The mode a plain ``open()`` would give: temporary files are 0600, shared data roots need more."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _publish(tmp: str, target: Path) -> None:
-    os.chmod(tmp, _file_mode())
-    os.replace(tmp, target)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        _publish(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _done_marker(root: Path, archive: Path) -> Path:
@@ -216,27 +192,21 @@ def extract_archive(
         tqdm(total=need, unit="B", unit_scale=True, desc=f"extract {archive.name}", disable=not progress) as bar,
     ):
         for info, target in todo:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
             try:
-                with os.fdopen(fd, "wb") as out, zf.open(info) as src:
+                with atomic_target(target, ".part") as tmp, open(tmp, "wb") as out, zf.open(info) as src:
                     while chunk := src.read(1 << 20):
                         out.write(chunk)
                         bar.update(len(chunk))
-                _publish(tmp, target)
             except zipfile.BadZipFile as exc:
                 raise DownloadError(
                     f"{archive}: entry {info.filename!r} is damaged ({exc}). Fix: delete {archive} and rerun "
                     "`lmms-humansense download` to fetch it again."
                 ) from None
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
             stats.written += 1
             stats.bytes_written += info.file_size
             if after_file is not None:
                 after_file(target)
-    _atomic_write_text(done, json.dumps(stamp, sort_keys=True))
+    write_text_atomically(done, json.dumps(stamp, sort_keys=True))
     return stats
 
 
@@ -404,15 +374,8 @@ def download(
         (root / COMPLETE_MARKER).unlink(missing_ok=True)
         log(f"{HUB_REPO} revision {wanted} = commit {commit}; extracting into {root}")
         for name in ANNOTATION_FILES:
-            target = root / name
-            fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{name}.", suffix=".tmp")
-            os.close(fd)
-            try:
+            with atomic_target(root / name) as tmp:
                 shutil.copyfile(folder / name, tmp)
-                _publish(tmp, target)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
         for name in ARCHIVES:
             stats = extract_archive(folder / name, root, progress=progress, force=force, after_file=after_file)
             if stats.already_done:
@@ -421,7 +384,7 @@ def download(
                 junk = f", {stats.skipped_junk} non-benchmark entries (__MACOSX/) skipped" if stats.skipped_junk else ""
                 log(f"{name}: {stats.written} files written, {stats.resumed} kept from an earlier run{junk}")
         record = {"repo": HUB_REPO, "folder": HUB_FOLDER, "revision": wanted, "commit": commit}
-        _atomic_write_text(root / COMPLETE_MARKER, json.dumps(record, indent=1, sort_keys=True) + "\n")
+        write_text_atomically(root / COMPLETE_MARKER, json.dumps(record, indent=1, sort_keys=True) + "\n")
         (root / INCOMPLETE_MARKER).unlink()
         return root
     finally:

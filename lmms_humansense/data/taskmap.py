@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 from lmms_humansense.catalog import BY_CODE, TASKS, known_task_types
+from lmms_humansense.files import write_text_atomically
 
 ENV_VAR = "HUMANSENSE_TASK_MAP"
 ROOT_FILE = "humansense_task_map.json"
@@ -234,8 +235,7 @@ def remember_resolution(root: Path, mapping: dict[str, str]) -> Path | None:
     text = json.dumps(mapping, indent=1, sort_keys=True) + "\n"
     for path in (root / RESOLVED_FILE, resolved_cache_file(root)):
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            write_text_atomically(path, text)  # several ranks may resolve at once
             return path
         except OSError:
             continue

@@ -22,6 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from lmms_humansense.catalog import BY_CODE, TASKS
+from lmms_humansense.media import (
+    MediaError,
+    NoAudioTrackError,
+    VideoInfo,
+    check_reaches_end,
+    decode_audio,
+    open_media,
+    probe_video,
+    video_seconds,
+)
 
 
 @dataclass(frozen=True)
@@ -65,9 +75,59 @@ class _MediaUse:
     records: list[str] = field(default_factory=list)
 
 
+def check_video_decodes(path: str | os.PathLike[str], need_audio: bool) -> VideoInfo:
+    """Open a video and decode its first and last frame; raise :class:`MediaError` naming what fails.
+
+    Opening alone misses the commonest damage (a download or extraction cut short keeps a
+    readable header and loses the end), so the last second is decoded too; seeking there keeps
+    the check to a few frames per clip whatever its length.
+    """
+    p = str(path)
+    with open_media(p) as container:
+        if not container.streams.video:
+            raise MediaError(f"{p}: has no video stream")
+        stream = container.streams.video[0]
+        if need_audio and not container.streams.audio:
+            raise NoAudioTrackError(f"{p}: has no audio track, but its task needs sound")
+        try:
+            first = next(container.decode(stream), None)
+        except Exception as exc:
+            raise MediaError(f"{p}: the first frame does not decode ({exc}); re-extract or re-download it") from None
+        if first is None:
+            raise MediaError(f"{p}: no frame decodes; re-extract or re-download it")
+        duration = video_seconds(container, stream)
+        _check_stream_end(container, stream, duration, p, "frames")
+        if need_audio:
+            _check_stream_end(container, container.streams.audio[0], duration, p, "sound track")
+    return probe_video(p)
+
+
+def _check_stream_end(container: Any, stream: Any, duration: float, p: str, what: str) -> None:
+    """Decode the last second of ``stream`` and check it reaches the end of the file.
+
+    A file cut short may still open and decode its start; for an mp4 it may even keep all its
+    frames and lose the end of its sound, so each stream a task uses is checked.
+    """
+    tb = stream.time_base
+    last = None
+    try:
+        if duration > 1.0 and tb:
+            container.seek(int((duration - 1.0) / tb), stream=stream, backward=True)
+        for frame in container.decode(stream):
+            last = frame
+    except Exception as exc:
+        raise MediaError(
+            f"{p}: the end of its {what} does not decode ({exc}); the file is probably cut short"
+        ) from None
+    if last is None:
+        raise MediaError(f"{p}: the end of its {what} does not decode; the file is probably cut short")
+    end = float(last.pts * tb) if last.pts is not None and tb else duration
+    end += getattr(last, "samples", 0) / (getattr(last, "sample_rate", 0) or 1)
+    check_reaches_end(p, what, end, duration)
+
+
 def check_media(job: tuple[str, str, bool]) -> tuple[str, str, str]:
     """(path, kind of problem or "", message) for one media file; runs in a worker process."""
-    from lmms_humansense.media import MediaError, NoAudioTrackError, check_video_decodes, decode_audio
 
     path, modality, need_audio = job
     try:
