@@ -31,7 +31,7 @@ SHAPES = {
     "prose `The woman looks happy. `": "The woman looks happy. ",
 }
 SIZES_KB = (1, 4, 16, 64)
-FORMATS = ("single", "multi", "numeric", "yesno")
+FORMATS = ("single", "multi", "numeric")
 
 
 def cpu_ms(text: str, answer_format: str, repeat: int) -> float:

@@ -490,31 +490,6 @@ def parse_number(response: str) -> Parsed:
     return Parsed("invalid") if value is None else Parsed("ok", str(value))
 
 
-# --- Yes / No -----------------------------------------------------------------------------------
-
-_YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
-_YES_NO_DECLARED = re.compile(r"(?:\banswers?\b(?:\s+is)?|答案(?:是|为)?)\s*(?:[:：=\-]\s*)?(yes|no)\b", re.IGNORECASE)
-_YES_NO_LEADING = re.compile(r"\s*(yes|no)\s*(?:$|[.,!;:\n])", re.IGNORECASE)
-
-
-def parse_yesno(response: str) -> Parsed:
-    """``yes`` or ``no``: the last declaration ("the answer is no"), else a leading "Yes," / "No.",
-    else the only one of the two words the answer uses."""
-    text = _clean(response)
-    if not text:
-        return Parsed("empty")
-    declared = _YES_NO_DECLARED.findall(text)
-    leading = _YES_NO_LEADING.match(text)
-    if declared:
-        return Parsed("ok", declared[-1].lower())
-    if leading:
-        return Parsed("ok", leading.group(1).lower())
-    found = {w.lower() for w in _YES_NO.findall(text)}
-    if len(found) == 1:
-        return Parsed("ok", found.pop())
-    return Parsed("ambiguous") if found else Parsed("unparsed")
-
-
 def parse(response: str, answer_format: AnswerFormat, options: Sequence[str] = ()) -> Parsed:
     """Dispatch on the item's answer format."""
     if answer_format == "single":
@@ -523,6 +498,4 @@ def parse(response: str, answer_format: AnswerFormat, options: Sequence[str] = (
         return parse_multi(response, options)
     if answer_format == "numeric":
         return parse_number(response)
-    if answer_format == "yesno":
-        return parse_yesno(response)
     raise ValueError(f"unknown answer format {answer_format!r}")

@@ -18,6 +18,8 @@ QUESTION_PATTERNS: dict[str, AnswerFormat] = {
     "Multiple-choice question (select one answer choice)": "single",
     "Multiple-choice question (select one or more answer choices)": "multi",
     "Question and answer (Arabic numerals)": "numeric",
+    # score.py scores this pattern, but the runner has no prompt for it and no HumanSense task uses
+    # it: it is known only so that a record carrying it is refused by name (no prompt, no scorer).
     "Judgment question (Yes or No)": "yesno",
 }
 

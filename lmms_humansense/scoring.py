@@ -51,8 +51,6 @@ def robust_score(response: str, answer_format: AnswerFormat, options: Sequence[s
         return RobustScore(parsed, multi_credit(parsed.value, "".join(sorted(gold.upper()))))
     if answer_format == "numeric":
         return RobustScore(parsed, float(int(parsed.value) == int(gold)))
-    if answer_format == "yesno":
-        return RobustScore(parsed, float(parsed.value == gold.strip().lower()))
     return RobustScore(parsed, float(parsed.value == gold.strip()[:1].upper()))
 
 
@@ -67,9 +65,6 @@ def official_score(response: str | None, answer_format: AnswerFormat, gold: str)
             return float(int(gold) == int(response[0]))
         except ValueError:
             return 0.0
-    if answer_format == "yesno":
-        answer = response.replace(".", "").replace(" ", "")
-        return float(gold.lower() == answer.lower()) if answer else None
     if answer_format == "multi":
         answer = response.replace(".", "").replace(",", "").lower()
         return multi_credit(answer, gold.lower()) if answer else None
@@ -121,11 +116,6 @@ def official_think_score(
     if 0 <= index < len(options):
         gold_option = options[index]
     tag = re.search(r"<answer>(.*?)</answer>", response, re.DOTALL)
-    if answer_format == "yesno":
-        answer = response.replace(".", "").replace(" ", "")
-        if not tag or not answer:
-            return None
-        return float(gold.lower() == answer.lower())
     answer = tag.group(1).strip() if tag else response
     if answer_format == "single":
         return _think_single(gold, answer if tag else response[0], gold_option)

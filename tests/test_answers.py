@@ -13,7 +13,6 @@ from lmms_humansense.answers import (
     parse_multi,
     parse_number,
     parse_single,
-    parse_yesno,
 )
 
 EMOTIONS = ["A. happy", "B. angry", "C. sad", "D. surprised"]
@@ -169,18 +168,6 @@ NUMBERS = [
     ("", EMPTY),
 ]
 
-YES_NO = [
-    ("Yes", ok("yes")),
-    ("no.", ok("no")),
-    ("No, the man is not lying.", ok("no")),
-    ("Yes, there is no doubt he is joking.", ok("yes")),
-    ("The answer is yes.", ok("yes")),
-    ("<think>yes or no? His smile is forced.</think><answer>No</answer>", ok("no")),
-    ("I'm not sure.", UNPARSED),
-    ("Maybe yes, maybe no.", AMBIGUOUS),
-    ("", EMPTY),
-]
-
 
 @pytest.mark.parametrize(("response", "options", "expected"), SINGLE)
 def test_single(response: str, options: list[str], expected: Parsed) -> None:
@@ -197,18 +184,12 @@ def test_number(response: str, expected: Parsed) -> None:
     assert parse_number(response) == expected
 
 
-@pytest.mark.parametrize(("response", "expected"), YES_NO)
-def test_yesno(response: str, expected: Parsed) -> None:
-    assert parse_yesno(response) == expected
-
-
 @pytest.mark.parametrize(
     ("answer_format", "response", "options", "expected"),
     [
         ("single", "The answer is C", EMOTIONS, ok("C")),
         ("multi", "C, A", ACTIONS, ok("AC")),
         ("numeric", "10", (), ok("10")),
-        ("yesno", "Yes.", (), ok("yes")),
     ],
 )
 def test_parse_dispatches(answer_format: str, response: str, options: list[str], expected: Parsed) -> None:

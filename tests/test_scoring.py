@@ -34,8 +34,6 @@ OPTS = ["A. happy", "B. angry", "C. calm", "D. sad"]
         ("a", "multi", "AC", 0.5),
         ("AB", "multi", "AC", 0.0),
         (".,", "multi", "AC", None),  # nothing left after removing . and ,
-        ("Yes.", "yesno", "yes", 1.0),
-        ("No", "yesno", "yes", 0.0),
     ],
 )
 def test_official_rules(response: str, fmt: str, gold: str, expected: float | None) -> None:

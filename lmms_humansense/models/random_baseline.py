@@ -61,8 +61,6 @@ class RandomBaseline(lmms):
         if fmt == "multi":
             k = rng.randint(1, len(letters))
             return "".join(sorted(rng.sample(letters, k)))
-        if fmt == "yesno":
-            return rng.choice(["Yes", "No"])
         return rng.choice(letters)
 
     def generate_until(self, requests: list[Any]) -> list[str]:
