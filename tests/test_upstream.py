@@ -309,3 +309,27 @@ def test_a_validation_line_names_the_command_that_ran(sample_results: Path, tmp_
     (line,) = _validation(older, sample=False)
     assert line.startswith("- `lmms-eval --model dummy --model_args response=A --tasks humansense_l4 --limit 1`")
     assert "(--limit 1: part of each task)" in line and "full set" not in line
+
+
+def test_the_runtime_imports_nothing_from_the_tools() -> None:
+    """The task runtime (what export-upstream ships) stands alone: the plugin's tools (download,
+    prepare, verify, report, score, export, the model adapters) import it, never the reverse."""
+    import ast
+
+    from lmms_humansense import upstream
+
+    package = Path(upstream.__file__).resolve().parent
+    runtime = {
+        "lmms_humansense." + s.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        for s in upstream.RUNTIME_MODULES
+    }
+    runtime.add("lmms_humansense.data")
+    for source in upstream.RUNTIME_MODULES:
+        tree = ast.parse((package / source).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lmms_humansense"):
+                assert node.module in runtime, f"{source} imports the plugin-only {node.module}"
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("lmms_humansense"):
+                        assert alias.name in runtime, f"{source} imports the plugin-only {alias.name}"
