@@ -193,3 +193,14 @@ def test_the_sample_script_finds_results_with_and_without_a_model_folder(tmp_pat
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         assert proc.stdout.strip() == str(want / "20260101_000000_results.json")
+
+
+def test_every_module_command_is_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from lmms_humansense.cli import MODULE_COMMANDS, build_parser
+
+    parser = build_parser()
+    for name in MODULE_COMMANDS:
+        with pytest.raises(SystemExit) as done:
+            parser.parse_args([name, "--help"])
+        assert done.value.code == 0
+        assert f"lmms-humansense {name}" in capsys.readouterr().out
