@@ -161,9 +161,25 @@ def all_task_names() -> list[str]:
 
 
 def tasks_dir() -> Path:
-    """The installed task folder (what ``--include_path`` needs)."""
-    import lmms_humansense.task_yamls as pkg
+    """The installed task folder (what ``--include_path`` needs).
 
+    The wheel ships the folder as ``lmms_humansense/task_yamls``; the checkout keeps it at the top
+    level (``task_yamls/``, mapped by pyproject).  ``python -m lmms_eval`` (hence ``torchrun -m`` and
+    ``accelerate launch -m``) started from the checkout's root puts the source tree first on
+    ``sys.path``, so after a wheel install the package imported is the checkout's, which has no
+    ``task_yamls`` sub-package: the checkout's own folder is then the right one.
+    """
+    try:
+        import lmms_humansense.task_yamls as pkg
+    except ModuleNotFoundError:
+        checkout = Path(__file__).resolve().parent.parent / "task_yamls"
+        if (checkout / TEMPLATE).is_file():
+            return checkout
+        raise ModuleNotFoundError(
+            f"the HumanSense task folder is missing: neither lmms_humansense/task_yamls nor {checkout} exists. "
+            "Reinstall the package (pip install lmms_humansense), or run lmms-eval from another directory "
+            "if a source tree without task_yamls/ shadows the installed package."
+        ) from None
     return Path(pkg.__file__).parent
 
 

@@ -10,13 +10,23 @@ from pathlib import Path
 import datasets
 import pytest
 from conftest import cli_env, run_lmms_eval
-from fixture_data import make_root
+from fixture_data import make_root, write_video
 from tiny_models import build_tiny_omni, build_tiny_qwen2_vl
 
 from lmms_humansense import hooks, wrappers
 from lmms_humansense.catalog import TASKS
 from lmms_humansense.media import probe_video
-from lmms_humansense.models.omni import MAX_PIXELS, HumanSenseOmni, frame_count, frame_size, official_fps
+from lmms_humansense.models.omni import (
+    MAX_PIXELS,
+    OFFICIAL_MAX_NEW_TOKENS,
+    HumanSenseOmni,
+    frame_count,
+    frame_indices,
+    frame_size,
+    official_fps,
+    question_seed,
+    read_frames,
+)
 
 VIDEO_LEAVES = [t.leaf for t in TASKS if t.has_video]
 
@@ -163,6 +173,69 @@ def test_adapter_refuses_unknown_arguments_and_batches() -> None:
         HumanSenseOmni(pretrained="x", batch_size=4)
 
 
+def test_unknown_frame_reader_or_decoding_is_named_with_the_choices(
+    small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmms_eval.evaluator import simple_evaluate
+    from lmms_eval.tasks import TaskManager
+
+    from lmms_humansense.taskgen import tasks_dir
+
+    monkeypatch.setenv("HUMANSENSE_ROOT", str(small_root))
+    manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False)
+    for key, value, hint in (("frames", "r1", "frames=open_r1_16"), ("decoding", "beam", "decoding=official")):
+        with pytest.raises(ValueError, match=rf"humansense_omni: {key}='{value}' is not .*{hint}"):
+            simple_evaluate(
+                model="humansense_omni",
+                model_args=f"pretrained=/nowhere,{key}={value}",
+                tasks=["humansense_ar"],
+                task_manager=manager,
+            )
+
+
+# --- frames=open_r1_16: the training code's reader -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("total", "native"),
+    [(16, 8.0), (60, 30.0), (450, 30.0), (900, 30.0), (9000, 30.0), (750, 29.97)],
+)
+def test_open_r1_16_resamples_the_official_sample_to_16_frames(total: int, native: float) -> None:
+    """The documented rule: the official sample of n frames, then ``linspace(0, n - 1, 16)``
+    truncated to integers (frames repeat when n < 16)."""
+    fps = official_fps(total, native)
+    official = frame_indices(total, native, fps)
+    r1 = frame_indices(total, native, fps, "open_r1_16")
+    n = frame_count(total, native, fps)
+    assert len(official) == n and len(r1) == 16
+    assert r1[0] == 0 and r1[-1] == total - 1 and r1 == sorted(r1)
+    assert set(r1) <= set(official)
+    assert len(set(r1)) == min(n, 16)  # every sampled frame kept when n <= 16, 16 distinct ones when more
+
+
+def test_open_r1_16_on_a_two_second_clip_repeats_each_of_its_4_frames() -> None:
+    # 16 frames at 8 fps, 1 fps asked: the official reader takes 4 frames (0, 5, 10, 15); the
+    # training reader picks linspace(0, 3, 16) = 0, 0.2, ..., 3 of them, truncated.
+    assert frame_indices(16, 8.0, 1.0) == [0, 5, 10, 15]
+    assert frame_indices(16, 8.0, 1.0, "open_r1_16") == [0] * 5 + [5] * 5 + [10] * 5 + [15]
+
+
+@pytest.mark.parametrize(("seconds", "fps", "size"), [(2.0, 8, (96, 64)), (12.0, 10, (160, 90)), (45.0, 8, (64, 96))])
+def test_open_r1_16_reads_16_frames_of_the_official_size(
+    seconds: float, fps: int, size: tuple[int, int], tmp_path: Path
+) -> None:
+    path = str(write_video(tmp_path / "clip.mp4", seconds=seconds, fps=fps, size=size, audio=False))
+    total = int(round(seconds * fps))
+    rate = official_fps(total, fps)
+    official, _ = read_frames(path, rate)
+    r1, r1_fps = read_frames(path, rate, "open_r1_16")
+    n = frame_count(total, fps, rate)
+    assert official.shape[0] == n and r1.shape[0] == 16
+    # the pixel budget of the n-frame sample, as the training reader keeps it
+    assert list(r1.shape[2:]) == list(official.shape[2:]) == list(frame_size(size[1], size[0], n))
+    pick = [frame_indices(total, fps, rate).index(i) for i in frame_indices(total, fps, rate, "open_r1_16")]
+    assert (r1 == official[pick]).all()  # the same decoded frames, resampled after the fps sample
+    assert r1_fps == pytest.approx(16 / total * fps)
+
+
 @pytest.fixture
 def default_docs(generated_root: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict]:
     monkeypatch.setenv("HUMANSENSE_ROOT", str(generated_root))
@@ -187,41 +260,74 @@ def test_track_playing_wrappers_get_a_silent_copy_for_video_only_tasks(default_d
     assert hooks.doc_to_visual(default_docs["AR"], {"run_model": "qwen2_vl"}) == [default_docs["AR"]["media"]]
 
 
-def test_two_runs_in_one_process_each_get_their_own_media_rules_and_warnings(
-    tiny_omni: Path,
-    tiny_qwen2_vl: Path,
-    small_root: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+# --- decoding=official: the checkpoint's thinker generation config ----------------------------------------
+SAMPLING = {"do_sample": True, "temperature": 5.0, "top_k": 400, "top_p": 1.0}
+DECODING_LEAVES = "humansense_ar,humansense_tr,humansense_fr2"  # frames only, frames + track, audio file
+
+
+@pytest.fixture(scope="session")
+def sampling_omni(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint of ``tiny_omni`` (same seed, same weights) whose thinker config samples."""
+    return build_tiny_omni(tmp_path_factory.mktemp("sampling_omni"), thinker_generation=SAMPLING)
+
+
+def _run(tmp: Path, root: Path, model_args: str, tasks: str = DECODING_LEAVES, extra: list[str] | None = None) -> Path:
+    out = tmp / "out"
+    proc = run_lmms_eval(
+        ["--model", "humansense_omni", "--model_args", f"{model_args},device=cpu,dtype=float32", "--tasks", tasks]
+        + (extra or [])
+        + ["--output_path", str(out), "--log_samples"],
+        cli_env(tmp, root),
+        tmp,
+    )
+    assert proc.returncode == 0 and list(out.rglob("*_results.json")), proc.stderr[-3000:]
+    return out
+
+
+def _answers(out: Path) -> dict[str, tuple[str, str, dict]]:
+    """Per leaf: the question id, the answer and what was fed."""
+    rows = {}
+    for leaf in DECODING_LEAVES.split(","):
+        (row,) = _samples(out, leaf)
+        fed = dict(row["acc"]["fed"])
+        fed.pop("seconds")  # wall time
+        rows[leaf] = (row["acc"]["id"], _response(row), fed)
+    return rows
+
+
+def test_greedy_ignores_the_checkpoints_sampling_and_official_follows_it_with_a_seed_per_question(
+    sampling_omni: Path, omni_run: Path, small_root: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """Nothing about a run outlives it: a vision-only wrapper, then the omni adapter, in one process.
+    tmp = tmp_path_factory.mktemp("greedy")
+    greedy = _answers(_run(tmp, small_root, f"pretrained={sampling_omni}", extra=["--gen_kwargs", "max_new_tokens=6"]))
+    for leaf, (_qid, text, fed) in greedy.items():  # what the same weights answered without a sampling config
+        (row,) = _samples(omni_run, leaf)
+        assert text == _response(row) and fed["decoding"] == "greedy" and fed["seed"] is None, leaf
+    official = [
+        _answers(
+            _run(tmp_path_factory.mktemp(f"official{i}"), small_root, f"pretrained={sampling_omni},decoding=official")
+        )
+        for i in range(2)
+    ]
+    assert official[0] == official[1]  # a fixed seed per question: reruns agree, records included
+    for qid, _text, fed in official[0].values():
+        assert fed["decoding"] == "official" and fed["seed"] == question_seed(0, qid)
+        assert {k: fed["sampling"][k] for k in SAMPLING} == SAMPLING
+        assert fed["sampling"]["max_new_tokens"] == OFFICIAL_MAX_NEW_TOKENS
+    assert any(official[0][leaf][1] != greedy[leaf][1] for leaf in greedy)  # it samples
 
-    The first run is warned that its wrapper drops the sound and logs no fed record; the second
-    gets the track and its own fed records, and no warning meant for the first.
-    """
-    import logging
 
-    from lmms_eval.evaluator import simple_evaluate
-
-    monkeypatch.setenv("HUMANSENSE_ROOT", str(small_root))
-    tasks = ["humansense_ar", "humansense_tr"]
-
-    def run(model: str, model_args: str) -> dict:
-        caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="lmms_humansense"):
-            out = simple_evaluate(
-                model=model, model_args=model_args, tasks=tasks, gen_kwargs="max_new_tokens=4", log_samples=True
-            )
-        return out
-
-    vl = run("qwen2_vl", f"pretrained={tiny_qwen2_vl},device=cpu,device_map=cpu")
-    assert "HumanSense task TR: lmms-eval's `qwen2_vl` wrapper passes no audio" in caplog.text
-    assert caplog.text.count("passes no audio") == 1  # AR gets no sound: nothing dropped there
-    assert all("fed" not in s["acc"] for leaf in tasks for s in vl["samples"][leaf])
-
-    omni = run("humansense_omni", f"pretrained={tiny_omni},device=cpu,dtype=float32")
-    assert "passes no audio" not in caplog.text
-    (ar,) = omni["samples"]["humansense_ar"]
-    (tr,) = omni["samples"]["humansense_tr"]
-    assert ar["acc"]["fed"]["audio_source"] == "none" and tr["acc"]["fed"]["audio_source"] == "video track"
-    assert tr["acc"]["fed"]["audio_seconds"] > 0
+def test_open_r1_16_through_lmms_eval_feeds_16_frames_and_says_so(
+    tiny_omni: Path, small_root: Path, tmp_path: Path
+) -> None:
+    rows = _answers(
+        _run(
+            tmp_path,
+            small_root,
+            f"pretrained={tiny_omni},frames=open_r1_16",
+            extra=["--gen_kwargs", "max_new_tokens=4"],
+        )
+    )
+    for leaf, (_qid, text, fed) in rows.items():
+        assert text.strip() and fed["frames_mode"] == "open_r1_16", leaf
+        assert fed["frames"] == (0 if leaf == "humansense_fr2" else 16), leaf

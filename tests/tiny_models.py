@@ -10,7 +10,9 @@ encoders, M-RoPE, generation) runs for real; only the numbers in the weights are
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 #: A chat template in the Qwen style that understands text, image, video and audio content items.
 _CHAT_TEMPLATE = (
@@ -65,11 +67,14 @@ def _template(**tokens: str) -> str:
     return out
 
 
-def build_tiny_omni(target: Path, seed: int = 0) -> Path:
+def build_tiny_omni(target: Path, seed: int = 0, thinker_generation: dict[str, Any] | None = None) -> Path:
     """A loadable Qwen2.5-Omni folder (thinker only, about 80 k parameters, plus ``spk_dict.pt``).
 
     The talker is left out (``enable_audio_output=False``): HumanSense scores text, and the
     adapter generates through the thinker only, as the official runner's answers are text.
+    ``thinker_generation`` (e.g. ``{"do_sample": True, "temperature": 2.0}``) goes into
+    ``config.json``'s ``thinker_config``, where a checkpoint states the thinker's decoding (see
+    ``decoding=official`` of ``humansense_omni``); transformers refuses to save it there itself.
     """
     import torch
     from transformers import (
@@ -146,6 +151,11 @@ def build_tiny_omni(target: Path, seed: int = 0) -> Path:
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(target)
+    if thinker_generation:
+        config_file = target / "config.json"
+        saved = json.loads(config_file.read_text(encoding="utf-8"))
+        saved["thinker_config"].update(thinker_generation)
+        config_file.write_text(json.dumps(saved, indent=2), encoding="utf-8")
     torch.save({"Chelsie": {"cond": torch.zeros(1), "ref_mel": torch.zeros(1), "bos_token": 0}}, target / "spk_dict.pt")
     template = _template(
         VISION_BOS=specials["vision_bos_token"],

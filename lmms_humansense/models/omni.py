@@ -15,6 +15,25 @@ This adapter does what the official runner (``HumanSense_bench/src/model/Qwen25o
   video tasks, and no sound for the other video tasks; the audio file alone for FR2 and PC;
 * text-only, greedy generation through the thinker (``model.thinker.generate``).
 
+Two switches reproduce what the official code does beyond that default, each recorded in
+``acc.fed``:
+
+* ``frames=open_r1_16``: the frame reader of the official *training* code (the qwen-omni-utils copy
+  vendored under ``Open-R1-Video``), which resamples every fps-based sample to exactly 16 frames
+  (``linspace(0, n - 1, 16)`` truncated to integers, so short clips repeat frames) while the pixel
+  budget still follows the pre-resampling count ``n``.  The released RL checkpoint was trained
+  with it; ``frames=official`` (default) is the PyPI reader the benchmark's runner uses.
+* ``decoding=official``: the official runner calls ``model.generate`` with no decoding arguments,
+  so the thinker decodes with the generation config the checkpoint gives it and 1,024 new tokens.
+  That may sample; each question then gets its own fixed seed (from ``seed=`` and the question
+  id), so reruns, and runs with any number of processes, agree.  ``decoding=greedy`` (default)
+  ignores the checkpoint's sampling settings.
+
+Under ``accelerate launch`` / ``torchrun`` each process loads the model onto its own device
+(``cuda:<LOCAL_RANK>``, or the CPU) and reads its rank from the environment (see
+:mod:`lmms_humansense.models.placement`); what a question is fed and answered does not depend on
+the process that answers it.
+
 It is a *simple* model on purpose: it reads the whole doc (``self.task_dict[task][split][doc_id]``),
 so it sees ``full_frame_number``, ``fps``, the media path and whether the variant gives sound,
 which is everything the official runner's frame budget and audio switch need.  A chat model would
@@ -29,6 +48,7 @@ state, no output path, and stays with its question in every process of a data-pa
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -39,6 +59,7 @@ from lmms_eval.api.model import lmms
 from lmms_humansense import hooks
 from lmms_humansense.catalog import BY_CODE
 from lmms_humansense.media import SAMPLE_RATE, MediaError
+from lmms_humansense.models.placement import placement
 
 #: The system message of the official Qwen2.5-Omni runner.
 SYSTEM_PROMPT = (
@@ -57,6 +78,16 @@ _MAX_FRAMES_CAP = 768
 _VIDEO_MIN_PIXELS = 128 * 28 * 28
 _VIDEO_MAX_PIXELS = 768 * 28 * 28
 _VIDEO_TOTAL_PIXELS = int(128000 * 28 * 28 * 0.9)
+#: ``frames=`` readers: the benchmark runner's (PyPI qwen-omni-utils) and the training code's copy.
+FRAME_MODES = ("official", "open_r1_16")
+#: Frames per clip of the training code's reader (``# XXX max 16 frames``).
+OPEN_R1_FRAMES = 16
+#: ``decoding=`` modes: reproducible greedy, or what the official runner's ``model.generate`` does.
+DECODINGS = ("greedy", "official")
+#: ``thinker_max_new_tokens`` of ``Qwen2_5OmniForConditionalGeneration.generate`` (transformers 4.52).
+OFFICIAL_MAX_NEW_TOKENS = 1024
+#: The decoding settings a checkpoint's ``thinker_config`` may carry.
+SAMPLING_KEYS = ("do_sample", "temperature", "top_p", "top_k", "min_p", "typical_p", "repetition_penalty", "num_beams")
 
 
 def official_fps(full_frame_number: float, native_fps: float) -> float:
@@ -100,6 +131,52 @@ def frame_size(height: int, width: int, nframes: int) -> tuple[int, int]:
     return h, w
 
 
+def frame_indices(total_frames: int, video_fps: float, fps: float, frames: str = "official") -> list[int]:
+    """Which frames of the clip the model sees, and in what order (repeats included).
+
+    ``official``: ``n`` = :func:`frame_count` frames spread evenly (``linspace(0, total - 1, n)``,
+    rounded).  ``open_r1_16``: those ``n`` frames resampled to 16 with ``linspace(0, n - 1, 16)``
+    truncated, as the training code's reader does after its fps sample.
+    """
+    import torch
+
+    n = frame_count(total_frames, video_fps, fps)
+    index = torch.linspace(0, total_frames - 1, n).round().long()
+    if frames == "open_r1_16":
+        index = index[torch.linspace(0, n - 1, OPEN_R1_FRAMES).long()]
+    elif frames != "official":
+        raise ValueError(f"frames={frames!r}: use one of {', '.join(FRAME_MODES)}")
+    return index.tolist()
+
+
+def thinker_generation_config(pretrained: str, loaded: Any) -> Any:
+    """The thinker's generation config as transformers 4.52 (the official environment) built it.
+
+    4.52 derived the thinker's config from the checkpoint's ``thinker_config`` (then its
+    ``text_config``) in ``config.json``, sampling settings included; transformers 5 drops those
+    keys on load.  They are read back from the checkpoint's own ``config.json`` here, over the
+    loaded config's unset fields.
+    """
+    import copy
+
+    from transformers import PretrainedConfig
+
+    raw, _ = PretrainedConfig.get_config_dict(pretrained)
+    thinker = raw.get("thinker_config") or {}
+    text = thinker.get("text_config") or {}
+    config = copy.deepcopy(loaded)
+    for key in SAMPLING_KEYS:
+        value = thinker.get(key, text.get(key))
+        if value is not None and getattr(config, key, None) is None:
+            setattr(config, key, value)
+    return config
+
+
+def question_seed(seed: int, doc_id: str) -> int:
+    """A seed of its own for each question, the same in every run and in every process."""
+    return int(hashlib.sha256(f"{int(seed)}:{doc_id}".encode()).hexdigest()[:8], 16)
+
+
 class FedAnswer(str):
     """An answer that also says what the model was fed for it (read by ``hooks.process_results``)."""
 
@@ -134,10 +211,17 @@ class Fed:
     prompt_tokens: int = 0
     new_tokens: int = 0
     seconds: float = 0.0
+    frames_mode: str = "official"  # the frame reader: "official" or "open_r1_16"
+    decoding: str = "greedy"  # "greedy" or "official" (the checkpoint's thinker generation config)
+    seed: int | None = None  # the question's seed ("official" decoding only)
+    sampling: dict[str, Any] | None = None  # the decoding settings used ("official" decoding only)
 
 
-def read_frames(path: str, fps: float) -> tuple[Any, float]:
-    """The official frame sample of a video as a float (T, C, H, W) tensor, and its sampling rate."""
+def read_frames(path: str, fps: float, frames: str = "official") -> tuple[Any, float]:
+    """The frame sample of ``frames``' reader as a float (T, C, H, W) tensor, and its sampling rate.
+
+    The frame size is the official reader's for its own ``n`` frames in both modes (the training
+    reader resamples to 16 after choosing the pixel budget)."""
     import torch
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as tvf
@@ -153,22 +237,24 @@ def read_frames(path: str, fps: float) -> tuple[Any, float]:
         reader = decord.VideoReader(path)
         total, native = len(reader), float(reader.get_avg_fps())
         n = frame_count(total, native, fps)
-        index = torch.linspace(0, total - 1, n).round().long().tolist()
-        frames = torch.from_numpy(reader.get_batch(index).asnumpy()).permute(0, 3, 1, 2)
+        index = frame_indices(total, native, fps, frames)
+        clip = torch.from_numpy(reader.get_batch(index).asnumpy()).permute(0, 3, 1, 2)
     except MediaError as exc:
         raise MediaError(f"{path}: {exc}") from None
     except Exception as exc:  # decord raises its own error types for broken files
         raise MediaError(f"{path}: frames do not decode ({exc}); re-extract or re-download it") from None
-    h, w = frame_size(frames.shape[2], frames.shape[3], n)
-    frames = tvf.resize(frames, [h, w], interpolation=InterpolationMode.BICUBIC, antialias=True).float()
-    return frames, n / max(total, 1e-6) * native
+    h, w = frame_size(clip.shape[2], clip.shape[3], n)
+    clip = tvf.resize(clip, [h, w], interpolation=InterpolationMode.BICUBIC, antialias=True).float()
+    return clip, len(index) / max(total, 1e-6) * native
 
 
 class HumanSenseOmni(lmms):
     """The official HumanSense protocol for Qwen2.5-Omni checkpoints (simple lmms-eval model).
 
     ``--model_args pretrained=<hub id or folder>,device=cpu|cuda|cuda:N,dtype=auto|bfloat16|float16|float32``;
-    ``attn_implementation=flash_attention_2`` as the official runner, if installed.
+    ``attn_implementation=flash_attention_2`` as the official runner, if installed;
+    ``frames=official|open_r1_16``, ``decoding=greedy|official``, ``seed=N`` (see the module notes).
+    Without ``device`` each process of a launch takes ``cuda:<LOCAL_RANK>`` (or the CPU).
     """
 
     is_simple = True
@@ -181,20 +267,35 @@ class HumanSenseOmni(lmms):
         batch_size: int | str = 1,
         attn_implementation: str | None = None,
         system_prompt: str = SYSTEM_PROMPT,
+        frames: str = "official",
+        decoding: str = "greedy",
+        seed: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__()
         if kwargs:
             raise TypeError(
                 f"humansense_omni got unknown model_args {sorted(kwargs)}; it takes pretrained, device, dtype, "
-                "batch_size, attn_implementation, system_prompt"
+                "batch_size, attn_implementation, system_prompt, frames, decoding, seed"
             )
         if int(batch_size) != 1:
             raise ValueError(f"humansense_omni runs one question at a time (batch_size=1), got batch_size={batch_size}")
+        if frames not in FRAME_MODES:
+            raise ValueError(
+                f"humansense_omni: frames={frames!r} is not a frame reader; use frames=official (the benchmark "
+                "runner's, default) or frames=open_r1_16 (the training code's 16-frame reader)"
+            )
+        if decoding not in DECODINGS:
+            raise ValueError(
+                f"humansense_omni: decoding={decoding!r} is not a decoding; use decoding=greedy (default) or "
+                "decoding=official (the checkpoint's thinker generation config, 1,024 new tokens, seeded per question)"
+            )
         import torch
         from transformers import Qwen2_5OmniForConditionalGeneration, Qwen2_5OmniProcessor
 
-        self._device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        place = placement("humansense_omni", device)
+        self._device = place.device
+        self.frames, self.decoding, self.seed = frames, decoding, int(seed)
         torch_dtype: Any = dtype if dtype == "auto" else getattr(torch, str(dtype), None)
         if torch_dtype is None:
             raise ValueError(f"humansense_omni: unknown dtype {dtype!r}; use auto, bfloat16, float16 or float32")
@@ -204,12 +305,15 @@ class HumanSenseOmni(lmms):
         # Text is all HumanSense scores: the talker is never built (saves ~2 GB on the 7B model).
         model = Qwen2_5OmniForConditionalGeneration.from_pretrained(pretrained, **load)
         self.thinker = model.thinker.to(self._device).eval()
+        self.official_generation = (
+            thinker_generation_config(pretrained, self.thinker.generation_config) if decoding == "official" else None
+        )
         self.processor = Qwen2_5OmniProcessor.from_pretrained(pretrained)
         self.tokenizer = self.processor.tokenizer
         self.system_prompt = system_prompt
         self.name = str(pretrained)
         self.batch_size_per_gpu = 1
-        self._rank, self._world_size = 0, 1
+        self._rank, self._world_size = place.rank, place.world_size
 
     @property
     def batch_size(self) -> int:
@@ -261,7 +365,7 @@ class HumanSenseOmni(lmms):
             info = probe_video(path)
             native, total = native or info.fps, total or info.frames
         try:
-            frames, sample_fps = read_frames(path, official_fps(total, native))
+            frames, sample_fps = read_frames(path, official_fps(total, native), self.frames)
         except MediaError as exc:
             raise MediaError(f"HumanSense doc {doc['id']} (task {code}): {exc}") from None
         fed.frames, fed.frame_size = int(frames.shape[0]), [int(frames.shape[2]), int(frames.shape[3])]
@@ -285,12 +389,41 @@ class HumanSenseOmni(lmms):
         )
         return inputs, True, fed
 
+    def decoding_kwargs(self, doc: dict[str, Any], gen_kwargs: dict[str, Any], fed: Fed) -> dict[str, Any]:
+        """The ``generate`` arguments of this question's decoding (seeding the RNG when it samples)."""
+        import torch
+
+        fed.decoding = self.decoding
+        if self.decoding == "greedy":
+            return {
+                "max_new_tokens": int(gen_kwargs.get("max_new_tokens", OFFICIAL_MAX_NEW_TOKENS)),
+                "do_sample": False,
+                "num_beams": 1,
+                "eos_token_id": self.tokenizer.eos_token_id,
+                "pad_token_id": self.tokenizer.pad_token_id,
+            }
+        # As the official runner: no decoding argument but the thinker's token budget; the rest
+        # comes from the thinker's own generation config.
+        config = self.official_generation
+        out: dict[str, Any] = {"max_new_tokens": OFFICIAL_MAX_NEW_TOKENS, "generation_config": config}
+        if config.eos_token_id is None:
+            out["eos_token_id"] = self.tokenizer.eos_token_id
+        if config.pad_token_id is None:
+            out["pad_token_id"] = self.tokenizer.pad_token_id
+        fed.seed = question_seed(self.seed, str(doc["id"]))
+        torch.manual_seed(fed.seed)  # also seeds every CUDA device
+        fed.sampling = {key: getattr(config, key, None) for key in SAMPLING_KEYS}
+        fed.sampling["max_new_tokens"] = OFFICIAL_MAX_NEW_TOKENS
+        return out
+
     def answer(self, doc: dict[str, Any], prompt: str, gen_kwargs: dict[str, Any]) -> tuple[str, Fed]:
-        """One greedy, text-only answer and the record of what was fed."""
+        """One text-only answer and the record of what was fed."""
         import torch
 
         start = time.perf_counter()
         inputs, use_audio_in_video, fed = self.inputs_for(doc, prompt)
+        fed.frames_mode = self.frames
+        decode = self.decoding_kwargs(doc, gen_kwargs, fed)
         inputs = inputs.to(self._device)
         dtype = self.thinker.dtype
         for key in ("pixel_values_videos", "input_features"):
@@ -299,15 +432,7 @@ class HumanSenseOmni(lmms):
         until = gen_kwargs.get("until") or []
         until = [until] if isinstance(until, str) else list(until)
         with torch.inference_mode():
-            out = self.thinker.generate(
-                **inputs,
-                use_audio_in_video=use_audio_in_video,
-                max_new_tokens=int(gen_kwargs.get("max_new_tokens", 1024)),
-                do_sample=False,
-                num_beams=1,
-                eos_token_id=self.tokenizer.eos_token_id,
-                pad_token_id=self.tokenizer.pad_token_id,
-            )
+            out = self.thinker.generate(**inputs, use_audio_in_video=use_audio_in_video, **decode)
         prompt_len = inputs["input_ids"].shape[1]
         ids = inputs["input_ids"][0]
         fed.video_tokens = int((ids == self.processor.video_token_id).sum())
@@ -324,7 +449,7 @@ class HumanSenseOmni(lmms):
     def generate_until(self, requests: list[Any]) -> list[FedAnswer]:
         from tqdm import tqdm
 
-        out: list[str] = []
+        out: list[FedAnswer] = []
         for request in tqdm(requests, desc="humansense_omni", disable=self.rank != 0):
             context, gen_kwargs, _doc_to_visual, doc_id, task, split = request.args
             doc = self.task_dict[task][split][doc_id]

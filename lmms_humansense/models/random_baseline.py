@@ -6,6 +6,10 @@ so reruns agree.  It is a *chat* model on purpose: it receives exactly the conte
 wrapper receives from ``doc_to_messages``, checks that every media block points at a readable file,
 and can write what it received to a JSON-lines trace (``--model_args trace=FILE``) so the tests and
 users can see what a chat model is given.
+
+Under a multi-process launch each process answers its own share of the questions (the answers
+depend on the doc id only, so they do not change with the number of processes); rank 0 empties the
+trace file and every process appends whole lines to it.
 """
 
 from __future__ import annotations
@@ -20,18 +24,31 @@ from typing import Any
 from lmms_eval.api.model import lmms
 
 from lmms_humansense.answers import option_letters
+from lmms_humansense.models.placement import placement
 
 
 class RandomBaseline(lmms):
+    """``--model_args seed=N,trace=FILE,device=...``; the device only matters to lmms-eval, which
+    gathers per-process counts on it (``cuda:<LOCAL_RANK>`` on GPUs, see :func:`placement`)."""
+
     is_simple = False
 
-    def __init__(self, seed: int = 0, trace: str = "", **kwargs: Any) -> None:
+    def __init__(self, seed: int = 0, trace: str = "", device: str | None = None, **kwargs: Any) -> None:
         super().__init__()
+        place = placement("humansense_random", device)
+        self._device = place.device
+        self._rank, self._world_size = place.rank, place.world_size
         self._seed = int(seed)
         self._trace = Path(trace) if trace else None
-        if self._trace:
+        if self._trace and self._rank == 0:
+            # Only rank 0 empties it: lmms-eval's first collective (the per-task request counts)
+            # comes after every model is built, so no other rank has appended yet.
             self._trace.parent.mkdir(parents=True, exist_ok=True)
             self._trace.write_text("", encoding="utf-8")
+
+    @property
+    def device(self) -> Any:
+        return self._device
 
     def _rng(self, doc_id: str) -> random.Random:
         digest = hashlib.sha256(f"{self._seed}:{doc_id}".encode()).hexdigest()
@@ -72,10 +89,14 @@ class RandomBaseline(lmms):
             blocks = self._blocks(messages)
             response = self.answer(doc)
             if self._trace:
-                with self._trace.open("a", encoding="utf-8") as fh:
-                    fh.write(
-                        json.dumps({"task": task, "doc": doc.get("id"), "blocks": blocks, "response": response}) + "\n"
-                    )
+                line = json.dumps({"task": task, "doc": doc.get("id"), "blocks": blocks, "response": response}) + "\n"
+                self._trace.parent.mkdir(parents=True, exist_ok=True)
+                # One write() per line on an O_APPEND file: lines of several processes never interleave.
+                fd = os.open(self._trace, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                try:
+                    os.write(fd, line.encode("utf-8"))
+                finally:
+                    os.close(fd)
             out.append(response)
         return out
 
