@@ -114,13 +114,15 @@ class Variant:
 
     ``codes`` lists the tasks the variant applies to (the official runner restricts the ASR and
     enhanced prompts to the tasks that have speech or sound); ``audio`` says whether sound is given
-    to the model at all.
+    to the model at all, ``media`` whether anything but the text is (a text-only baseline measures
+    how much of a score the question and options alone give).
     """
 
     name: str
     title: str
     codes: tuple[str, ...]
     audio: bool = True
+    media: bool = True
 
     @property
     def prefix(self) -> str:
@@ -146,6 +148,13 @@ VARIANTS: dict[str, Variant] = {
         ),
         Variant(
             "noaudio", "every sound withheld (13 video tasks)", tuple(t.code for t in TASKS if t.has_video), audio=False
+        ),
+        Variant(
+            "blind",
+            "media withheld: question and options only (15 tasks)",
+            tuple(t.code for t in TASKS),
+            audio=False,
+            media=False,
         ),
     )
 }

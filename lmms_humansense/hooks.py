@@ -26,7 +26,7 @@ from lmms_humansense.media import (
     silent_video,
 )
 from lmms_humansense.prompts import apply_variant, build_prompt
-from lmms_humansense.scoring import macro_mean, mean_score, score_answer
+from lmms_humansense.scoring import SE_METRICS, clustered_se, macro_mean, macro_se, mean_score, score_answer, se_item
 from lmms_humansense.wrappers import AUDIO_DROPPERS, CHAT_FILE_UPLOADERS, KEEP_AUDIO_COMMAND, TRACK_PLAYERS
 
 log = logging.getLogger("lmms_humansense")
@@ -37,7 +37,9 @@ __all__ = [
     "doc_to_messages",
     "doc_to_text",
     "doc_to_visual",
+    "clustered_se",
     "macro_mean",
+    "macro_se",
     "mean_score",
     "process_docs",
     "process_results",
@@ -213,10 +215,17 @@ def _video_for_wrapper(doc: dict[str, Any], model: str | None) -> str:
 
 
 # --- what each model receives ------------------------------------------------------------------------
+def media_withheld(doc: dict[str, Any]) -> bool:
+    """True in the ``blind`` variant: the model gets the prompt text and nothing else."""
+    return not VARIANTS[doc["variant"]].media
+
+
 def doc_to_visual(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> list[Any]:
     """For simple wrappers: the mp4 path for video tasks (wrappers that use a video's sound find it
     in the file; a silent copy when the task gets no sound, see :func:`_video_for_wrapper`), the
-    decoded audio dict for the audio-only tasks FR2 and PC."""
+    decoded audio dict for the audio-only tasks FR2 and PC; nothing in the ``blind`` variant."""
+    if media_withheld(doc):
+        return []
     if BY_CODE[doc["task"]].has_video:
         return [_video_for_wrapper(doc, _wrapper(lmms_eval_specific_kwargs))]
     audio = doc_to_audio(doc)
@@ -232,7 +241,10 @@ def doc_to_messages(
 ) -> list[dict[str, Any]]:
     """For chat wrappers: explicit content blocks, video, then the sound as its own audio block
     (wrappers such as ``qwen2_5_omni`` chat never read a video's own track), then the prompt.
-    Wrappers that upload the mp4 itself hear its track there and get no second copy."""
+    Wrappers that upload the mp4 itself hear its track there and get no second copy.  The
+    ``blind`` variant sends the prompt alone."""
+    if media_withheld(doc):
+        return [{"role": "user", "content": [{"type": "text", "text": _prompt(doc)}]}]
     model = _wrapper(lmms_eval_specific_kwargs)
     content: list[dict[str, Any]] = []
     has_video = BY_CODE[doc["task"]].has_video
@@ -306,4 +318,5 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
         if BY_CODE[doc["task"]].in_paper_avg
         else {"clip": clip, "excluded": "audio-only task (the paper's Avg covers the 13 video tasks)"},
     }
+    out.update({f"{metric}_se": se_item(out[metric]) for metric in SE_METRICS})
     return out

@@ -16,6 +16,7 @@ Two scores stand side by side for every item:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -176,3 +177,56 @@ def macro_mean(
     """
     values = [float(m) for m in metrics if isinstance(m, (int, float))]
     return sum(values) / len(values) if values else None
+
+
+#: The metrics that get a standard error of their macro means (``<metric>_se`` in results.json).
+SE_METRICS: tuple[str, ...] = ("acc", "acc_official", "paper_avg")
+#: What a standard error is when it cannot be estimated (fewer than two clips scored), as
+#: lmms-eval itself writes it.
+NOT_ESTIMABLE = "N/A"
+
+
+def clustered_se(items: Iterable[Any]) -> float | str | None:
+    """Leaf aggregation of ``<metric>_se``: the standard error of the task mean, questions
+    clustered by clip.
+
+    Several questions share a clip, so they are not independent; this is lmms-eval's own clustered
+    formula (the leaf's ``<metric>_stderr_clustered``), repeated under a name the group aggregation
+    can see: lmms-eval hands a group every leaf key except those containing ``_stderr``.  Items
+    carry the score as ``value`` (not ``score``) so that lmms-eval does not compute a meaningless
+    standard error of this standard error.  ``None`` when nothing was scored, ``"N/A"`` when fewer
+    than two clips were.
+    """
+    from lmms_eval.api.metrics import clustered_stderr
+
+    pairs = [(float(x["value"]), x.get("clip")) for x in items if isinstance(x, dict) and x.get("value") is not None]
+    if not pairs:
+        return None
+    if len({clip for _, clip in pairs}) < 2:
+        return NOT_ESTIMABLE
+    return float(clustered_stderr([s for s, _ in pairs], [c for _, c in pairs]))
+
+
+def macro_se(
+    metrics: Sequence[float | str | None], sizes: Sequence[int] = (), weight_by_size: bool = False
+) -> float | str | None:
+    """Group aggregation of ``<metric>_se``: the standard error of a macro mean over tasks.
+
+    The tasks hold different questions (and clips), so their means are independent and the
+    variance of their unweighted mean is the sum of the task variances over the square of the task
+    count.  lmms-eval's own group stderr pools the leaves as if the group were one micro mean,
+    which is not how HumanSense averages.  Leaves that reported nothing (``None``) are left out as
+    :func:`macro_mean` leaves them out; one leaf whose error cannot be estimated makes the group's
+    ``"N/A"`` rather than an understated figure.
+    """
+    if any(m == NOT_ESTIMABLE for m in metrics):
+        return NOT_ESTIMABLE
+    values = [float(m) for m in metrics if isinstance(m, (int, float))]
+    return math.sqrt(sum(v * v for v in values)) / len(values) if values else None
+
+
+def se_item(item: dict[str, Any]) -> dict[str, Any]:
+    """The ``<metric>_se`` entry of a logged sample, from the metric's own entry."""
+    if item.get("score") is None:
+        return {key: value for key, value in item.items() if key in ("clip", "excluded")}
+    return {"value": item["score"], "clip": item.get("clip")}

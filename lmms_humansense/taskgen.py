@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from lmms_humansense.catalog import LEVELS, TASKS, VARIANTS, Variant
+from lmms_humansense.scoring import SE_METRICS
 
 HOOKS = "lmms_humansense.hooks"
 TEMPLATE = "_default_template_yaml"
@@ -33,6 +34,12 @@ def _metric_block(hooks: str) -> str:
             f"  - metric: {metric}",
             f"    aggregation: !function {hooks}.mean_score",
             f"    higher_is_better: {'true' if higher else 'false'}",
+        ]
+    for metric in SE_METRICS:
+        lines += [
+            f"  - metric: {metric}_se",
+            f"    aggregation: !function {hooks}.clustered_se",
+            "    higher_is_better: false",
         ]
     return "\n".join(lines) + "\n"
 
@@ -95,12 +102,17 @@ def leaf_yaml(variant: Variant, code: str) -> str:
 
 
 def _group_yaml(name: str, members: list[str], hooks: str, paper_avg: bool = False) -> str:
-    """A macro-mean group; only a variant's top group reports ``paper_avg`` (the paper defines
-    its Avg over the whole benchmark, not per level)."""
+    """A macro-mean group with the standard errors of its means; only a variant's top group
+    reports ``paper_avg`` (the paper defines its Avg over the whole benchmark, not per level)."""
     body = HEADER + f"group: {name}\ntask:\n" + "".join(f"  - {m}\n" for m in members)
     body += "aggregate_metric_list:\n"
-    for metric in ("acc", "acc_official", "parse_failure", *(("paper_avg",) if paper_avg else ())):
+    means = ("acc", "acc_official", "parse_failure", *(("paper_avg",) if paper_avg else ()))
+    for metric in means:
         body += f"  - metric: {metric}\n    aggregation: !function {hooks}.macro_mean\n    weight_by_size: false\n"
+    # After the means: lmms-eval applies every entry whose metric is a substring of a leaf key, the
+    # last one winning, so `acc` also matches `acc_se` and must come first.
+    for metric in (m for m in SE_METRICS if m in means):
+        body += f"  - metric: {metric}_se\n    aggregation: !function {hooks}.macro_se\n    weight_by_size: false\n"
     body += "metadata:\n  version: 1.0\n"
     return body
 

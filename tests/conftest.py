@@ -33,6 +33,30 @@ def generated_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_root(tmp_path_factory.mktemp("root"), per_task=2)
 
 
+@pytest.fixture(scope="session")
+def clip_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 questions per task over 5 clips: enough clips for standard errors and intervals."""
+    return make_root(tmp_path_factory.mktemp("clip_root"), per_task=6)
+
+
+@pytest.fixture(scope="session")
+def random_runs(clip_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two runs of the chance baseline (seeds 0 and 1) over ``clip_root``, samples logged."""
+    outs = []
+    for seed in (0, 1):
+        tmp = tmp_path_factory.mktemp(f"random_run{seed}")
+        out = tmp / "out"
+        proc = run_lmms_eval(
+            ["--tasks", "humansense", "--model", "humansense_random", "--model_args", f"seed={seed}"]
+            + ["--output_path", str(out), "--log_samples"],
+            cli_env(tmp, clip_root),
+            tmp,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outs.append(out)
+    return outs[0], outs[1]
+
+
 @pytest.fixture
 def root_copy(generated_root: Path, tmp_path: Path) -> Path:
     """A private copy of the generated root that a test may break."""

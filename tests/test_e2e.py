@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,38 @@ def test_answers_reach_scoring_as_the_model_gave_them(generated_root: Path, tmp_
         assert (resp[0] if isinstance(resp, list) else resp) == "<think>x</think>B"
         assert row["acc_official"]["score"] == 0.0  # score.py: first character "<"
         assert row["acc"]["parsed"] == "B"  # the robust parser reads past the reasoning block
+
+
+def _direct_se(scores: list[float], clips: list[str]) -> float:
+    """A task mean's clustered standard error from its definition (see tests/test_scoring.py)."""
+    n, mean = len(scores), sum(scores) / len(scores)
+    dev = [s - mean for s in scores]
+    cross = sum(dev[i] * dev[j] for i in range(n) for j in range(n) if i != j and clips[i] == clips[j])
+    return math.sqrt(sum(d * d for d in dev) / (n - 1) / n + cross / n**2)
+
+
+def test_levels_overall_and_paper_avg_carry_macro_standard_errors(random_runs: tuple[Path, Path]) -> None:
+    """Every group's ``<metric>_se`` is sqrt(sum of its tasks' clustered variances) / task count,
+    computed here from the logged per-question scores of a real run."""
+    out = random_runs[0]
+    res = _results(out)["results"]
+    task_se = {}
+    for t in TASKS:
+        (path,) = sorted(out.rglob(f"*_samples_{t.leaf}.jsonl"))
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        scores, clips = [r["acc"]["score"] for r in rows], [r["acc"]["clip"] for r in rows]
+        assert [r["acc_se"]["value"] for r in rows] == scores
+        task_se[t.code] = _direct_se(scores, clips)
+        assert res[t.leaf]["acc_se,none"] == pytest.approx(task_se[t.code], abs=1e-12)
+        assert res[t.leaf]["acc_se,none"] == pytest.approx(res[t.leaf]["acc_stderr_clustered,none"], abs=1e-12)
+    assert any(v > 0 for v in task_se.values())
+
+    def macro(codes: list[str]) -> float:
+        return math.sqrt(sum(task_se[c] ** 2 for c in codes)) / len(codes)
+
+    for level in LEVELS:
+        codes = [t.code for t in TASKS if t.level == level]
+        assert res[f"humansense_{level.lower()}"]["acc_se,none"] == pytest.approx(macro(codes), abs=1e-12)
+    assert res["humansense"]["acc_se,none"] == pytest.approx(macro([t.code for t in TASKS]), abs=1e-12)
+    assert res["humansense"]["paper_avg_se,none"] == pytest.approx(macro(list(paper_avg_codes())), abs=1e-12)
+    assert isinstance(res["humansense"]["acc_official_se,none"], float)

@@ -164,3 +164,35 @@ def test_variant_samples_carry_their_variant(variants_run: Path) -> None:
         (path,) = sorted(variants_run.rglob(f"*_samples_{v.leaf(t.code)}.jsonl"))
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         assert rows and all(r["acc"]["variant"] == v.name for r in rows)
+
+
+def test_blind_keeps_the_prompt_byte_identical_and_sends_nothing_else(variant_doc) -> None:
+    for code in ("AR", "TR", "FR2"):
+        blind, default = variant_doc(code, "blind"), variant_doc(code, "default")
+        assert hooks.doc_to_text(blind) == hooks.doc_to_text(default)  # "You have been provided with video content"
+        assert hooks.doc_to_visual(blind) == [] and hooks.doc_to_audio(blind) is None
+        assert hooks.doc_to_messages(blind) == [
+            {"role": "user", "content": [{"type": "text", "text": hooks.doc_to_text(default)}]}
+        ]
+
+
+def test_blind_sends_no_media_to_any_wrapper(generated_root: Path, tmp_path: Path) -> None:
+    """Through the lmms-eval CLI, a chat wrapper's trace shows one text block per question and no
+    media path, and a simple wrapper that opens every visual it is given (``read_bytes``) runs."""
+    trace = tmp_path / "trace.jsonl"
+    for model, args in (("humansense_random", f"trace={trace}"), ("dummy", "response=B,read_bytes=64")):
+        out = tmp_path / model
+        proc = run_lmms_eval(
+            ["--tasks", "humansense_blind", "--model", model, "--model_args", args, "--output_path", str(out)],
+            cli_env(tmp_path, generated_root),
+            tmp_path,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (path,) = sorted(out.rglob("*_results.json"))
+        res = json.loads(path.read_text())["results"]
+        assert isinstance(res["humansense_blind"]["acc,none"], float), (model, proc.stderr[-3000:])
+        assert isinstance(res["humansense_blind"]["paper_avg,none"], float)
+    rows = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert len(rows) == 30 and {r["task"] for r in rows} == {VARIANTS["blind"].leaf(t.code) for t in TASKS}
+    assert all([b["type"] for b in r["blocks"]] == ["text"] for r in rows), rows[0]
+    assert ".mp4" not in trace.read_text() and ".wav" not in trace.read_text()

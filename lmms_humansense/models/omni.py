@@ -331,10 +331,11 @@ class HumanSenseOmni(lmms):
     def world_size(self) -> int:
         return self._world_size
 
-    def _conversation(self, kind: str, prompt: str) -> list[dict[str, Any]]:
+    def _conversation(self, kind: str | None, prompt: str) -> list[dict[str, Any]]:
+        media = [{"type": kind}] if kind else []
         return [
             {"role": "system", "content": [{"type": "text", "text": self.system_prompt}]},
-            {"role": "user", "content": [{"type": kind}, {"type": "text", "text": prompt}]},
+            {"role": "user", "content": [*media, {"type": "text", "text": prompt}]},
         ]
 
     def inputs_for(self, doc: dict[str, Any], prompt: str) -> tuple[Any, bool, Fed]:
@@ -345,6 +346,9 @@ class HumanSenseOmni(lmms):
                 f"humansense_omni runs the HumanSense tasks only (humansense_*); got a doc of task {code!r}"
             )
         fed = Fed(model=self.name)
+        if hooks.media_withheld(doc):  # the blind variant: the question and options only
+            text = self.processor.apply_chat_template(self._conversation(None, prompt), add_generation_prompt=True)
+            return self.processor(text=text, return_tensors="pt", padding=True), False, fed
         audio = hooks.doc_to_audio(doc)
         if not BY_CODE[code].has_video:
             if audio is None:

@@ -22,6 +22,8 @@ from lmms_humansense.catalog import BY_CODE, LEVELS, TASKS, VARIANTS, Variant
 #: The variant name given to scores re-computed from the official runner's files.
 OFFICIAL_RUNNER = "official-runner"
 METRICS: tuple[str, ...] = ("acc", "acc_official", "parse_failure")
+#: The metrics that carry a standard error in a run (``parse_failure`` is a diagnostic).
+SE_OF: tuple[str, ...] = ("acc", "acc_official")
 
 
 class ReportInputError(ValueError):
@@ -37,9 +39,15 @@ class TaskResult:
     acc_official: float | None
     parse_failure: float | None
     n: int | None
+    #: standard errors of ``acc`` and ``acc_official`` (clip-clustered); ``None`` when not known
+    acc_se: float | None = None
+    acc_official_se: float | None = None
 
     def metric(self, name: str) -> float | None:
         return getattr(self, name)
+
+    def se(self, name: str) -> float | None:
+        return getattr(self, f"{name}_se", None)
 
 
 @dataclass
@@ -82,6 +90,9 @@ class Run:
 
     def scores(self, metric: str) -> dict[str, float | None]:
         return {code: result.metric(metric) for code, result in self.tasks.items()}
+
+    def ses(self, metric: str) -> dict[str, float | None]:
+        return {code: result.se(metric) for code, result in self.tasks.items()}
 
 
 def _number(value: Any) -> float | None:
@@ -168,6 +179,8 @@ def _frames(model: str, args: Mapping[str, str]) -> str:
 def _audio(model: str, variant: Variant) -> str:
     from lmms_humansense.wrappers import AUDIO_DROPPERS
 
+    if not variant.media:
+        return "off: no frames and no sound, the question and options only (blind variant)"
     if not variant.audio:
         return "off: every sound withheld (noaudio variant)"
     if model in AUDIO_DROPPERS:
@@ -243,6 +256,8 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
             tasks[code] = TaskResult(
                 *(_fraction(path, leaf, m, res.get(f"{m},none")) for m in METRICS),
                 _count(path, f"n-samples of {leaf}", n),
+                # files written before the `_se` metrics carry the same figure as `_stderr_clustered`
+                *(_number(res.get(f"{m}_se,none", res.get(f"{m}_stderr_clustered,none"))) for m in SE_OF),
             )
         reported: dict[str, float | None] = {}
         top = results.get(variant.prefix)
@@ -258,7 +273,7 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
             "model": model,
             "model args": model_args or "(none)",
             "variant": f"{variant.name}: {variant.title}",
-            "frames": _frames(model, args),
+            "frames": _frames(model, args) if variant.media else "none (blind variant)",
             "audio": _audio(model, variant),
             "generation": _generation(configs, leaves.values(), gen_kwargs),
         }

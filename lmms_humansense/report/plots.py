@@ -45,7 +45,8 @@ class Series:
 
     @property
     def legend(self) -> str:
-        return f"{self.label} ({self.note})" if self.note else self.label
+        """Wrapped so that two legend columns fit the figure's width (notes can be long)."""
+        return textwrap.fill(f"{self.label} ({self.note})" if self.note else self.label, 70)
 
 
 def series(report: Mapping[str, Any]) -> list[Series]:
@@ -80,6 +81,8 @@ def series(report: Mapping[str, Any]) -> list[Series]:
         tasks = {c: (e or {}).get(metric) for c, e in run["tasks"].items()}
         summary = {k: v[metric] for k, v in run["summary"].items()}
         notes = []
+        if not run.get("comparable_with_paper", True):
+            notes.append(_subset_note(run))
         if run["missing"]:
             notes.append(f"missing: {', '.join(run['missing'])}")
         if run["not_in_variant"]:
@@ -91,6 +94,40 @@ def series(report: Mapping[str, Any]) -> list[Series]:
         color = RUN_COLORS[i % len(RUN_COLORS)]
         out.append(Series(f"{run['id']} {run['label']}", "run", color, tasks, summary, {}, "; ".join(notes)))
     return out
+
+
+def _subset_note(run: Mapping[str, Any]) -> str:
+    """What a picture shared alone must say about a run that is not the benchmark."""
+    limit = run["settings"].get("limit")
+    if limit:
+        return f"{limit.split(':')[0]}: a subset, not comparable with the paper"
+    return (
+        f"a subset (e.g. the sample set): {run['questions']:,} of {run['paper_questions']:,} questions, not comparable"
+    )
+
+
+def rlabel_angle(angles: Sequence[float], lines: Sequence[Sequence[float | None]], ticks: Sequence[float]) -> float:
+    """The angle (radians) for the radius tick labels: the gap between two spokes where the plotted
+    lines pass farthest from every tick value, so no label sits on a line.
+
+    A straight segment between radii r1 and r2 on neighbouring spokes (angle d apart) crosses the
+    bisector at ``2 r1 r2 cos(d/2) / (r1 + r2)``; lines with a gap there are ignored.
+    """
+    best, best_gap = 0.0, -1.0
+    n = len(angles)
+    for i in range(n):
+        j = (i + 1) % n
+        d = (angles[j] - angles[i]) % (2 * math.pi)
+        crossings = []
+        for values in lines:
+            r1, r2 = values[i], values[j]
+            if r1 is None or r2 is None:
+                continue
+            crossings.append(0.0 if r1 + r2 == 0 else 2 * r1 * r2 * math.cos(d / 2) / (r1 + r2))
+        gap = min((abs(c - t) for c in crossings for t in ticks), default=1.0)
+        if gap > best_gap:
+            best, best_gap = angles[i] + d / 2, gap
+    return best
 
 
 def _legend_rows(n: int, columns: int) -> int:
@@ -150,10 +187,13 @@ def _radar(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
         ax.set_theta_offset(np.pi / 2)
         ax.set_theta_direction(-1)
         ax.set_ylim(0, 1)
-        ax.set_yticks([0.2, 0.4, 0.6, 0.8, 1.0])
-        for label in ax.set_yticklabels(["0.2", "0.4", "0.6", "0.8", "1.0"], fontsize=8, color="#555555"):
+        ticks = [0.2, 0.4, 0.6, 0.8, 1.0]
+        ax.set_yticks(ticks)
+        for label in ax.set_yticklabels([f"{t:.1f}" for t in ticks], fontsize=8, color="#555555"):
             label.set_bbox({"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.6})
-        ax.set_rlabel_position(180 / len(tasks))
+        lines = [[s.tasks.get(c) for c in codes] for s in all_series]
+        # matplotlib's label position is in degrees, measured like the data (offset pi/2, clockwise)
+        ax.set_rlabel_position(math.degrees(rlabel_angle(list(angles), lines, ticks)))
         ax.set_xticks(angles)
         ax.set_xticklabels([])
         ax.grid(color="#cccccc", linewidth=0.8)
@@ -202,6 +242,7 @@ def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
     width = 0.84 / n
     rotate = n > 4
     partial_seen = False
+    intervals_seen = False
     for i, s in enumerate(all_series):
         for j, key in enumerate(keys):
             cell = s.summary.get(key) or {"value": None, "tasks": 0, "of": 0}
@@ -231,10 +272,16 @@ def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
                 edgecolor="white" if not partial else s.color,
                 linewidth=0.5,
             )
+            ci = cell.get("ci")
+            top = value
+            if ci:
+                ax.errorbar(x, value, yerr=[[value - ci[0]], [ci[1] - value]], fmt="none", ecolor="#333333", capsize=2)
+                top = ci[1]
+                intervals_seen = True
             text = f"{value:.3f}{s.flags.get(key, '')}"
             ax.text(
                 x,
-                value + 0.012,
+                top + 0.012,
                 text,
                 ha="center",
                 va="bottom",
@@ -258,6 +305,9 @@ def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
     if any(s.flags for s in all_series):
         handles.append(Patch(color="white"))
         labels.append("⚠ published Avg differs from its own cells")
+    if intervals_seen:
+        handles.append(Patch(color="white"))
+        labels.append("error bars: the run's 95 % interval (questions clustered by clip); the paper gives none")
     fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=10, frameon=False)
     ax.set_title(
         "HumanSense by level, overall (15 tasks) and the paper's Avg (13 video tasks)", fontsize=13, fontweight="bold"

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from lmms_humansense.catalog import BY_CODE, TASKS
-from lmms_humansense.report.load import METRICS, Run
+from lmms_humansense.report.load import METRICS, SE_OF, Run
 from lmms_humansense.report.paper import HUMAN, TABLE1, PaperRow, find_row
+from lmms_humansense.report.stats import interval
 from lmms_humansense.report.summary import SUMMARY_KEYS, SUMMARY_TITLES, Cell, summarise, summary_codes
 from lmms_humansense.scoring import macro_mean
 
@@ -88,6 +89,13 @@ def _warnings(run: Run) -> list[str]:
     return out
 
 
+def _inside(ci: Sequence[float] | None, value: float | None) -> bool | None:
+    """Whether a published number lies inside a run's 95 % interval; ``None`` when either is unknown."""
+    if not ci or value is None:
+        return None
+    return bool(ci[0] <= value <= ci[1])
+
+
 def _run_entry(index: int, run: Run, metric: str, reference: PaperRow | None) -> dict[str, Any]:
     tasks: dict[str, Any] = {}
     for t in TASKS:
@@ -96,18 +104,29 @@ def _run_entry(index: int, run: Run, metric: str, reference: PaperRow | None) ->
             tasks[t.code] = None
             continue
         entry: dict[str, Any] = {m: result.metric(m) for m in METRICS}
+        for m in SE_OF:
+            ci = interval(result.metric(m), result.se(m))
+            entry.update({f"{m}_se": result.se(m), f"{m}_ci": list(ci) if ci else None})
         entry.update(n=result.n, paper_n=t.expected)
         if reference is not None:
             ref = reference.scores.get(t.code)
             value = result.metric(metric)
             entry["delta"] = value - ref if value is not None and ref is not None else None
+            entry["paper_inside_ci"] = _inside(entry[f"{metric}_ci"], ref)
         tasks[t.code] = entry
     summary: dict[str, Any] = {}
-    per_metric = {m: summarise(run.scores(m)) for m in METRICS}
+    per_metric = {m: summarise(run.scores(m), run.ses(m) if m in SE_OF else None) for m in METRICS}
+    ref_summary = summarise(reference.scores) if reference is not None else {}
     for key in SUMMARY_KEYS:
         summary[key] = {m: per_metric[m][key].as_dict() for m in METRICS}
         if reference is not None:
             summary[key]["delta"] = _delta(run.scores(metric), reference.scores, summary_codes(key)).as_dict()
+            cell = per_metric[metric][key]
+            ref_cell = ref_summary[key]
+            comparable = cell.complete and ref_cell.complete
+            summary[key]["delta"]["paper_inside_ci"] = (
+                _inside(summary[key][metric].get("ci"), ref_cell.value) if comparable else None
+            )
     questions = sum(t.n or 0 for t in run.tasks.values())
     return {
         "id": f"R{index}",
@@ -126,6 +145,7 @@ def _run_entry(index: int, run: Run, metric: str, reference: PaperRow | None) ->
         "summary": summary,
         "reported_by_lmms_eval": dict(run.reported),
         "warnings": _warnings(run),
+        "comparable_with_paper": run.limit is None and questions >= sum(BY_CODE[c].expected for c in run.tasks),
     }
 
 
@@ -176,12 +196,40 @@ def fmt_delta(value: float | None) -> str:
     return "" if value is None else f"{value:+.3f}"
 
 
+def fmt_ci(value: float | None, ci: Sequence[float] | None, missing: str = MISSING) -> str:
+    """A run's number with its 95 % interval, e.g. ``0.512 [0.451, 0.573]``."""
+    if value is None:
+        return missing
+    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else fmt(value)
+
+
+def fmt_inside(delta_text: str, inside: bool | None) -> str:
+    """A Δ with what it means: whether the paper's number lies in the run's 95 % interval (a Δ
+    whose interval covers the paper's number is no evidence of a difference)."""
+    if not delta_text:
+        return delta_text
+    if inside is None:
+        return f"{delta_text} (no interval)"
+    return f"{delta_text} ({'paper inside' if inside else 'paper outside'})"
+
+
+def _not_comparable(run: Mapping[str, Any], text: str) -> str:
+    """A subset run's Δ (the sample set, ``--limit``) is marked: its questions are not the paper's."""
+    if not text or run.get("comparable_with_paper", True):
+        return text
+    return f"{text.split(' (')[0]} (subset: not comparable)"
+
+
 def fmt_cell(cell: Mapping[str, Any], *, delta: bool = False) -> str:
-    """A summary cell; a mean over only some of its tasks carries its coverage, e.g. ``(4/5)``."""
+    """A summary cell; a mean over only some of its tasks carries its coverage, e.g. ``(4/5)``;
+    a run's cell carries its 95 % interval."""
     value = cell["value"]
     if value is None:
         return "" if delta else MISSING
-    text = fmt_delta(value) if delta else fmt(value)
+    if delta:
+        text = fmt_inside(fmt_delta(value), cell.get("paper_inside_ci"))
+    else:
+        text = fmt_ci(value, cell.get("ci"))
     return text if cell["tasks"] == cell["of"] else f"{text} ({cell['tasks']}/{cell['of']})"
 
 
@@ -209,7 +257,7 @@ def _task_cell(run: Mapping[str, Any], code: str, metric: str) -> str:
     entry = run["tasks"][code]
     if entry is None:
         return NOT_IN_VARIANT if code in run["not_in_variant"] else MISSING
-    return fmt(entry[metric], "no score")
+    return fmt_ci(entry[metric], entry.get(f"{metric}_ci"), "no score")
 
 
 def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = ()) -> str:
@@ -281,7 +329,7 @@ def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = (
             row.append(_paper_avg_text(r) if key == "paper_avg" else fmt_cell(r["summary"][key]))
         row += [fmt_cell(run["summary"][key][metric]) for run in runs]
         if ref:
-            row += [fmt_cell(run["summary"][key]["delta"], delta=True) for run in runs]
+            row += [_not_comparable(run, fmt_cell(run["summary"][key]["delta"], delta=True)) for run in runs]
         rows.append(row)
     lines += ["", f"## Overview: levels, overall and the paper's Avg (`{metric}`)", ""]
     lines += _table(header, rows, "l" + "r" * (len(header) - 1))
@@ -302,13 +350,27 @@ def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = (
         row += [fmt(r["scores"][t["code"]], NOT_IN_PAPER) for r in shown]
         row += [_task_cell(run, t["code"], metric) for run in runs]
         if ref:
-            row += [fmt_delta((run["tasks"][t["code"]] or {}).get("delta")) for run in runs]
+            row += [
+                _not_comparable(
+                    run,
+                    fmt_inside(
+                        fmt_delta((run["tasks"][t["code"]] or {}).get("delta")),
+                        (run["tasks"][t["code"]] or {}).get("paper_inside_ci"),
+                    ),
+                )
+                for run in runs
+            ]
         rows.append(row)
     lines += ["", f"## By task (`{metric}`)", ""]
     lines += ["Runs: " + "; ".join(f"**{run['id']}** {run['label']}" for run in runs), ""]
     lines += _table(header, rows, "ll" + "r" * (len(header) - 2))
     if ref:
-        lines += ["", f"Δ = the run's `{metric}` minus {ref}'s number in the paper."]
+        lines += [
+            "",
+            f"Δ = the run's `{metric}` minus {ref}'s number in the paper; *paper inside* = the paper's number "
+            "lies inside the run's 95 % interval, so the run does not show a difference; *no interval* = the "
+            "run has too few clips for one (a subset), so the Δ says nothing.",
+        ]
 
     # run details
     lines += ["", "## Run details", ""]
@@ -332,8 +394,8 @@ def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = (
                     f"{t['code']} {t['name']}",
                     "?" if entry["n"] is None else str(entry["n"]),
                     str(t["paper_n"]),
-                    fmt(entry["acc"], "no score"),
-                    fmt(entry["acc_official"], "no score"),
+                    fmt_ci(entry["acc"], entry.get("acc_ci"), "no score"),
+                    fmt_ci(entry["acc_official"], entry.get("acc_official_ci"), "no score"),
                     "?" if failure is None else f"{failure:.1%}",
                 ]
             )
@@ -375,6 +437,9 @@ def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = (
         "audio, prompt or answer parsing (see Runs).",
         "- **Δ** is the run minus the first `--paper-model` row, task by task; a level's Δ is the mean over the "
         "tasks both have.",
+        "- **[low, high]** after a run's number is its 95 % interval (`value ± 1.96 se`; questions clustered "
+        "by clip, levels and averages as macro means whose variance is the sum of their tasks' over the task "
+        "count squared). The paper's rows are as published: it gives no interval.",
         "- **acc vs acc_official**: the paper's numbers come from the official scorer; `acc_official` "
         "applies the same rules. When the two differ, the model answers in a form the official scorer "
         "misreads (for example a sentence that starts with another letter).",

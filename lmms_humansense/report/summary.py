@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from lmms_humansense.catalog import LEVELS, TASKS, paper_avg_codes
-from lmms_humansense.scoring import macro_mean
+from lmms_humansense.report.stats import interval
+from lmms_humansense.scoring import macro_mean, macro_se
 
 #: Summary rows, in display order: the four levels, all 15 tasks, the paper's Avg (13 video tasks).
 SUMMARY_KEYS: tuple[str, ...] = (*LEVELS, "overall", "paper_avg")
@@ -25,18 +27,24 @@ SUMMARY_TITLES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Cell:
-    """A macro mean and the tasks it covers (``covered`` of ``total`` had a number)."""
+    """A macro mean and the tasks it covers (``covered`` of ``total`` had a number), with its
+    standard error when every covered task had one (a run's; the paper publishes none)."""
 
     value: float | None
     covered: int
     total: int
+    se: float | None = None
 
     @property
     def complete(self) -> bool:
         return self.covered == self.total
 
-    def as_dict(self) -> dict[str, float | int | None]:
-        return {"value": self.value, "tasks": self.covered, "of": self.total}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"value": self.value, "tasks": self.covered, "of": self.total}
+        if self.se is not None:
+            ci = interval(self.value, self.se)
+            out.update(se=self.se, ci=list(ci) if ci else None)
+        return out
 
 
 def summary_codes(key: str) -> tuple[str, ...]:
@@ -50,12 +58,22 @@ def summary_codes(key: str) -> tuple[str, ...]:
     raise KeyError(f"unknown summary row {key!r}; valid: {', '.join(SUMMARY_KEYS)}")
 
 
-def summarise(scores: Mapping[str, float | None]) -> dict[str, Cell]:
-    """Every summary row of per-task scores (task code -> value; absent or ``None`` = no number)."""
+def summarise(scores: Mapping[str, float | None], ses: Mapping[str, float | None] | None = None) -> dict[str, Cell]:
+    """Every summary row of per-task scores (task code -> value; absent or ``None`` = no number).
+
+    With ``ses`` (task code -> standard error), a row whose tasks all have one gets the standard
+    error of its macro mean, computed as results.json's groups compute it
+    (:func:`lmms_humansense.scoring.macro_se`)."""
     out = {}
     for key in SUMMARY_KEYS:
-        codes = summary_codes(key)
-        values = [scores.get(c) for c in codes]
-        present = [v for v in values if v is not None]
-        out[key] = Cell(macro_mean(present) if present else None, len(present), len(codes))
+        codes = [c for c in summary_codes(key) if scores.get(c) is not None]
+        present = [float(scores[c]) for c in codes]  # type: ignore[arg-type]
+        errors = [(ses or {}).get(c) for c in codes]
+        se = macro_se(errors) if present and ses is not None and None not in errors else None
+        out[key] = Cell(
+            macro_mean(present) if present else None,
+            len(present),
+            len(summary_codes(key)),
+            se if isinstance(se, float) else None,
+        )
     return out
