@@ -260,26 +260,25 @@ def _task_cell(run: Mapping[str, Any], code: str, metric: str) -> str:
     return fmt_ci(entry[metric], entry.get(f"{metric}_ci"), "no score")
 
 
-def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = ()) -> str:
-    """The report as Markdown; ``images`` are (file name, alt text) pairs shown at the top."""
-    metric = report["metric"]
-    runs = report["runs"]
-    paper = {r["name"]: r for r in report["paper"]}
-    shown = [report["human"], *(paper[n] for n in report["paper_models"] if n != "Human")]
-    ref = report["reference"]
+def _intro(report: Mapping[str, Any], images: Sequence[tuple[str, str]]) -> list[str]:
     lines = [
         "# HumanSense report",
         "",
         "Where each run stands against the paper's Table 1 (HumanSense, arXiv 2508.10576) and the human level. "
-        f"Numbers are accuracies from 0 to 1; runs are compared on `{metric}`. "
+        f"Numbers are accuracies from 0 to 1; runs are compared on `{report['metric']}`. "
         f"`{MISSING}` = the task is not in that run (never counted as 0); `{NOT_IN_VARIANT}` = the run's "
         f"variant does not cover the task; `{NOT_IN_PAPER}` = not evaluated in the paper.",
         "",
     ]
     for name, alt in images:
         lines += [f"![{alt}]({name})", ""]
+    return lines
 
-    lines += ["## Runs", ""]
+
+def _runs_section(report: Mapping[str, Any]) -> list[str]:
+    """Each run's settings, where lmms-eval ran, and every warning (the runs' and the paper's)."""
+    runs = report["runs"]
+    lines = ["## Runs", ""]
     rows = []
     for run in runs:
         s = run["settings"]
@@ -315,8 +314,18 @@ def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = (
         f"cells ({r['avg_recomputed']:.3f}); marked ⚠, and differences use the recomputed value"
         for r in flagged
     ]
+    return lines
 
-    # overview
+
+def _shown_paper_rows(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Human level, then the ``--paper-model`` rows, in the order asked."""
+    paper = {r["name"]: r for r in report["paper"]}
+    return [report["human"], *(paper[n] for n in report["paper_models"] if n != "Human")]
+
+
+def _overview_section(report: Mapping[str, Any]) -> list[str]:
+    """Levels, overall and the paper Avg: paper rows, the runs, and their Δ to the reference row."""
+    metric, runs, ref, shown = report["metric"], report["runs"], report["reference"], _shown_paper_rows(report)
     title = {k: v["title"] for k, v in report["summary_rows"].items()}
     header = ["", *(f"{r['name']}" + ("" if r["name"] == "Human" else " (paper)") for r in shown)]
     header += [run["label"] for run in runs]
@@ -331,7 +340,7 @@ def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = (
         if ref:
             row += [_not_comparable(run, fmt_cell(run["summary"][key]["delta"], delta=True)) for run in runs]
         rows.append(row)
-    lines += ["", f"## Overview: levels, overall and the paper's Avg (`{metric}`)", ""]
+    lines = ["", f"## Overview: levels, overall and the paper's Avg (`{metric}`)", ""]
     lines += _table(header, rows, "l" + "r" * (len(header) - 1))
     lines += [
         "",
@@ -339,8 +348,17 @@ def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = (
         "only some of its tasks shows how many, e.g. `(4/5)`. Human level was measured on the paper's tiny "
         "subset (about 30 questions per task).",
     ]
+    return lines
 
-    # by task
+
+def _task_delta(run: Mapping[str, Any], code: str) -> str:
+    entry = run["tasks"][code] or {}
+    return _not_comparable(run, fmt_inside(fmt_delta(entry.get("delta")), entry.get("paper_inside_ci")))
+
+
+def _tasks_section(report: Mapping[str, Any]) -> list[str]:
+    """Task by task: paper rows, the runs (with intervals) and their Δ to the reference row."""
+    metric, runs, ref, shown = report["metric"], report["runs"], report["reference"], _shown_paper_rows(report)
     header = ["task", "level", *(r["name"] for r in shown), *(run["id"] for run in runs)]
     if ref:
         header += [f"Δ {run['id']}" for run in runs]
@@ -350,18 +368,9 @@ def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = (
         row += [fmt(r["scores"][t["code"]], NOT_IN_PAPER) for r in shown]
         row += [_task_cell(run, t["code"], metric) for run in runs]
         if ref:
-            row += [
-                _not_comparable(
-                    run,
-                    fmt_inside(
-                        fmt_delta((run["tasks"][t["code"]] or {}).get("delta")),
-                        (run["tasks"][t["code"]] or {}).get("paper_inside_ci"),
-                    ),
-                )
-                for run in runs
-            ]
+            row += [_task_delta(run, t["code"]) for run in runs]
         rows.append(row)
-    lines += ["", f"## By task (`{metric}`)", ""]
+    lines = ["", f"## By task (`{metric}`)", ""]
     lines += ["Runs: " + "; ".join(f"**{run['id']}** {run['label']}" for run in runs), ""]
     lines += _table(header, rows, "ll" + "r" * (len(header) - 2))
     if ref:
@@ -371,80 +380,103 @@ def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = (
             "lies inside the run's 95 % interval, so the run does not show a difference; *no interval* = the "
             "run has too few clips for one (a subset), so the Δ says nothing.",
         ]
+    return lines
 
-    # run details
-    lines += ["", "## Run details", ""]
+
+def _run_details(report: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]:
+    """One run's table: per task n, both metrics with intervals, parse failures; then the summaries."""
+    title = {k: v["title"] for k, v in report["summary_rows"].items()}
+    rows = []
+    for t in report["tasks"]:
+        entry = run["tasks"][t["code"]]
+        if entry is None:
+            cell = NOT_IN_VARIANT if t["code"] in run["not_in_variant"] else MISSING
+            rows.append([f"{t['code']} {t['name']}", cell, str(t["paper_n"]), cell, cell, cell])
+            continue
+        failure = entry["parse_failure"]
+        rows.append(
+            [
+                f"{t['code']} {t['name']}",
+                "?" if entry["n"] is None else str(entry["n"]),
+                str(t["paper_n"]),
+                fmt_ci(entry["acc"], entry.get("acc_ci"), "no score"),
+                fmt_ci(entry["acc_official"], entry.get("acc_official_ci"), "no score"),
+                "?" if failure is None else f"{failure:.1%}",
+            ]
+        )
+    for key in SUMMARY_KEYS:
+        s = run["summary"][key]
+        failure = s["parse_failure"]["value"]
+        rows.append(
+            [
+                f"**{title[key]}**",
+                "",
+                "",
+                fmt_cell(s["acc"]),
+                fmt_cell(s["acc_official"]),
+                "" if failure is None else f"{failure:.1%}",
+            ]
+        )
+    lines = ["", f"### {run['id']}: {run['label']}", ""]
+    return lines + _table(["task", "n", "paper n", "acc", "acc_official", "parse failure"], rows, "lrrrrr")
+
+
+def _details_section(report: Mapping[str, Any]) -> list[str]:
+    lines = ["", "## Run details", ""]
     lines += [
         "`acc` reads answers with the robust parser (an unreadable answer scores 0 and counts as a parse "
         "failure); `acc_official` applies the official scorer's rules (first character only, empty answers "
         "left out); `n` is the number of questions scored, `paper n` the full benchmark's.",
     ]
-    for run in runs:
-        lines += ["", f"### {run['id']}: {run['label']}", ""]
-        rows = []
-        for t in report["tasks"]:
-            entry = run["tasks"][t["code"]]
-            if entry is None:
-                cell = NOT_IN_VARIANT if t["code"] in run["not_in_variant"] else MISSING
-                rows.append([f"{t['code']} {t['name']}", cell, str(t["paper_n"]), cell, cell, cell])
-                continue
-            failure = entry["parse_failure"]
-            rows.append(
-                [
-                    f"{t['code']} {t['name']}",
-                    "?" if entry["n"] is None else str(entry["n"]),
-                    str(t["paper_n"]),
-                    fmt_ci(entry["acc"], entry.get("acc_ci"), "no score"),
-                    fmt_ci(entry["acc_official"], entry.get("acc_official_ci"), "no score"),
-                    "?" if failure is None else f"{failure:.1%}",
-                ]
-            )
-        for key in SUMMARY_KEYS:
-            s = run["summary"][key]
-            failure = s["parse_failure"]["value"]
-            rows.append(
-                [
-                    f"**{title[key]}**",
-                    "",
-                    "",
-                    fmt_cell(s["acc"]),
-                    fmt_cell(s["acc_official"]),
-                    "" if failure is None else f"{failure:.1%}",
-                ]
-            )
-        lines += _table(["task", "n", "paper n", "acc", "acc_official", "parse failure"], rows, "lrrrrr")
+    for run in report["runs"]:
+        lines += _run_details(report, run)
+    return lines
 
-    # the paper's table
+
+def _paper_section(report: Mapping[str, Any]) -> list[str]:
+    """The paper's Table 1 as published, with its Avg recomputed and mismatches marked."""
     codes = [t["code"] for t in report["tasks"]]
     rows = []
     for r in [*report["paper"], report["human"]]:
         recomputed = fmt(r["avg_recomputed"], NOT_IN_PAPER)
         rows.append([r["name"], _paper_avg_text(r), recomputed, *(fmt(r["scores"][c], NOT_IN_PAPER) for c in codes)])
-    lines += ["", "## The paper's Table 1", ""]
+    lines = ["", "## The paper's Table 1", ""]
     lines += [
         "As published (values read off the paper's table), with its Avg recomputed as the mean of the 13 "
         "video tasks (FR2 and PC excluded). ⚠ marks a published Avg that the row's own cells do not give.",
         "",
     ]
-    lines += _table(["model", "Avg", "Avg recomputed", *codes], rows, "l" + "r" * (len(codes) + 2))
+    return lines + _table(["model", "Avg", "Avg recomputed", *codes], rows, "l" + "r" * (len(codes) + 2))
 
-    lines += [
-        "",
-        "## How to read this report",
-        "",
-        "- **Human** is the human level the paper measured (on its tiny subset); the paper rows are the models "
-        "it tested. A run below the paper's row for the same model usually ran a different setting: frames, "
-        "audio, prompt or answer parsing (see Runs).",
-        "- **Δ** is the run minus the first `--paper-model` row, task by task; a level's Δ is the mean over the "
-        "tasks both have.",
-        "- **[low, high]** after a run's number is its 95 % interval (`value ± 1.96 se`; questions clustered "
-        "by clip, levels and averages as macro means whose variance is the sum of their tasks' over the task "
-        "count squared). The paper's rows are as published: it gives no interval.",
-        "- **acc vs acc_official**: the paper's numbers come from the official scorer; `acc_official` "
-        "applies the same rules. When the two differ, the model answers in a form the official scorer "
-        "misreads (for example a sentence that starts with another letter).",
-        "- **Paper Avg** covers the 13 video tasks, **Overall** all 15; both weigh each task equally.",
-        "- A subset (the sample set, `--limit`) gives numbers only to check that everything runs.",
-        "",
-    ]
+
+HOW_TO_READ = (
+    "",
+    "## How to read this report",
+    "",
+    "- **Human** is the human level the paper measured (on its tiny subset); the paper rows are the models "
+    "it tested. A run below the paper's row for the same model usually ran a different setting: frames, "
+    "audio, prompt or answer parsing (see Runs).",
+    "- **Δ** is the run minus the first `--paper-model` row, task by task; a level's Δ is the mean over the "
+    "tasks both have.",
+    "- **[low, high]** after a run's number is its 95 % interval (`value ± 1.96 se`; questions clustered "
+    "by clip, levels and averages as macro means whose variance is the sum of their tasks' over the task "
+    "count squared). The paper's rows are as published: it gives no interval.",
+    "- **acc vs acc_official**: the paper's numbers come from the official scorer; `acc_official` "
+    "applies the same rules. When the two differ, the model answers in a form the official scorer "
+    "misreads (for example a sentence that starts with another letter).",
+    "- **Paper Avg** covers the 13 video tasks, **Overall** all 15; both weigh each task equally.",
+    "- A subset (the sample set, `--limit`) gives numbers only to check that everything runs.",
+    "",
+)
+
+
+def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = ()) -> str:
+    """The report as Markdown; ``images`` are (file name, alt text) pairs shown at the top."""
+    lines = _intro(report, images)
+    lines += _runs_section(report)
+    lines += _overview_section(report)
+    lines += _tasks_section(report)
+    lines += _details_section(report)
+    lines += _paper_section(report)
+    lines += HOW_TO_READ
     return "\n".join(lines)
