@@ -90,3 +90,36 @@ def bin_path(name: str) -> str:
 
 def run_lmms_eval(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([bin_path("lmms-eval"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+def overlay_venv(venv: Path) -> tuple[Path, Path]:
+    """A venv without pip that sees this environment's packages (through a .pth file) but not its
+    editable install of the checkout: (its python, its site-packages).  What gets installed into it
+    is then what a user's install would add."""
+    import site
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    here = [sysconfig.get_paths()["purelib"], *site.getsitepackages()]
+    (purelib / "base_env.pth").write_text("\n".join(dict.fromkeys(here)) + "\n")
+    return python, purelib
+
+
+def humansense_cli(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``lmms-humansense ARGS --no-progress`` as a user types it, offline and isolated."""
+    return subprocess.run(
+        [bin_path("lmms-humansense"), *args, "--no-progress"],
+        env=cli_env(tmp, **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

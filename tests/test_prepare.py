@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import bin_path, cli_env
+from conftest import humansense_cli
 from fixture_data import write_video
-
-
-def _cli(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [bin_path("lmms-humansense"), *args, "--no-progress"],
-        env=cli_env(tmp, **env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_prepare_fills_the_cache_the_hooks_read_once(
     root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    proc = _cli(tmp_path, "prepare", "--workers", "2", HUMANSENSE_ROOT=str(root_copy))
+    proc = humansense_cli(tmp_path, "prepare", "--workers", "2", HUMANSENSE_ROOT=str(root_copy))
     assert proc.returncode == 0, proc.stderr
     # 5 speech video tasks and the 2 audio-file tasks, one clip each in the generated root
     assert "7 clips with sound" in proc.stderr and "7 decoded, 0 already cached" in proc.stderr
@@ -39,18 +28,18 @@ def test_prepare_fills_the_cache_the_hooks_read_once(
         assert sf.info(str(wav)).samplerate == SAMPLE_RATE and sf.info(str(wav)).channels == 1
     assert not cached_audio_path(root_copy / "videos/ar_000.mp4").exists(), "video-only tasks get no sound"
 
-    again = _cli(tmp_path, "prepare", HUMANSENSE_ROOT=str(root_copy))
+    again = humansense_cli(tmp_path, "prepare", HUMANSENSE_ROOT=str(root_copy))
     assert again.returncode == 0 and "0 decoded, 7 already cached" in again.stderr
 
 
 def test_prepare_names_speech_videos_without_audio(root_copy: Path, tmp_path: Path) -> None:
     write_video(root_copy / "videos" / "rr1_000.mp4", audio=False)
-    proc = _cli(tmp_path, "prepare", "--root", str(root_copy))
+    proc = humansense_cli(tmp_path, "prepare", "--root", str(root_copy))
     assert proc.returncode == 1
     assert f"no audio track: {root_copy / 'videos' / 'rr1_000.mp4'} (tasks RR1)" in proc.stderr
     assert "6 decoded" in proc.stderr
 
 
 def test_prepare_without_a_root_says_where_data_lives(tmp_path: Path) -> None:
-    proc = _cli(tmp_path, "prepare")
+    proc = humansense_cli(tmp_path, "prepare")
     assert proc.returncode == 2 and "HUMANSENSE_ROOT" in proc.stderr and "Traceback" not in proc.stderr

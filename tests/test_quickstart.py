@@ -12,14 +12,12 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-import site
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
-from conftest import REPO, cli_env
+from conftest import REPO, cli_env, overlay_venv
 from tiny_models import build_tiny_omni
 
 HUB_ID = "Qwen/Qwen2.5-Omni-7B"
@@ -48,18 +46,7 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv with the README's install line run in it, from the checkout, as a user would."""
     tmp = tmp_path_factory.mktemp("quickstart")
     venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    purelib = Path(
-        subprocess.run(
-            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
-    here = [sysconfig.get_paths()["purelib"], *site.getsitepackages()]
-    (purelib / "base_env.pth").write_text("\n".join(dict.fromkeys(here)) + "\n")
+    python, purelib = overlay_venv(venv)
     pins = [ln for ln in (REPO / "requirements-test.txt").read_text().splitlines() if ln.startswith("torch")]
     constraints = tmp / "constraints.txt"
     constraints.write_text("\n".join(pins) + "\n")

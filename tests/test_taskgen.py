@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, cli_env
+from conftest import REPO, cli_env, overlay_venv
 
 from lmms_humansense import taskgen
 from lmms_humansense.catalog import TASKS, VARIANTS
@@ -107,22 +107,9 @@ def test_an_installed_wheel_runs_with_plain_lmms_eval(wheel: Path, tmp_path: Pat
     A fresh venv sees this environment's packages through a .pth line (so nothing is downloaded),
     which does not run their .pth files: the checkout's editable install stays invisible.
     """
-    import site
-    import sysconfig
 
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    purelib = Path(
-        subprocess.run(
-            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
-    here = [sysconfig.get_paths()["purelib"], *site.getsitepackages()]
-    (purelib / "base_env.pth").write_text("\n".join(dict.fromkeys(here)) + "\n")
+    python, purelib = overlay_venv(venv)
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(purelib), str(wheel)],
         check=True,

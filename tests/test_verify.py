@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-from conftest import bin_path, cli_env
+from conftest import humansense_cli
 from fixture_data import write_video
 
 from lmms_humansense import sample_root
-
-
-def _cli(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [bin_path("lmms-humansense"), *args, "--no-progress"],
-        env=cli_env(tmp, **env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def _plant_defects(root: Path) -> dict[str, str]:
@@ -51,7 +40,7 @@ def _plant_defects(root: Path) -> dict[str, str]:
 
 
 def test_verify_passes_the_sample_set(tmp_path: Path) -> None:
-    proc = _cli(tmp_path, "verify", "--root", str(sample_root()), "--json", str(tmp_path / "v.json"))
+    proc = humansense_cli(tmp_path, "verify", "--root", str(sample_root()), "--json", str(tmp_path / "v.json"))
     assert proc.returncode == 0, proc.stdout
     assert "OK: every record can be evaluated" in proc.stdout and "SAMPLE" in proc.stdout
     report = json.loads((tmp_path / "v.json").read_text())
@@ -61,7 +50,7 @@ def test_verify_passes_the_sample_set(tmp_path: Path) -> None:
 def test_verify_finds_and_names_every_planted_defect(root_copy: Path, tmp_path: Path) -> None:
     expected = _plant_defects(root_copy)
     out = tmp_path / "verify.json"
-    proc = _cli(tmp_path, "verify", "--json", str(out), HUMANSENSE_ROOT=str(root_copy))
+    proc = humansense_cli(tmp_path, "verify", "--json", str(out), HUMANSENSE_ROOT=str(root_copy))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     report = json.loads(out.read_text())
     assert not report["ok"]
@@ -83,6 +72,6 @@ def test_verify_finds_and_names_every_planted_defect(root_copy: Path, tmp_path: 
 
 
 def test_verify_names_counts_that_differ_from_the_paper(root_copy: Path, tmp_path: Path) -> None:
-    proc = _cli(tmp_path, "verify", "--root", str(root_copy), "--workers", "1")
+    proc = humansense_cli(tmp_path, "verify", "--root", str(root_copy), "--workers", "1")
     assert proc.returncode == 1
     assert "task HC (Human Counting): 2 question(s), the paper has 360" in proc.stdout
