@@ -19,8 +19,9 @@ SUMMARY_COLOR = "#d62728"
 
 
 def forest_size(n_rows: int) -> tuple[float, float]:
-    """Figure size in inches for ``n_rows`` compared rows (tasks and summaries)."""
-    return 10.0, 2.0 + 0.36 * n_rows
+    """Figure size in inches for ``n_rows`` compared rows (tasks and summaries); halves of an inch
+    are whole pixels at :data:`DPI`, so the PNG is exactly :func:`~.plots.pixel_size` of it."""
+    return 10.0, 2.0 + 0.5 * n_rows
 
 
 def _forest(paired: Mapping[str, Any]) -> Any:
