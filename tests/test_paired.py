@@ -204,3 +204,28 @@ def test_different_variants_with_force(
     assert (paired["a"]["variant"], paired["b"]["variant"]) == ("default", "blind")
     assert paired["questions_compared"] == 12
     assert "Different variants (default and blind), compared with --force." in (tmp_path / "report.md").read_text()
+
+
+def test_unreadable_inputs_are_named(
+    random_runs: tuple[Path, Path], other_runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, out = str(random_runs[0]), ["--out", str(tmp_path / "r"), "--no-plots"]
+    both = tmp_path / "both"
+    for i, run in enumerate(random_runs):
+        shutil.copytree(run, both / f"run{i}")
+    err = _error(["report", a, str(both), "--paired", *out], capsys)
+    assert f"{both} holds 2 results files" in err and "pass one *_results.json each" in err
+    broken = tmp_path / "broken"
+    shutil.copytree(random_runs[1], broken)
+    samples = next(broken.rglob("*_samples_humansense_er.jsonl"))
+    lines = samples.read_text().splitlines()
+    samples.write_text("\n".join([lines[0], "{not json", *lines[2:]]) + "\n")
+    err = _error(["report", a, str(broken), "--paired", *out], capsys)
+    assert f"{samples} line 2 is not a HumanSense logged sample" in err
+    mixed = tmp_path / "mixed"
+    shutil.copytree(random_runs[1], mixed)
+    stamp = next(mixed.rglob("*_results.json")).name[: -len("_results.json")]
+    blind = next(other_runs["blind"].rglob("*_samples_humansense_blind_ar.jsonl"))
+    shutil.copy(blind, mixed / f"{stamp}_samples_humansense_blind_ar.jsonl")
+    err = _error(["report", a, str(mixed), "--paired", *out], capsys)
+    assert "holds several variants (blind, default)" in err
