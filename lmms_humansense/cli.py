@@ -100,8 +100,18 @@ def _report(args: argparse.Namespace) -> int:
         return _input_error(
             "report", ValueError(f"--out {out} is a file; name a folder (it is created) or move the file away")
         )
+    if args.force and not args.paired:
+        return _input_error("report", ValueError("--force only applies to --paired (comparing runs of two variants)"))
     try:
-        written = make_report(args.results, out, args.paper_model, metric=args.metric, plots=not args.no_plots)
+        written = make_report(
+            args.results,
+            out,
+            args.paper_model,
+            metric=args.metric,
+            plots=not args.no_plots,
+            paired=args.paired,
+            force=args.force,
+        )
     except (KeyError, ValueError) as exc:  # ReportInputError is a ValueError; KeyError: unknown --paper-model
         return _input_error("report", exc)
     except OSError as exc:
@@ -233,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--metric", choices=("acc", "acc_official"), default="acc", help="run metric compared (default: acc)"
     )
     p.add_argument("--no-plots", action="store_true", help="tables only")
+    p.add_argument(
+        "--paired",
+        action="store_true",
+        help="RESULTS are two runs A B logged with --log_samples: add B - A per task and level, question by "
+        "question, with paired bootstrap intervals and a forest plot",
+    )
+    p.add_argument("--force", action="store_true", help="with --paired: compare runs of different variants")
     p.set_defaults(func=_report)
 
     _add_module_commands(sub)

@@ -20,6 +20,9 @@ IMAGES = (
     ("levels.png", "Bar chart: accuracy per level, overall and the paper's Avg"),
 )
 
+#: The paired comparison's picture (``report A B --paired``).
+FOREST = "forest.png"
+
 
 def make_report(
     results: Sequence[str | Path],
@@ -27,13 +30,22 @@ def make_report(
     paper_models: Sequence[str] = (),
     metric: str = "acc",
     plots: bool = True,
+    paired: bool = False,
+    force: bool = False,
 ) -> dict[str, Path]:
-    """Read ``results``, write the report into ``out_dir`` and return the written files by name."""
+    """Read ``results``, write the report into ``out_dir`` and return the written files by name.
+
+    With ``paired``, ``results`` are two runs A and B, and the report adds their question-by-question
+    comparison (:mod:`.paired`): B − A with bootstrap intervals, and a forest plot."""
     from lmms_humansense.report.load import load_runs
     from lmms_humansense.report.render import build, to_markdown
 
     runs = load_runs(results)
     report = build(runs, paper_models, metric)
+    if paired:
+        from lmms_humansense.report.paired import paired_report
+
+        report["paired"] = paired_report(list(results), metric, force)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -43,7 +55,16 @@ def make_report(
         for name, paths in write_plots(report, out).items():
             for path in paths:
                 written[f"{name}.{path.suffix[1:]}"] = path
+        if paired:
+            from lmms_humansense.report.forest import write_forest
+
+            for path in write_forest(report["paired"], out):
+                written[path.name] = path
     markdown = to_markdown(report, IMAGES if plots else ())
+    if paired:
+        from lmms_humansense.report.paired import paired_markdown
+
+        markdown = markdown.rstrip("\n") + "\n\n" + paired_markdown(report["paired"], FOREST if plots else None)
     written["report.md"] = out / "report.md"
     written["report.md"].write_text(markdown, encoding="utf-8")
     written["report.json"] = out / "report.json"
