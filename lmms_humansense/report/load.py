@@ -151,7 +151,7 @@ def find_results(path: str | Path) -> list[Path]:
     raise ReportInputError(f"{p} does not exist. Pass an lmms-eval --output_path folder or a results file.")
 
 
-def _model_args_text(value: Any) -> str:
+def model_args_text(value: Any) -> str:
     if isinstance(value, Mapping):
         return ",".join(f"{k}={v}" for k, v in value.items())
     return "" if value in (None, "") else str(value)
@@ -233,7 +233,7 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
     configs = data.get("configs") if isinstance(data.get("configs"), Mapping) else {}
     counts = data.get("n-samples") if isinstance(data.get("n-samples"), Mapping) else {}
     model = str(config.get("model") or data.get("model_source") or data.get("model_name") or "unknown model")
-    model_args = _model_args_text(config.get("model_args"))
+    model_args = model_args_text(config.get("model_args"))
     args = parse_model_args(model_args)
     limit = _number(config.get("limit"))
     gen_kwargs = str(config.get("gen_kwargs") or "")
@@ -295,7 +295,7 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
                 settings,
                 reported,
                 limit,
-                _label(model, args),
+                run_label(model, args),
                 command,
             )
         )
@@ -307,7 +307,7 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
     return runs
 
 
-def _label(model: str, args: Mapping[str, str]) -> str:
+def run_label(model: str, args: Mapping[str, str]) -> str:
     pretrained = args.get("pretrained") or args.get("model_version") or args.get("model")
     if pretrained:
         return f"{model} ({pretrained.rstrip('/').split('/')[-1]})"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lmms_humansense.catalog import BY_CODE, TASKS, VARIANTS
-from lmms_humansense.report.load import ReportInputError, _label, _model_args_text, find_results, parse_model_args
+from lmms_humansense.report.load import ReportInputError, find_results, model_args_text, parse_model_args, run_label
 from lmms_humansense.report.stats import (
     REPLICATES,
     SEED,
@@ -76,7 +76,7 @@ def load_samples(path: str | Path, metric: str = "acc") -> Samples:
     data = json.loads(results.read_text(encoding="utf-8"))
     config = data.get("config") if isinstance(data.get("config"), Mapping) else {}
     model = str(config.get("model") or "run")
-    label = f"{_label(model, parse_model_args(_model_args_text(config.get('model_args'))))} [{variant}]"
+    label = f"{run_label(model, parse_model_args(model_args_text(config.get('model_args'))))} [{variant}]"
     scores: dict[tuple[str, str], tuple[str, float | None]] = {}
     for file in samples:
         code = leaves[file.name[len(f"{stamp}_samples_") : -len(".jsonl")]][1]
@@ -148,14 +148,14 @@ def compare(
             "clips": sum(counts[c][1] for c in present),
         }
 
-    from lmms_humansense.report.render import _short_source
+    from lmms_humansense.report.render import short_source
 
     def listed(keys: list[tuple[str, str]]) -> list[str]:
         return [f"{code}:{doc}" for code, doc in keys]
 
     return {
-        "a": {"label": a.label, "variant": a.variant, "source": _short_source(a.source)},
-        "b": {"label": b.label, "variant": b.variant, "source": _short_source(b.source)},
+        "a": {"label": a.label, "variant": a.variant, "source": short_source(a.source)},
+        "b": {"label": b.label, "variant": b.variant, "source": short_source(b.source)},
         "metric_note": "B − A; 95 % interval and share from a paired cluster bootstrap (clips resampled within tasks)",
         "replicates": replicates,
         "seed": seed,

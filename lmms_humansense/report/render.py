@@ -28,7 +28,7 @@ NOT_IN_VARIANT = "n/a"  # a task the run's variant does not cover
 NOT_IN_PAPER = "-"  # the paper's own "-": not evaluated
 
 
-def _short_source(path: str) -> str:
+def short_source(path: str) -> str:
     """The file as a reader can find it: relative to the working folder when under it, else its
     last two path parts (a report shared with others should not carry one machine's paths)."""
     p = Path(path)
@@ -131,7 +131,7 @@ def _run_entry(index: int, run: Run, metric: str, reference: PaperRow | None) ->
     return {
         "id": f"R{index}",
         "label": run.label,
-        "source": _short_source(run.source),
+        "source": short_source(run.source),
         "variant": run.variant,
         "variant_title": run.variant_title,
         "model": run.model,
