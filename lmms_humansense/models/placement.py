@@ -10,6 +10,7 @@ function decides it for every model here, so the rule is the same for all of the
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,25 @@ class Placement:
     world_size: int
     local_rank: int
     device: Any  # torch.device (torch is imported only when a model is built)
+
+
+def _leave_together() -> None:
+    """At exit, wait for every rank, then close the process group, before the interpreter tears down.
+
+    lmms-eval 0.7.3 starts a gloo group (evaluator.py ~1079) and never closes it.  A rank that is
+    done first and exits while rank 0 still gathers and writes can die in gloo's teardown
+    ("terminate called without an active exception", exit -6), and the launcher then stops rank 0
+    before it writes the results (seen with torchrun on CPU).  Registered per model; after the
+    first call the group is gone and later calls do nothing.
+    """
+    try:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+    except Exception:  # noqa: BLE001 - leaving must never turn a finished run into a failed one
+        pass
 
 
 def _env_int(name: str, default: int) -> int:
@@ -57,6 +77,8 @@ def placement(model: str, device: str | None = None) -> Placement:
     local_rank = _env_int("LOCAL_RANK", 0)
     if rank >= world_size:
         raise ValueError(f"the launcher set RANK={rank} with WORLD_SIZE={world_size}; RANK must be below WORLD_SIZE")
+    if world_size > 1:
+        atexit.register(_leave_together)
     asked = (device or "auto").strip().lower()
     if asked == "auto":
         asked = "cuda" if torch.cuda.is_available() else "cpu"
