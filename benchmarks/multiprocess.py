@@ -31,20 +31,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 
-def _env(tmp: Path, root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUMANSENSE_", "HF_"))}
-    env.update(
-        HF_HUB_OFFLINE="1",
-        HF_DATASETS_OFFLINE="1",
-        HF_HOME=str(tmp / "hf_home"),
-        HUMANSENSE_CACHE=str(tmp / "cache"),
-        HUMANSENSE_ROOT=str(root),
-    )
-    return env
-
-
 def run(nproc: int, model: Path, tmp: Path, root: Path, out: Path, tokens: int) -> tuple[float, float]:
     """Wall seconds of one run and the model's seconds summed over its questions."""
+    from conftest import cli_env  # the tests' offline, isolated environment for a subprocess
+
     head = [sys.executable, "-m", "lmms_eval"]
     if nproc > 1:
         torchrun = str(Path(sys.executable).parent / "torchrun")
@@ -53,7 +43,7 @@ def run(nproc: int, model: Path, tmp: Path, root: Path, out: Path, tokens: int) 
     args += ["--tasks", "humansense", "--gen_kwargs", f"max_new_tokens={tokens}"]
     args += ["--output_path", str(out), "--log_samples"]
     start = time.perf_counter()
-    proc = subprocess.run(head + args, env=_env(tmp, root), cwd=tmp, capture_output=True, text=True, check=False)
+    proc = subprocess.run(head + args, env=cli_env(tmp, root), cwd=tmp, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if proc.returncode != 0 or not list(out.rglob("*_results.json")):
         sys.exit(f"run with {nproc} process(es) failed:\n{proc.stderr[-3000:]}")
