@@ -152,6 +152,14 @@ def test_paired_markdown_and_forest_plot(paired_report: dict[str, Path]) -> None
     assert ET.parse(paired_report["forest.svg"]).getroot().tag.endswith("svg")
 
 
+def test_two_runs_of_one_model_are_told_apart_by_the_args_that_differ(paired_report: dict[str, Path]) -> None:
+    """The two runs are ``humansense_random`` with seed 0 and 1: "A" and "B" alone would read alike."""
+    paired = json.loads(paired_report["report.json"].read_text())["paired"]
+    assert paired["a"]["label"] == "humansense_random [default] with seed=0"
+    assert paired["b"]["label"] == "humansense_random [default] with seed=1"
+    assert "- **B**: humansense_random [default] with seed=1 (" in paired_report["report.md"].read_text()
+
+
 def test_questions_in_one_run_only_are_listed_and_left_out(
     random_runs: tuple[Path, Path], other_runs: dict[str, Path], tmp_path: Path
 ) -> None:

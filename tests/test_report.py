@@ -190,6 +190,20 @@ def test_same_label_twice_is_numbered(tmp_path: Path) -> None:
     ]
 
 
+def test_same_model_with_other_args_is_labelled_by_the_args_that_differ(tmp_path: Path) -> None:
+    omni = "pretrained=Qwen/Qwen2.5-Omni-7B"
+    args = {"a": f"{omni},frames=official,seed=1", "b": f"{omni},frames=open_r1_16,seed=1", "c": f"{omni},seed=1"}
+    files = [
+        _write(tmp_path / f"{name}_results.json", fake_results({"ES": 0.6}, model="humansense_omni", model_args=a))
+        for name, a in args.items()
+    ]
+    assert [r.label for r in load_runs(files)] == [
+        "humansense_omni (Qwen2.5-Omni-7B) [default] with frames=official",
+        "humansense_omni (Qwen2.5-Omni-7B) [default] with frames=open_r1_16",
+        "humansense_omni (Qwen2.5-Omni-7B) [default] with frames=(default)",
+    ]
+
+
 def test_recorded_git_state_is_not_called_the_lmms_eval_version(tmp_path: Path) -> None:
     """lmms-eval 0.7.3 stores the git describe of the folder it ran in as "lmms_eval_version"."""
     data = fake_results({"ES": 0.6})

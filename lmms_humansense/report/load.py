@@ -11,7 +11,6 @@ reported as missing.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -362,13 +361,31 @@ def load_runs(paths: Sequence[str | Path]) -> list[Run]:
                 )
     if not runs:
         raise ReportInputError("no results given: pass lmms-eval --output_path folders or *_results.json files")
-    for run in runs:
-        run.label = f"{run.label} [{run.variant}]"
-    counts = Counter(run.label for run in runs)
-    index: Counter[str] = Counter()
-    for run in runs:
-        if counts[run.label] > 1:
-            base = run.label
-            index[base] += 1
-            run.label = f"{base} #{index[base]}"
+    labels = tell_apart([f"{run.label} [{run.variant}]" for run in runs], [run.model_args for run in runs])
+    for run, label in zip(runs, labels, strict=True):
+        run.label = label
     return runs
+
+
+def tell_apart(labels: list[str], model_args: list[str]) -> list[str]:
+    """Labels no two runs share, for legends and tables that may be read without the settings.
+
+    Runs of one model usually differ in a model arg (``seed``, ``frames``, ``decoding``); where
+    labels collide, each gets the args that differ within its group, and a number only when even
+    those are the same.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, []).append(i)
+    out = list(labels)
+    for label, members in groups.items():
+        if len(members) < 2:
+            continue
+        args = [parse_model_args(model_args[i]) for i in members]
+        keys = list(dict.fromkeys(k for a in args for k in a))
+        differ = [k for k in keys if len({a.get(k) for a in args}) > 1]
+        suffixes = [", ".join(f"{k}={a.get(k, '(default)')}" for k in differ) for a in args]
+        distinct = len(set(suffixes)) == len(suffixes)
+        for n, (i, suffix) in enumerate(zip(members, suffixes, strict=True), 1):
+            out[i] = f"{label} with {suffix}" if distinct else f"{label} #{n}"
+    return out

@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from lmms_humansense.catalog import BY_CODE, TASKS, VARIANTS
-from lmms_humansense.report.load import ReportInputError, find_results, model_args_text, parse_model_args, run_label
+from lmms_humansense.report.load import (
+    ReportInputError,
+    find_results,
+    model_args_text,
+    parse_model_args,
+    run_label,
+    tell_apart,
+)
 from lmms_humansense.report.stats import (
     REPLICATES,
     SEED,
@@ -41,6 +48,7 @@ class Samples:
     variant: str
     label: str
     scores: dict[tuple[str, str], tuple[str, float | None]]
+    model_args: str = ""
 
 
 def _leaf_codes() -> dict[str, tuple[str, str]]:
@@ -76,7 +84,8 @@ def load_samples(path: str | Path, metric: str = "acc") -> Samples:
     data = json.loads(results.read_text(encoding="utf-8"))
     config = data.get("config") if isinstance(data.get("config"), Mapping) else {}
     model = str(config.get("model") or "run")
-    label = f"{run_label(model, parse_model_args(model_args_text(config.get('model_args'))))} [{variant}]"
+    model_args = model_args_text(config.get("model_args"))
+    label = f"{run_label(model, parse_model_args(model_args))} [{variant}]"
     scores: dict[tuple[str, str], tuple[str, float | None]] = {}
     for file in samples:
         code = leaves[file.name[len(f"{stamp}_samples_") : -len(".jsonl")]][1]
@@ -93,7 +102,7 @@ def load_samples(path: str | Path, metric: str = "acc") -> Samples:
                 ) from None
             value = item.get("score") if isinstance(item, Mapping) else None
             scores[(code, doc)] = (clip, None if value is None else float(value))
-    return Samples(str(results), variant, label, scores)
+    return Samples(str(results), variant, label, scores, model_args)
 
 
 def compare(
@@ -246,4 +255,6 @@ def paired_report(results: list[str | Path], metric: str = "acc", force: bool = 
         raise PairedInputError(
             f"--paired compares two runs, A then B; {len(results)} given. Pass exactly two --output_path folders."
         )
-    return compare(load_samples(results[0], metric), load_samples(results[1], metric), force=force)
+    a, b = load_samples(results[0], metric), load_samples(results[1], metric)
+    label_a, label_b = tell_apart([a.label, b.label], [a.model_args, b.model_args])
+    return compare(replace(a, label=label_a), replace(b, label=label_b), force=force)
