@@ -257,7 +257,16 @@ def doc_to_messages(
     return [{"role": "user", "content": content}]
 
 
-def _fed_record(results: Sequence[Any]) -> dict[str, Any] | None:
+def _answer(results: Sequence[Any]) -> Any:
+    """The model's answer for this doc as lmms-eval hands it over (a one-item list, or a list of
+    filtered answers in its first item); ``None`` when there is none."""
+    first = results[0] if results else None
+    if isinstance(first, (list, tuple)):
+        first = first[0] if first else None
+    return first
+
+
+def _fed_record(answer: Any) -> dict[str, Any] | None:
     """What the model says it fed the model for this doc, if its answer carries it.
 
     lmms-eval logs only a model's answer text; an adapter that wants its inputs audited returns a
@@ -265,20 +274,8 @@ def _fed_record(results: Sequence[Any]) -> dict[str, Any] | None:
     the template sets ``reasoning_tags: none`` (lmms-eval 0.7.3 otherwise rebuilds every answer
     without its reasoning blocks); a plain string simply has none.
     """
-    first = results[0] if results else None
-    if isinstance(first, (list, tuple)):
-        first = first[0] if first else None
-    fed = getattr(first, "fed", None)
+    fed = getattr(answer, "fed", None)
     return dict(fed) if isinstance(fed, dict) else None
-
-
-def _response(results: Sequence[Any]) -> str:
-    if not results:
-        return ""
-    first = results[0]
-    if isinstance(first, (list, tuple)):
-        first = first[0] if first else ""
-    return "" if first is None else str(first)
 
 
 def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, Any]:
@@ -287,8 +284,10 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
     Metric values are dicts with a ``score`` and the ``clip`` id: several questions share a clip,
     and the YAMLs set ``cluster_key: clip`` so lmms-eval reports clustered standard errors.
     """
+    answer = _answer(results)
+    response = "" if answer is None else str(answer)
     scored = score_answer(
-        _response(results), doc["answer_format"], doc["options"], doc["answer"], think=doc["variant"] == "think"
+        response, doc["answer_format"], doc["options"], doc["answer"], think=doc["variant"] == "think"
     )
     robust, official = scored.robust, scored.official
     clip = doc["clip"]
@@ -306,7 +305,7 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
         "parsed": robust.parsed.value,
         "parse_outcome": robust.parsed.outcome,
     }
-    fed = _fed_record(results)
+    fed = _fed_record(answer)
     if fed is not None:
         acc["fed"] = fed
     excluded = {"clip": clip, "excluded": "empty answer"}
