@@ -25,6 +25,7 @@ from lmms_humansense.report.load import (
     run_label,
     tell_apart,
 )
+from lmms_humansense.report.render import markdown_table, short_source
 from lmms_humansense.report.stats import (
     REPLICATES,
     SEED,
@@ -33,7 +34,7 @@ from lmms_humansense.report.stats import (
     macro_replicates,
     percentile_interval,
 )
-from lmms_humansense.report.summary import SUMMARY_KEYS, summary_codes
+from lmms_humansense.report.summary import SUMMARY_KEYS, SUMMARY_TITLES, summary_codes
 
 
 class PairedInputError(ReportInputError):
@@ -157,8 +158,6 @@ def compare(
             "clips": sum(counts[c][1] for c in present),
         }
 
-    from lmms_humansense.report.render import short_source
-
     def listed(keys: list[tuple[str, str]]) -> list[str]:
         return [f"{code}:{doc}" for code, doc in keys]
 
@@ -188,8 +187,6 @@ LISTED = 30
 def paired_rows(paired: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
     """(key, title, entry) of every compared row: tasks first, then levels, overall and paper Avg;
     rows with no shared scored question are left out.  The table and the forest plot both use it."""
-    from lmms_humansense.report.summary import SUMMARY_TITLES
-
     rows = [(code, task_name(code), e) for code, e in paired["tasks"].items() if e is not None]
     rows += [(key, SUMMARY_TITLES[key], e) for key, e in paired["summary"].items() if e is not None]
     return rows
@@ -236,9 +233,7 @@ def paired_markdown(paired: Mapping[str, Any], image: str | None = None) -> str:
                 f"{e['questions']:,} ({e['clips']:,})",
             ]
         )
-    aligns = ["---"] + ["---:"] * (len(header) - 1)
-    lines += ["| " + " | ".join(header) + " |", "| " + " | ".join(aligns) + " |"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += markdown_table(header, rows, "l" + "r" * (len(header) - 1))
     left = [
         ("only in A", paired["only_in_a"]),
         ("only in B", paired["only_in_b"]),

@@ -233,7 +233,7 @@ def fmt_cell(cell: Mapping[str, Any], *, delta: bool = False) -> str:
     return text if cell["tasks"] == cell["of"] else f"{text} ({cell['tasks']}/{cell['of']})"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> list[str]:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> list[str]:
     """A Markdown table; ``align`` has one ``l`` or ``r`` per column (default: all left)."""
     aligns = ["---:" if a == "r" else "---" for a in (align or "l" * len(header))]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(aligns) + " |"]
@@ -298,7 +298,7 @@ def _runs_section(report: Mapping[str, Any]) -> list[str]:
             ]
         )
     header = ["", "run", "variant", "model args", "frames", "audio", "generation", "questions", "date", "source"]
-    lines += _table(header, rows, "l" * len(header))
+    lines += markdown_table(header, rows, "l" * len(header))
     # lmms-eval 0.7.3 stores as "lmms_eval_version" the `git describe` of the folder it ran in
     # (utils.get_lmms_eval_version_string), not its own version: say so rather than mislabel it.
     versions = [(run["id"], run["settings"].get("lmms-eval", "")) for run in runs]
@@ -341,7 +341,7 @@ def _overview_section(report: Mapping[str, Any]) -> list[str]:
             row += [_not_comparable(run, fmt_cell(run["summary"][key]["delta"], delta=True)) for run in runs]
         rows.append(row)
     lines = ["", f"## Overview: levels, overall and the paper's Avg (`{metric}`)", ""]
-    lines += _table(header, rows, "l" + "r" * (len(header) - 1))
+    lines += markdown_table(header, rows, "l" + "r" * (len(header) - 1))
     lines += [
         "",
         "Levels and the overall are macro means (each task counts once), as in results.json; a mean over "
@@ -372,7 +372,7 @@ def _tasks_section(report: Mapping[str, Any]) -> list[str]:
         rows.append(row)
     lines = ["", f"## By task (`{metric}`)", ""]
     lines += ["Runs: " + "; ".join(f"**{run['id']}** {run['label']}" for run in runs), ""]
-    lines += _table(header, rows, "ll" + "r" * (len(header) - 2))
+    lines += markdown_table(header, rows, "ll" + "r" * (len(header) - 2))
     if ref:
         lines += [
             "",
@@ -418,7 +418,7 @@ def _run_details(report: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]
             ]
         )
     lines = ["", f"### {run['id']}: {run['label']}", ""]
-    return lines + _table(["task", "n", "paper n", "acc", "acc_official", "parse failure"], rows, "lrrrrr")
+    return lines + markdown_table(["task", "n", "paper n", "acc", "acc_official", "parse failure"], rows, "lrrrrr")
 
 
 def _details_section(report: Mapping[str, Any]) -> list[str]:
@@ -446,7 +446,7 @@ def _paper_section(report: Mapping[str, Any]) -> list[str]:
         "video tasks (FR2 and PC excluded). ⚠ marks a published Avg that the row's own cells do not give.",
         "",
     ]
-    return lines + _table(["model", "Avg", "Avg recomputed", *codes], rows, "l" + "r" * (len(codes) + 2))
+    return lines + markdown_table(["model", "Avg", "Avg recomputed", *codes], rows, "l" + "r" * (len(codes) + 2))
 
 
 HOW_TO_READ = (
