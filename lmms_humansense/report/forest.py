@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lmms_humansense.report.paired import paired_rows
-from lmms_humansense.report.plots import DPI, FORMATS
+from lmms_humansense.report.plots import DPI, save_figure
 
 TASK_COLOR = "#1f77b4"
 SUMMARY_COLOR = "#d62728"
@@ -73,17 +73,4 @@ def _forest(paired: Mapping[str, Any]) -> Any:
 
 def write_forest(paired: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
     """Draw ``forest.png`` and ``forest.svg`` into ``out_dir``; returns the written files."""
-    import matplotlib.pyplot as plt
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fig = _forest(paired)
-    try:
-        paths = []
-        for ext in FORMATS:
-            path = out / f"forest.{ext}"
-            fig.savefig(path, dpi=DPI, metadata={"Date": None} if ext == "svg" else None)
-            paths.append(path)
-    finally:
-        plt.close(fig)
-    return paths
+    return save_figure(_forest(paired), out_dir, "forest")

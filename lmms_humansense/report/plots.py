@@ -315,23 +315,29 @@ def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
     return fig
 
 
-def write_plots(report: Mapping[str, Any], out_dir: str | Path) -> dict[str, list[Path]]:
-    """Draw ``radar`` and ``levels`` as PNG and SVG into ``out_dir``; returns the written files."""
+def save_figure(fig: Any, out_dir: str | Path, name: str) -> list[Path]:
+    """Write ``fig`` as ``<name>.png`` and ``<name>.svg`` into ``out_dir`` and close it.
+
+    The SVG carries no date, so a report drawn twice from the same numbers is byte-identical."""
     import matplotlib.pyplot as plt
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        paths = []
+        for ext in FORMATS:
+            path = out / f"{name}.{ext}"
+            fig.savefig(path, dpi=DPI, metadata={"Date": None} if ext == "svg" else None)
+            paths.append(path)
+    finally:
+        plt.close(fig)
+    return paths
+
+
+def write_plots(report: Mapping[str, Any], out_dir: str | Path) -> dict[str, list[Path]]:
+    """Draw ``radar`` and ``levels`` as PNG and SVG into ``out_dir``; returns the written files."""
     all_series = series(report)
-    written: dict[str, list[Path]] = {}
-    for name, draw in (("radar", _radar), ("levels", _levels)):
-        fig = draw(report, all_series)
-        try:
-            paths = []
-            for ext in FORMATS:
-                path = out / f"{name}.{ext}"
-                fig.savefig(path, dpi=DPI, metadata={"Date": None} if ext == "svg" else None)
-                paths.append(path)
-            written[name] = paths
-        finally:
-            plt.close(fig)
-    return written
+    return {
+        name: save_figure(draw(report, all_series), out_dir, name)
+        for name, draw in (("radar", _radar), ("levels", _levels))
+    }
