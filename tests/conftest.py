@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fixture_data import make_root
@@ -90,6 +92,18 @@ def bin_path(name: str) -> str:
 
 def run_lmms_eval(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([bin_path("lmms-eval"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+def run_results(out: Path) -> dict[str, Any]:
+    """The one results file an lmms-eval run wrote under ``out`` (in either folder layout), parsed."""
+    (path,) = sorted(out.rglob("*_results.json"))
+    return json.loads(path.read_text())
+
+
+def logged_samples(out: Path, leaf: str) -> list[dict[str, Any]]:
+    """The logged samples of one task of the run under ``out`` (``--log_samples``), in file order."""
+    (path,) = sorted(out.rglob(f"*_samples_{leaf}.jsonl"))
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def overlay_venv(venv: Path) -> tuple[Path, Path]:

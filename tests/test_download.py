@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import bin_path, cli_env, run_lmms_eval
+from conftest import bin_path, cli_env, run_lmms_eval, run_results
 from fixture_data import FAKE_COMMIT, make_hub_cache
 
 from lmms_humansense.data.download import (
@@ -70,8 +70,7 @@ def test_download_from_the_offline_hub_cache_then_the_tasks_find_the_root(genera
         tmp_path,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    (results,) = out.rglob("*_results.json")
-    assert json.loads(results.read_text())["n-samples"]["humansense_es"]["effective"] == 2
+    assert run_results(out)["n-samples"]["humansense_es"]["effective"] == 2
 
 
 def test_only_bench_data_is_requested(generated_root: Path, tmp_path: Path) -> None:

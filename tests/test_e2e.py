@@ -7,17 +7,12 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import cli_env, run_lmms_eval
+from conftest import cli_env, logged_samples, run_lmms_eval, run_results
 
 from lmms_humansense.catalog import LEVELS, TASKS, paper_avg_codes
 
 LEAVES = [t.leaf for t in TASKS]
 GROUPS = ["humansense", *[f"humansense_{lv.lower()}" for lv in LEVELS]]
-
-
-def _results(out: Path) -> dict:
-    (path,) = sorted(out.rglob("*_results.json"))
-    return json.loads(path.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +53,7 @@ def chat_run(generated_root: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def test_every_task_level_overall_and_avg_are_numbers(dummy_run: Path) -> None:
-    res = _results(dummy_run)["results"]
+    res = run_results(dummy_run)["results"]
     for name in LEAVES + GROUPS:
         for metric in ("acc", "acc_official", "parse_failure"):
             assert isinstance(res[name][f"{metric},none"], float), (name, metric)
@@ -69,7 +64,7 @@ def test_every_task_level_overall_and_avg_are_numbers(dummy_run: Path) -> None:
 
 
 def test_groups_are_macro_means_of_their_tasks(dummy_run: Path) -> None:
-    res = _results(dummy_run)["results"]
+    res = run_results(dummy_run)["results"]
     accs = {t.code: res[t.leaf]["acc,none"] for t in TASKS}
     assert res["humansense"]["acc,none"] == pytest.approx(sum(accs.values()) / 15)
     video = [accs[c] for c in paper_avg_codes()]
@@ -80,10 +75,9 @@ def test_groups_are_macro_means_of_their_tasks(dummy_run: Path) -> None:
 
 
 def test_one_logged_sample_per_doc_with_audit_fields(dummy_run: Path) -> None:
-    data = _results(dummy_run)
+    data = run_results(dummy_run)
     for t in TASKS:
-        (path,) = sorted(dummy_run.rglob(f"*_samples_{t.leaf}.jsonl"))
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = logged_samples(dummy_run, t.leaf)
         assert len(rows) == 2 == data["n-samples"][t.leaf]["effective"]
         for row in rows:
             audit = row["acc"]
@@ -93,7 +87,7 @@ def test_one_logged_sample_per_doc_with_audit_fields(dummy_run: Path) -> None:
 
 
 def test_clustered_standard_errors_are_reported(dummy_run: Path) -> None:
-    res = _results(dummy_run)["results"]
+    res = run_results(dummy_run)["results"]
     assert "acc_stderr_clustered,none" in res["humansense_es"]
 
 
@@ -112,7 +106,7 @@ def test_chat_models_get_explicit_content_blocks(chat_run: tuple[Path, Path]) ->
             assert kinds == [["video", "audio", "text"]] * 2, t.code
         else:
             assert kinds == [["audio", "text"]] * 2, t.code
-    res = _results(out)["results"]
+    res = run_results(out)["results"]
     assert res["humansense"]["parse_failure,none"] == 0.0  # the baseline always answers in form
 
 
@@ -149,11 +143,10 @@ def test_levels_overall_and_paper_avg_carry_macro_standard_errors(random_runs: t
     """Every group's ``<metric>_se`` is sqrt(sum of its tasks' clustered variances) / task count,
     computed here from the logged per-question scores of a real run."""
     out = random_runs[0]
-    res = _results(out)["results"]
+    res = run_results(out)["results"]
     task_se = {}
     for t in TASKS:
-        (path,) = sorted(out.rglob(f"*_samples_{t.leaf}.jsonl"))
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = logged_samples(out, t.leaf)
         scores, clips = [r["acc"]["score"] for r in rows], [r["acc"]["clip"] for r in rows]
         assert [r["acc_se"]["value"] for r in rows] == scores
         task_se[t.code] = _direct_se(scores, clips)

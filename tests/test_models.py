@@ -4,12 +4,11 @@ built offline here; plus the official frame budget and what the hooks hand each 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import datasets
 import pytest
-from conftest import cli_env, run_lmms_eval
+from conftest import cli_env, logged_samples, run_lmms_eval, run_results
 from fixture_data import make_root, write_video
 from tiny_models import build_tiny_omni, build_tiny_qwen2_vl
 
@@ -45,11 +44,6 @@ def tiny_qwen2_vl(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def small_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One question per task: the CLI runs below generate for real, so keep them few."""
     return make_root(tmp_path_factory.mktemp("small_root"), per_task=1)
-
-
-def _samples(out: Path, leaf: str) -> list[dict]:
-    (path,) = sorted(out.rglob(f"*_samples_{leaf}.jsonl"))
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _response(row: dict) -> str:
@@ -89,7 +83,7 @@ def qwen2_vl_run(tiny_qwen2_vl: Path, small_root: Path, tmp_path_factory: pytest
 
 def test_omni_adapter_answers_every_task_with_the_official_inputs(omni_run: Path) -> None:
     for t in TASKS:
-        (row,) = _samples(omni_run, t.leaf)
+        (row,) = logged_samples(omni_run, t.leaf)
         assert _response(row).strip(), f"{t.code}: no generated text"
         fed = row["acc"]["fed"]
         assert fed["new_tokens"] > 0 and fed["prompt_tokens"] > 0
@@ -111,15 +105,14 @@ def test_omni_adapter_withholds_sound_in_the_noaudio_variant(omni_run: Path) -> 
     for t in TASKS:
         if not t.has_video:
             continue
-        (row,) = _samples(omni_run, f"humansense_noaudio_{t.code.lower()}")
+        (row,) = logged_samples(omni_run, f"humansense_noaudio_{t.code.lower()}")
         fed = row["acc"]["fed"]
         assert _response(row).strip() and fed["frames"] == 4
         assert fed["audio_tokens"] == 0 and fed["audio_source"] == "none", t.code
 
 
 def test_omni_run_reports_every_group(omni_run: Path) -> None:
-    (path,) = sorted(omni_run.rglob("*_results.json"))
-    res = json.loads(path.read_text())["results"]
+    res = run_results(omni_run)["results"]
     for name in ("humansense", "humansense_noaudio"):
         assert isinstance(res[name]["acc,none"], float)
 
@@ -127,7 +120,7 @@ def test_omni_run_reports_every_group(omni_run: Path) -> None:
 def test_stock_qwen2_vl_generates_on_every_video_task(qwen2_vl_run: tuple[Path, str]) -> None:
     out, _ = qwen2_vl_run
     for leaf in VIDEO_LEAVES:
-        (row,) = _samples(out, leaf)
+        (row,) = logged_samples(out, leaf)
         assert _response(row).strip(), f"{leaf}: no generated text"
 
 
@@ -288,7 +281,7 @@ def _answers(out: Path) -> dict[str, tuple[str, str, dict]]:
     """Per leaf: the question id, the answer and what was fed."""
     rows = {}
     for leaf in DECODING_LEAVES.split(","):
-        (row,) = _samples(out, leaf)
+        (row,) = logged_samples(out, leaf)
         fed = dict(row["acc"]["fed"])
         fed.pop("seconds")  # wall time
         rows[leaf] = (row["acc"]["id"], _response(row), fed)
@@ -301,7 +294,7 @@ def test_greedy_ignores_the_checkpoints_sampling_and_official_follows_it_with_a_
     tmp = tmp_path_factory.mktemp("greedy")
     greedy = _answers(_run(tmp, small_root, f"pretrained={sampling_omni}", extra=["--gen_kwargs", "max_new_tokens=6"]))
     for leaf, (_qid, text, fed) in greedy.items():  # what the same weights answered without a sampling config
-        (row,) = _samples(omni_run, leaf)
+        (row,) = logged_samples(omni_run, leaf)
         assert text == _response(row) and fed["decoding"] == "greedy" and fed["seed"] is None, leaf
     official = [
         _answers(

@@ -6,7 +6,6 @@ source tree shadows the installed package."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, bin_path, cli_env
+from conftest import REPO, bin_path, cli_env, logged_samples, run_results
 from fixture_data import make_root
 from tiny_models import build_tiny_omni
 
@@ -58,16 +57,14 @@ def launch(nproc: int, model_args: list[str], tasks: str, tmp: Path, root: Path)
 
 def samples(out: Path, leaf: str) -> dict[str, dict[str, Any]]:
     """The logged samples of one task by question id; every question exactly once."""
-    (path,) = sorted(out.rglob(f"*_samples_{leaf}.jsonl"))
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = logged_samples(out, leaf)
     by_id = {row["acc"]["id"]: row for row in rows}
     assert len(by_id) == len(rows) == PER_TASK, f"{leaf}: {[r['acc']['id'] for r in rows]}"
     return by_id
 
 
 def results(out: Path) -> dict[str, Any]:
-    (path,) = sorted(out.rglob("*_results.json"))
-    return json.loads(path.read_text())["results"]
+    return run_results(out)["results"]
 
 
 def assert_same_results(one: dict[str, Any], two: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import bin_path, cli_env
+from conftest import bin_path, cli_env, run_results
 from PIL import Image
 
 from lmms_humansense import cli
@@ -61,8 +61,7 @@ def paired_report(random_runs: tuple[Path, Path], tmp_path_factory: pytest.TempP
 
 
 def _results(out: Path) -> dict[str, Any]:
-    (path,) = sorted(out.rglob("*_results.json"))
-    return json.loads(path.read_text())["results"]
+    return run_results(out)["results"]
 
 
 def _task_means(run: Path) -> dict[str, float]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, cli_env, overlay_venv
+from conftest import REPO, cli_env, overlay_venv, run_results
 
 from lmms_humansense import taskgen
 from lmms_humansense.catalog import TASKS, VARIANTS
@@ -150,6 +149,5 @@ def test_an_installed_wheel_runs_with_plain_lmms_eval(wheel: Path, tmp_path: Pat
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    (result,) = (tmp_path / "out").rglob("*_results.json")
-    data = json.loads(result.read_text())["results"]
+    data = run_results(tmp_path / "out")["results"]
     assert isinstance(data["humansense_l4"]["acc,none"], float) and "humansense_pc" in data

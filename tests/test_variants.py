@@ -9,7 +9,7 @@ from pathlib import Path
 
 import datasets
 import pytest
-from conftest import cli_env, run_lmms_eval
+from conftest import cli_env, logged_samples, run_lmms_eval, run_results
 
 from lmms_humansense import hooks
 from lmms_humansense.catalog import TASKS, VARIANTS
@@ -148,8 +148,7 @@ def variants_run(generated_root: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 def test_every_variant_group_reports_the_same_keys(variants_run: Path) -> None:
-    (path,) = sorted(variants_run.rglob("*_results.json"))
-    res = json.loads(path.read_text())["results"]
+    res = run_results(variants_run)["results"]
     keys = {name: set(res[v.prefix]) for name, v in VARIANTS.items()}
     assert all(k == keys["default"] for k in keys.values()), keys
     for v in VARIANTS.values():
@@ -161,8 +160,7 @@ def test_every_variant_group_reports_the_same_keys(variants_run: Path) -> None:
 def test_variant_samples_carry_their_variant(variants_run: Path) -> None:
     for v in VARIANTS.values():
         t = v.tasks()[0]
-        (path,) = sorted(variants_run.rglob(f"*_samples_{v.leaf(t.code)}.jsonl"))
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = logged_samples(variants_run, v.leaf(t.code))
         assert rows and all(r["acc"]["variant"] == v.name for r in rows)
 
 
@@ -188,8 +186,7 @@ def test_blind_sends_no_media_to_any_wrapper(generated_root: Path, tmp_path: Pat
             tmp_path,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
-        (path,) = sorted(out.rglob("*_results.json"))
-        res = json.loads(path.read_text())["results"]
+        res = run_results(out)["results"]
         assert isinstance(res["humansense_blind"]["acc,none"], float), (model, proc.stderr[-3000:])
         assert isinstance(res["humansense_blind"]["paper_avg,none"], float)
     rows = [json.loads(line) for line in trace.read_text().splitlines()]
