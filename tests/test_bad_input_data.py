@@ -146,8 +146,13 @@ def test_score_reads_the_resolution(paper_media: Path, tmp_path: Path, monkeypat
         ({**SPELLINGS, "PA": "Person"}, None, "clearly fits 'Person'"),  # Person Appearance or Talking-person?
         (SPELLINGS, {"GR": 299}, "counts would differ from the paper's: GR 299 (paper 300)"),  # off by one
         ({**SPELLINGS, "GR": "ActionRecognition"}, None, "AR 600 (paper 300), GR 0 (paper 300)"),  # 2 tasks 1 string
+        (  # issue 23 class 1: the names fit crosswise, the counts (300 each) cannot tell, the patterns can
+            {**SPELLINGS, "AR": "Body_Gesture", "GR": "Hand_Action_Recognition"},
+            None,
+            "'Body_Gesture' (multi questions) is GR's name, but GR asks single questions",
+        ),
     ],
-    ids=["ambiguous-emotion", "ambiguous-person", "count-off-by-one", "two-tasks-one-string"],
+    ids=["ambiguous-emotion", "ambiguous-person", "count-off-by-one", "two-tasks-one-string", "crosswise-patterns"],
 )
 def test_anything_less_certain_keeps_the_error(
     paper_media: Path,

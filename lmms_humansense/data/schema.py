@@ -266,6 +266,17 @@ def unknown_task_types(records: Iterable[RawRecord], task_map: dict[str, str]) -
     return Counter({name: n for name, n in task_types(records).items() if name not in task_map})
 
 
+def pattern_formats(records: Iterable[RawRecord], names: set[str]) -> dict[str, set[str]]:
+    """The answer formats the question patterns of each ``task_type`` string in ``names`` mean
+    (unknown patterns are the schema check's)."""
+    out: dict[str, set[str]] = {}
+    for r in records:
+        q = r.record.get("questions") if isinstance(r.record, dict) else None
+        if isinstance(q, dict) and q.get("task_type") in names and q.get("question_pattern") in QUESTION_PATTERNS:
+            out.setdefault(q["task_type"], set()).add(QUESTION_PATTERNS[q["question_pattern"]])
+    return out
+
+
 def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
     """The mapping that covers every ``task_type`` of ``records``, or the error listing the rest.
 
@@ -281,7 +292,7 @@ def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
     for name, n in task_types(records).items():
         if name in task_map:
             mapped[task_map[name]] += n
-    resolved, why_not = resolve_by_counts(unknown, mapped)
+    resolved, why_not = resolve_by_counts(unknown, mapped, pattern_formats(records, set(unknown)))
     if resolved is None:
         raise unknown_error(unknown, root, f"Not resolved automatically: {why_not}.")
     where = remember_resolution(root, resolved)
