@@ -192,7 +192,9 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
 
 
 @lru_cache(maxsize=8)
-def _load_all(root: Path, stamp: tuple[tuple[str, int, int], ...]) -> tuple[tuple[str, ...], dict[str, list[dict]]]:
+def _load_all(
+    root: Path, stamp: tuple[tuple[str, int, int, int], ...]
+) -> tuple[tuple[str, ...], dict[str, list[dict]]]:
     """Every doc of a root grouped by task code; cached per root and file stamp.
 
     15 leaf tasks load from the same two files in one lmms-eval run; reading and validating them
@@ -326,14 +328,15 @@ def _report_counts(root: Path, by_task: dict[str, list[dict]]) -> None:
     log.warning("HumanSense: per-task question counts differ from the paper's: %s", listed)
 
 
-def _stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
-    """What the docs of a root depend on: its annotation files and every task map source."""
-    out = [(os.environ.get(MAP_ENV_VAR, ""), 0, 0)]
+def _stamp(root: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """What the docs of a root depend on: its annotation files and every task map source (the
+    ctime too: a file replaced with its size and mtime kept is another file)."""
+    out = [(os.environ.get(MAP_ENV_VAR, ""), 0, 0, 0)]
     for name in (*ANNOTATION_FILES, ROOT_FILE, RESOLVED_FILE):
         p = root / name
         if p.is_file():
             st = p.stat()
-            out.append((name, st.st_size, st.st_mtime_ns))
+            out.append((name, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
     return tuple(out)
 
 

@@ -26,6 +26,7 @@ from lmms_humansense.media import (
     MediaError,
     NoAudioTrackError,
     VideoInfo,
+    audio_stream,
     check_reaches_end,
     decode_audio,
     open_media,
@@ -98,7 +99,7 @@ def check_video_decodes(path: str | os.PathLike[str], need_audio: bool) -> Video
         duration = video_seconds(container, stream)
         _check_stream_end(container, stream, duration, p, "frames")
         if need_audio:
-            _check_stream_end(container, container.streams.audio[0], duration, p, "sound track")
+            _check_stream_end(container, audio_stream(container), duration, p, "sound track")
     return probe_video(p)
 
 
