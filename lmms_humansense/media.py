@@ -228,15 +228,34 @@ def _decode_to_wav(src: str, target: str) -> int:
 
 
 def _check_sound_length(p: str, container: Any, seconds: float) -> None:
-    """Refuse a video's sound that stops well before its frames do.
+    """Refuse a video's sound that is much shorter than its frames: :func:`check_sound_heard` with
+    the samples the decoder gave."""
+    stream = audio_stream(container)
+    if stream is not None:
+        check_sound_heard(p, container, stream, seconds)
+
+
+def check_sound_heard(p: str, container: Any, stream: Any, heard: float) -> None:
+    """The one rule for how much of a video's length its sound must cover, shared by the run and
+    ``prepare`` (``heard``: the decoded samples' length) and ``verify`` (the stream's last frame's
+    end less its first timestamp, measured without decoding it all).
 
     A faststart mp4 cut short keeps its index, so it opens and its sound decodes without an error
-    up to the cut: only its length shows that the model would hear part of the clip.  Audio files
-    have no frames to compare with.
+    up to the cut; a track that starts seconds after the frames decodes whole but is shorter by as
+    much, and the model would hear it shifted against the frames.  Only the length shows either.
+    Audio files have no frames to compare with.
     """
-    if container.streams.video:
-        duration = video_seconds(container, container.streams.video[0])
-        check_reaches_end(p, "sound track", seconds, duration)
+    if not container.streams.video:
+        return
+    duration = video_seconds(container, container.streams.video[0])
+    start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
+    if duration and heard < duration - min(2.0, duration / 4) and start > (duration - heard) / 2:
+        raise MediaError(
+            f"{p}: its sound track starts {start:.1f} s after its frames and covers only {heard:.1f} s of "
+            f"{duration:.1f} s, so the model would hear it shifted against the frames; re-encode the clip with "
+            "its sound from the start (or re-extract it)"
+        )
+    check_reaches_end(p, "sound track", heard, duration)
 
 
 #: The header of a mono 16 kHz IEEE-float WAV (format 3 with the ``fact`` chunk the format asks

@@ -405,3 +405,23 @@ def test_lmms_evals_own_retry_lets_the_stop_through_at_once() -> None:
     with pytest.raises(tenacity.RetryError):
         retrying(load, ValueError("bad record"))
     assert calls.count("ValueError") == 5
+
+
+# -- issue 23, class 3: a SAMPLE.md switches the count checks off only in the bundled sample ------
+
+
+def test_a_sample_marker_in_another_root_keeps_the_count_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lmms_humansense import sample_root
+
+    root = tmp_path / "root"
+    shutil.copytree(sample_root(), root)  # what a user starting from the sample has
+    assert (root / "SAMPLE.md").is_file()
+    proc, report = _verify(tmp_path, root)
+    assert proc.returncode == 1 and report["sample"] is False and report["problems_by_kind"]["count"] == 15
+    with caplog.at_level("WARNING", logger="lmms_humansense"):
+        _evaluate(root, monkeypatch)
+    said = [r.getMessage() for r in caplog.records]
+    assert any("per-task question counts differ from the paper's" in m for m in said), said
+    assert not any("bundled SAMPLE" in m for m in said)  # the bundled root itself: tests/test_verify.py

@@ -413,3 +413,52 @@ def test_a_same_size_same_mtime_replacement_is_decoded_again(
     _evaluate(root_copy, "humansense_tr", monkeypatch)
     heard = load_cached_audio(clip)
     assert np.array_equal(heard, decode_audio(clip)) and not np.array_equal(heard, heard_before)
+
+
+# --- issue 23, class 3: verify and the run apply one rule to the same file --------------------------
+
+
+def _use_mp4_as_fr2_audio(root: Path) -> Path:
+    """FR2's first record reads AR's clip, rewritten without a sound track: one mp4, two uses."""
+    clip = write_video(root / "videos" / "ar_000.mp4", audio=False)
+    records = json.loads((root / "HumanSense_AQA.json").read_text())
+    fr2 = next(r for r in records if r["questions"]["task_type"] == "Fraud_Recognition")
+    fr2["video_path"] = "data/videos/ar_000.mp4"
+    (root / "HumanSense_AQA.json").write_text(json.dumps(records))
+    return clip
+
+
+REFUSED_BY_BOTH = {
+    "sound-starts-3-s-late": (
+        "humansense_tr",
+        lambda root: write_multitrack_video(root / "videos" / "tr_000.mp4", [("mono", 0.3, True)], 6.0, start=3.0),
+        "its sound track starts 3.0 s after its frames and covers only 3.0 s of 6.0 s",
+    ),
+    "video-of-one-task-audio-of-another": ("humansense_fr2", _use_mp4_as_fr2_audio, "has no audio track"),
+}
+
+
+@pytest.mark.parametrize(("task", "make", "said"), REFUSED_BY_BOTH.values(), ids=REFUSED_BY_BOTH.keys())
+def test_verify_refuses_what_the_run_refuses(
+    task: str, make: Any, said: str, root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmms_humansense.media import MediaError
+
+    clip = make(root_copy)
+    proc = _tool(tmp_path, root_copy, "verify")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"{clip}: {said}" in proc.stdout, proc.stdout
+    with pytest.raises(MediaError, match=re.escape(said)):
+        _evaluate(root_copy, task, monkeypatch)
+
+
+@pytest.mark.parametrize(("seconds", "fps"), [(0.125, 8), (2.0, 1)], ids=["one-frame", "two-frames-at-1-fps"])
+def test_a_whole_short_clip_is_accepted_by_both(
+    seconds: float, fps: int, root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = write_video(root_copy / "videos" / "tr_000.mp4", seconds=seconds, fps=fps)
+    proc = _tool(tmp_path, root_copy, "verify")
+    assert "Traceback" not in proc.stderr and str(clip) not in proc.stdout, proc.stdout
+    assert "problem(s): media" not in proc.stdout
+    results = _evaluate(root_copy, "humansense_tr", monkeypatch)
+    assert results["results"]["humansense_tr"]["acc,none"] is not None

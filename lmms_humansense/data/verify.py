@@ -28,6 +28,7 @@ from lmms_humansense.media import (
     VideoInfo,
     audio_stream,
     check_reaches_end,
+    check_sound_heard,
     decode_audio,
     open_media,
     probe_video,
@@ -69,9 +70,10 @@ class VerifyReport:
 
 @dataclass
 class _MediaUse:
-    """How the records use one media file: checked once, its problems reported for each record."""
+    """How the records use one media file: checked once for every way they use it (an mp4 may be
+    one task's video and another's audio file), its problems reported for each record."""
 
-    modality: str
+    modalities: set[str] = field(default_factory=set)
     needs_sound: bool = False
     records: list[str] = field(default_factory=list)
 
@@ -97,23 +99,23 @@ def check_video_decodes(path: str | os.PathLike[str], need_audio: bool) -> Video
         if first is None:
             raise MediaError(f"{p}: no frame decodes; re-extract or re-download it")
         duration = video_seconds(container, stream)
-        _check_stream_end(container, stream, duration, p, "frames")
+        _check_stream_end(container, stream, duration, p, "frames", first)
         if need_audio:
             _check_stream_end(container, audio_stream(container), duration, p, "sound track")
     return probe_video(p)
 
 
-def _check_stream_end(container: Any, stream: Any, duration: float, p: str, what: str) -> None:
+def _check_stream_end(container: Any, stream: Any, duration: float, p: str, what: str, last: Any = None) -> None:
     """Decode the last second of ``stream`` and check it reaches the end of the file.
 
     A file cut short may still open and decode its start; for an mp4 it may even keep all its
-    frames and lose the end of its sound, so each stream a task uses is checked.
+    frames and lose the end of its sound, so each stream a task uses is checked.  ``last`` is a
+    frame already decoded (a clip of one frame has no other to find).
     """
     tb = stream.time_base
-    last = None
     try:
-        if duration > 1.0 and tb:
-            container.seek(int((duration - 1.0) / tb), stream=stream, backward=True)
+        if tb and (duration > 1.0 or last is None):  # a short clip's other stream: from its start again
+            container.seek(int(max(0.0, duration - 1.0) / tb), stream=stream, backward=True)
         for frame in container.decode(stream):
             last = frame
     except Exception as exc:
@@ -123,18 +125,27 @@ def _check_stream_end(container: Any, stream: Any, duration: float, p: str, what
     if last is None:
         raise MediaError(f"{p}: the end of its {what} does not decode; the file is probably cut short")
     end = float(last.pts * tb) if last.pts is not None and tb else duration
-    end += getattr(last, "samples", 0) / (getattr(last, "sample_rate", 0) or 1)
+    if getattr(last, "sample_rate", None):  # an audio frame
+        end += last.samples / last.sample_rate
+        start = float(stream.start_time * tb) if stream.start_time and tb else 0.0
+        check_sound_heard(p, container, stream, end - start)  # the run's rule, on the same measure
+        return
+    # a frame is shown until the next one: a whole 1-frame clip, or 2 frames at 1 fps, ends with its last frame's
+    # display time, as the run reads it
+    rate = stream.average_rate or stream.guessed_rate
+    end += float(last.duration * tb) if last.duration else (1 / float(rate) if rate else 0.0)
     check_reaches_end(p, what, end, duration)
 
 
-def check_media(job: tuple[str, str, bool]) -> tuple[str, str, str]:
-    """(path, kind of problem or "", message) for one media file; runs in a worker process."""
+def check_media(job: tuple[str, tuple[str, ...], bool]) -> tuple[str, str, str]:
+    """(path, kind of problem or "", message) for one media file, checked as each of the
+    modalities its tasks read it as (the run's own reads); runs in a worker process."""
 
-    path, modality, need_audio = job
+    path, modalities, need_audio = job
     try:
-        if modality == "audio":
+        if "audio" in modalities:
             decode_audio(path)
-        else:
+        if any(m != "audio" for m in modalities):
             check_video_decodes(path, need_audio)
     except NoAudioTrackError as exc:
         return path, "no_audio", str(exc)
@@ -203,7 +214,8 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
             )
             continue
         task = BY_CODE[doc["task"]]
-        use = media.setdefault(doc["media"], _MediaUse(task.modality))
+        use = media.setdefault(doc["media"], _MediaUse())
+        use.modalities.add(task.modality)
         use.needs_sound = use.needs_sound or task.speech_video
         use.records.append(where)
     for name, n in sorted(unknown.items()):
@@ -231,7 +243,7 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
                     "wrong task",
                 )
             )
-    jobs = [(path, use.modality, use.needs_sound) for path, use in sorted(media.items())]
+    jobs = [(path, tuple(sorted(use.modalities)), use.needs_sound) for path, use in sorted(media.items())]
     workers = workers or os.cpu_count() or 1
     with tqdm(total=len(jobs), unit="file", desc="verify media", disable=not progress) as bar:
         if workers == 1 or len(jobs) < 8:
