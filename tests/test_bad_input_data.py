@@ -425,3 +425,29 @@ def test_a_sample_marker_in_another_root_keeps_the_count_checks(
     said = [r.getMessage() for r in caplog.records]
     assert any("per-task question counts differ from the paper's" in m for m in said), said
     assert not any("bundled SAMPLE" in m for m in said)  # the bundled root itself: tests/test_verify.py
+
+
+# -- issue 23, class 5: two media paths, one file of a flattened root ---------------------------------
+
+
+def _two_sets(records: list[Any]) -> None:
+    task = next(t for t in TASKS if t.code == "AR")
+    ar = [r for r in records if r["questions"]["task_type"] == task_type_of(task)]
+    ar[0]["video_path"], ar[1]["video_path"] = "data/videos/setA/ar_000.mp4", "data/videos/setB/ar_000.mp4"
+
+
+def test_two_paths_that_find_one_file_are_refused_by_both(
+    root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmms_humansense.data.schema import MediaAmbiguousError
+
+    _edit(root_copy, _two_sets)  # the root holds only videos/ar_000.mp4
+    said = f"{root_copy / 'videos' / 'ar_000.mp4'} is the only match for 2 records naming different files"
+    proc, report = _verify(tmp_path, root_copy)
+    assert proc.returncode == 1 and report["problems_by_kind"]["ambiguous"] == 2 and said in proc.stdout
+    error = _load_error(root_copy, monkeypatch)
+    assert isinstance(error, MediaAmbiguousError) and said in str(error) and "setA/ar_000.mp4" in str(error)
+    for sub in ("setA", "setB"):  # the layout the paths name: two files, no problem
+        (root_copy / "videos" / sub).mkdir()
+        shutil.copy(root_copy / "videos" / "ar_000.mp4", root_copy / "videos" / sub / "ar_000.mp4")
+    assert {d["clip"] for d in load_task_docs(root_copy, "AR")} == {"videos/setA/ar_000.mp4", "videos/setB/ar_000.mp4"}

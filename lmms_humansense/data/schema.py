@@ -44,6 +44,45 @@ class MediaMissingError(FileNotFoundError):
     """Records reference media files that are not under the data root."""
 
 
+class MediaAmbiguousError(ValueError):
+    """Records naming different files are resolved to one file of the root (a flattened layout)."""
+
+
+def _path_key(raw: str) -> tuple[str, ...]:
+    """What tells two media paths apart: the components after their last ``videos``/``audios``
+    folder (else after a leading ``data``), so ``data/videos/x.mp4`` and ``videos/x.mp4`` are one
+    file, ``videos/setA/x.mp4`` and ``videos/setB/x.mp4`` two."""
+    parts = [p for p in Path(raw.replace("\\", "/")).parts if p not in ("/", "", ".")]
+    folders = [i for i, p in enumerate(parts) if p in ("videos", "audios")]
+    if folders:
+        return tuple(parts[folders[-1] + 1 :])
+    return tuple(parts[1:] if parts[:1] == ["data"] else parts)
+
+
+def shared_media(uses: Iterable[tuple[str, str, str]]) -> dict[str, list[str]]:
+    """Files of the root that records naming different files all resolve to.
+
+    ``uses`` holds (resolved file, media path as written, record); the result maps each such file
+    to its records, each "record (path)".  The loader refuses them and ``verify`` lists them: on
+    a root whose sub-folders were flattened, ``videos/setA/x.mp4`` and ``videos/setB/x.mp4`` both
+    find ``videos/x.mp4``, and one of the two questions would be asked about the other's clip.
+    """
+    by_file: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for resolved, raw, where in uses:
+        if resolved:
+            by_file.setdefault(resolved, []).append((_path_key(raw), f"{where} ({raw})"))
+    return {f: [w for _, w in rows] for f, rows in by_file.items() if len({k for k, _ in rows}) > 1}
+
+
+def shared_media_message(file: str, records: list[str]) -> str:
+    """The one sentence for a file several different media paths resolve to (loader and verify)."""
+    return (
+        f"{file} is the only match for {len(records)} records naming different files ({'; '.join(records[:3])}"
+        f"{'; ...' if len(records) > 3 else ''}): the root's sub-folders were probably flattened. Fix: put each file "
+        "where its video_path names it (e.g. videos/setA/x.mp4), as the official runner needs"
+    )
+
+
 @dataclass(frozen=True)
 class RawRecord:
     source: str  # annotation file name
@@ -218,6 +257,15 @@ def _load_all(
             f"Fix: extract videos.zip and audios.zip into the root ({tool('download')} does it), "
             "or point $HUMANSENSE_ROOT at the folder that holds HumanSense_VQA.json and videos/; "
             f"{tool('verify')} lists every problem."
+        )
+    shared = shared_media((d["media"], d["media_raw"], d["id"]) for docs in by_task.values() for d in docs)
+    if shared:
+        listed = [shared_media_message(f, rs) for f, rs in sorted(shared.items())]
+        raise MediaAmbiguousError(
+            f"{len(shared)} media file(s) of {root} each stand for records naming different files:\n  "
+            + "\n  ".join(listed[:10])
+            + (f"\n  ... and {len(listed) - 10} more" if len(listed) > 10 else "")
+            + f"\n{tool('verify')} lists every problem."
         )
     repeats = duplicates(records)
     if repeats:

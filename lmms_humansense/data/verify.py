@@ -38,7 +38,7 @@ from lmms_humansense.media import (
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # record | task_type | missing | media | no_audio | count
+    kind: str  # record | task_type | missing | ambiguous | media | no_audio | count
     record: str  # "<file> record #<n> (id …)", or the task for count problems
     path: str
     message: str
@@ -76,6 +76,7 @@ class _MediaUse:
     modalities: set[str] = field(default_factory=set)
     needs_sound: bool = False
     records: list[str] = field(default_factory=list)
+    raws: list[str] = field(default_factory=list)  # the media path each record wrote
 
 
 def check_video_decodes(path: str | os.PathLike[str], need_audio: bool) -> VideoInfo:
@@ -166,6 +167,8 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
         duplicates,
         normalise,
         read_records,
+        shared_media,
+        shared_media_message,
         task_map_for,
         unknown_task_types,
     )
@@ -218,6 +221,7 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
         use.modalities.add(task.modality)
         use.needs_sound = use.needs_sound or task.speech_video
         use.records.append(where)
+        use.raws.append(doc["media_raw"])
     for name, n in sorted(unknown.items()):
         code = suggest_code(name, n)
         report.unknown_task_types[name] = {"count": n, "suggested": code}
@@ -231,6 +235,10 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
                 f"{root / 'humansense_task_map.json'} or $HUMANSENSE_TASK_MAP (see the README's task_type section)",
             )
         )
+    uses = [(path, raw, where) for path, use in media.items() for raw, where in zip(use.raws, use.records, strict=True)]
+    for path, records in sorted(shared_media(uses).items()):
+        for where in records:
+            report.problems.append(Problem("ambiguous", where, path, shared_media_message(path, records)))
     for t in TASKS:
         report.counts[t.code] = {"found": found[t.code], "paper": t.expected}
         if found[t.code] != t.expected and not report.sample:
@@ -271,6 +279,7 @@ _KIND_TITLES = {
     "record": "records that break the schema",
     "task_type": "unmapped task_type strings",
     "missing": "missing media files",
+    "ambiguous": "media files standing for records that name different files",
     "media": "media that do not open or decode",
     "no_audio": "speech-task videos without an audio track",
     "count": "per-task counts that differ from the paper's",
