@@ -451,3 +451,49 @@ def test_two_paths_that_find_one_file_are_refused_by_both(
         (root_copy / "videos" / sub).mkdir()
         shutil.copy(root_copy / "videos" / "ar_000.mp4", root_copy / "videos" / sub / "ar_000.mp4")
     assert {d["clip"] for d in load_task_docs(root_copy, "AR")} == {"videos/setA/ar_000.mp4", "videos/setB/ar_000.mp4"}
+
+
+# -- issue 23, class 6: record fields the run trusts, checked once for verify and the run ---------
+
+#: (case, how to break the root, the leaf whose run meets it, what verify and the run both say)
+FIELD_CASES = [
+    ("fps-inf", _set("AR", fps="inf"), "humansense_ar", "field questions.fps 'inf' must be a finite number >= 0"),
+    ("fps-nan", _set("ER", fps=float("nan")), "humansense_er", "field questions.fps nan must be a finite number"),
+    ("count-gold-11", _set("HC", answer="11"), "humansense_hc", "'11' is above 10, but the official prompt asks"),
+    (
+        "asr-missing",
+        lambda r: _first(r, "TR")["questions"].pop("asr_en"),
+        "humansense_asr_tr",
+        "field questions.asr_en (the transcript the asr variant prepends) is missing",
+    ),
+    (
+        "asr-empty",
+        _set("RR1", asr_en=""),
+        "humansense_asr_rr1",
+        "asr_en (the transcript the asr variant prepends) is ''",
+    ),
+    ("asr-not-text", _set("ES", asr_en=["hi"]), "humansense_asr_es", "the asr variant prepends) is ['hi']"),
+]
+
+
+def test_verify_lists_every_field_the_run_refuses(root_copy: Path, tmp_path: Path) -> None:
+    for _, change, _, _ in FIELD_CASES:
+        _edit(root_copy, change)
+    proc, report = _verify(tmp_path, root_copy)
+    assert proc.returncode == 1 and report["problems_by_kind"]["record"] == len(FIELD_CASES)
+    for case, _, _, said in FIELD_CASES:
+        assert said in proc.stdout, (case, proc.stdout[-3000:])
+
+
+@pytest.mark.parametrize(("case", "change", "leaf", "said"), FIELD_CASES, ids=[c[0] for c in FIELD_CASES])
+def test_the_run_refuses_the_field_by_name(
+    root_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    change: Callable[[list[Any]], None],
+    leaf: str,
+    said: str,
+) -> None:
+    _edit(root_copy, change)
+    error = _load_error(root_copy, monkeypatch, leaf)
+    assert isinstance(error, RecordError) and said in str(error) and VQA_FILE in str(error)

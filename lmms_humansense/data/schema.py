@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 from collections import Counter
@@ -31,7 +32,7 @@ from lmms_humansense.data.taskmap import (
     resolve_by_counts,
     unknown_error,
 )
-from lmms_humansense.prompts import MULTI_OPTION_COUNT, SINGLE_OPTION_COUNTS, PromptError, build_prompt
+from lmms_humansense.prompts import MAX_COUNT, MULTI_OPTION_COUNT, SINGLE_OPTION_COUNTS, PromptError, build_prompt
 
 log = logging.getLogger("lmms_humansense")
 
@@ -127,11 +128,41 @@ def _field(raw: RawRecord, container: dict[str, Any], name: str, kind: type | tu
     return value
 
 
-def _number(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
+def _number(raw: RawRecord, q: dict[str, Any], name: str, what: str) -> float:
+    """An optional numeric field: 0 when absent, else a finite number >= 0, or the record is refused.
+
+    The run computes the official frame sampling from ``fps`` and ``full_frame_number``; ``"inf"``
+    or NaN would pass a ``float()`` and fail there (``int(inf)``), mid-run, with no record named.
+    """
+    value = q.get(name)
+    if value is None or value == "":
         return 0.0
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        raise RecordError(
+            f"{raw.where()}: field questions.{name} {value!r} must be a finite number >= 0 ({what}). Fix the record."
+        )
+    return number
+
+
+def _transcript(raw: RawRecord, q: dict[str, Any], task: Any) -> str:
+    """A speech task's ``asr_en``: the asr variant prepends it to the prompt as it stands, so a
+    record without one, with ``""`` or with a non-string would be asked with no transcript or
+    with a Python repr; such a record is refused for every variant (docs are validated once per
+    root, and the official data carries a transcript on every speech-task record)."""
+    value = q.get("asr_en")
+    if not task.speech_video:
+        return value if isinstance(value, str) else ""
+    if not isinstance(value, str) or not value.strip():
+        found = "is missing" if value is None else f"is {value!r}"
+        raise RecordError(
+            f"{raw.where()}: field questions.asr_en (the transcript the asr variant prepends) {found}; a "
+            f"{task.code} record needs it as non-empty text. Fix the record."
+        )
+    return value
 
 
 def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str, Any]:
@@ -196,12 +227,20 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
             raise RecordError(
                 f"{raw.where()}: field questions.answer {answer!r} must be a whole number written in the digits 0-9."
             )
+        if int(answer) > MAX_COUNT:
+            raise RecordError(
+                f"{raw.where()}: field questions.answer {answer!r} is above {MAX_COUNT}, but the official prompt asks "
+                f"for a numeral between 0 and {MAX_COUNT}, so no answer could be right. Fix the record."
+            )
     try:  # the prompt the run will ask, so a record verify accepts is one the run can ask
         build_prompt(question, options, fmt)
     except PromptError as exc:
         raise RecordError(
             f"{raw.where()}: {exc}; this record cannot be asked as the official runner asks it."
         ) from None
+    fps = _number(raw, q, "fps", "the clip's frames per second")
+    frames = _number(raw, q, "full_frame_number", "the clip's frame count")
+    transcript = _transcript(raw, q, task)
     kind = "audios" if raw.source == AQA_FILE or task.modality == "audio" else "videos"
     resolved = resolve_media(root, media, kind)
     clip = media.replace("\\", "/")
@@ -224,9 +263,9 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
         "media_raw": media,
         "modality": task.modality,
         "clip": clip,
-        "fps": _number(q.get("fps")),
-        "frames": _number(q.get("full_frame_number")),
-        "transcript": str(q.get("asr_en") or ""),
+        "fps": fps,
+        "frames": frames,
+        "transcript": transcript,
     }
 
 
