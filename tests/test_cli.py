@@ -154,6 +154,23 @@ def test_export_upstream_dir_naming_a_file(results_file: Path, tmp_path: Path) -
     assert f"{taken} is a file; name a folder for the export" in err and taken.read_text() == "mine"
 
 
+def test_export_upstream_refuses_a_folder_holding_files_unless_forced(results_file: Path, tmp_path: Path) -> None:
+    from lmms_humansense.upstream import TASK_DIR, TEST_FILE
+
+    target = tmp_path / "pr"
+    mine = target / TASK_DIR / "notes.md"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("mine")
+    (target / "PR.md").write_text("my text")
+    err = named_error(hs("export-upstream", target, "--sample-results", results_file, tmp=tmp_path), "export-upstream")
+    assert f"{target} already holds 2 file(s) where the export writes" in err and "--force" in err
+    assert (target / "PR.md").read_text() == "my text" and not (target / TEST_FILE).exists()
+    proc = hs("export-upstream", target, "--sample-results", results_file, "--force", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert mine.read_text() == "mine" and (target / "PR.md").read_text() != "my text" and (target / TEST_FILE).is_file()
+    assert "1 file(s) in the task folder were not written by this export and were kept" in proc.stderr
+
+
 # --- hints that match the situation ----------------------------------------------------------------
 
 
