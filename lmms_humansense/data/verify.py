@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lmms_humansense.catalog import BY_CODE, TASKS
+from lmms_humansense.data.prepare import worker_count
 from lmms_humansense.media import (
     MediaError,
     NoAudioTrackError,
@@ -313,8 +315,30 @@ def render(report: VerifyReport) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", help="the data root (default: $HUMANSENSE_ROOT, else the downloaded root)")
     parser.add_argument("--json", metavar="OUT", help="also write the full report as JSON")
-    parser.add_argument("--workers", type=int, default=0, help="checking processes (default: one per CPU core)")
+    parser.add_argument(
+        "--workers", type=worker_count, default=0, help="checking processes (default: 0, one per CPU core)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _check_json_target(out: Path) -> None:
+    """Raise ``OSError`` naming the fix when the ``--json`` report could not be written there.
+
+    Checked before the media are: the whole check takes minutes on the full set, and a write that
+    fails after it would end in exit status 1, which means "problems found".
+    """
+    if out.is_dir():
+        raise IsADirectoryError(f"--json {out} is a folder; name the file to write (e.g. {out / 'verify.json'})")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+        if out.exists() and not os.access(out, os.W_OK):
+            raise PermissionError(13, "permission denied", str(out))
+    except OSError as exc:
+        raise OSError(
+            f"--json {out} cannot be written ({exc.strerror or exc}); name a file in a writable folder"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -322,14 +346,20 @@ def run(args: argparse.Namespace) -> int:
     from lmms_humansense.data.taskmap import TaskMapError
 
     try:
+        if args.json:
+            _check_json_target(Path(args.json))
         root = resolve_root(args.root)
         report = verify(root, workers=args.workers, progress=not args.no_progress)
-    except (OSError, TaskMapError) as exc:  # no root, or a task map that cannot be read
+    except (OSError, TaskMapError) as exc:  # no root, a --json target that cannot be written, a bad task map
         print(f"lmms-humansense verify: error: {exc}", file=sys.stderr)
         return 2
     print(render(report))
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+        try:
+            Path(args.json).write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+        except OSError as exc:  # changed since it was checked
+            print(
+                f"lmms-humansense verify: error: --json {args.json} cannot be written ({exc.strerror})", file=sys.stderr
+            )
+            return 2
     return 0 if report.ok else 1
