@@ -3,8 +3,9 @@
 The official runner gives sound to 7 task types: the mp4's own track for the 5 speech video tasks
 and a separate audio file for FR2 and PC, all at 16 kHz.  Decoding a video's track costs tens of
 milliseconds to seconds per clip and every question on a clip needs it again, so decoded sound is
-written once to a float32 WAV in the cache (keyed by the source file's path, size and mtime) and
-read back from there; chat wrappers also get that WAV's path, which every audio reader accepts.
+written once to a float32 WAV in the cache (keyed by the source file's path, size, mtime, ctime and
+inode) and read back from there; chat wrappers also get that WAV's path, which every audio reader
+accepts.
 Every failure names the file and says what is wrong with it, never a silent empty result.
 """
 
@@ -66,8 +67,8 @@ def open_media(path: str) -> Any:
 
 
 @lru_cache(maxsize=8192)
-def _probe_cached(path: str, size: int, mtime_ns: int) -> VideoInfo:
-    del size, mtime_ns  # cache key only
+def _probe_cached(path: str, version: tuple[int, int, int, int]) -> VideoInfo:
+    del version  # cache key only
     with open_media(path) as container:
         videos = container.streams.video
         if not videos:
@@ -88,7 +89,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         st = os.stat(p)
     except FileNotFoundError:
         raise MediaError(f"{p}: file does not exist") from None
-    return _probe_cached(p, st.st_size, st.st_mtime_ns)
+    return _probe_cached(p, file_version(st))
 
 
 #: Part of every cached WAV's key: bump it when the decoding changes, so no stale sound is reused.
@@ -99,8 +100,30 @@ AUDIO_CACHE_VERSION = 2
 _CHUNK = 90_000
 
 
+def audio_stream(container: Any) -> Any:
+    """The audio stream ffmpeg's default stream selection picks, or ``None`` when there is none.
+
+    The official runner reads a video's sound with ``librosa.load``, which hands an mp4 to ffmpeg
+    with no ``-map``; ffmpeg then takes, within one file, the audio stream with the highest score
+    ``channels + 5,000,000 * (disposition "default")`` (``map_auto_audio`` in
+    ``fftools/ffmpeg_mux_init.c``), the first such stream on a tie.  Its third term, for streams
+    that delivered packets while probing, is left out: every audio stream of a readable mp4 does.
+    Stream 0 would feed a silent commentary track where ffmpeg plays the speech.
+    """
+    import av
+
+    best, best_score = None, -1
+    for stream in container.streams.audio:
+        default = bool(stream.disposition & av.stream.Disposition.default)
+        score = (stream.channels or 0) + 5_000_000 * default
+        if score > best_score:
+            best, best_score = stream, score
+    return best
+
+
 def _mono_chunks(p: str, container: Any) -> Iterator[tuple[np.ndarray, int]]:
-    """The first audio stream as (mono float32 chunk, native rate), decoded packet by packet.
+    """The audio stream ffmpeg would pick (:func:`audio_stream`) as (mono float32 chunk, native
+    rate), decoded packet by packet.
 
     Mono is the mean of the channels and the resampler is soxr's high-quality one: what
     ``librosa.load(path, sr=16000)`` does in the official runner, so the model hears the same
@@ -109,9 +132,9 @@ def _mono_chunks(p: str, container: Any) -> Iterator[tuple[np.ndarray, int]]:
     """
     import av
 
-    if not container.streams.audio:
+    stream = audio_stream(container)
+    if stream is None:
         raise NoAudioTrackError(f"{p}: has no audio track, but its task needs sound")
-    stream = container.streams.audio[0]
     rate = stream.codec_context.sample_rate or stream.rate
     converter: Any = None
     pending: list[bytearray] = []
@@ -174,7 +197,7 @@ def _resampled(chunks: Iterable[tuple[np.ndarray, int]], sample_rate: int) -> It
 
 
 def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The first audio stream of a file (an mp4's track or an audio file) as mono float32."""
+    """A file's sound (an mp4's track as ffmpeg picks it, or an audio file) as mono float32."""
     p = str(path)
     with open_media(p) as container:
         out = [c for c in _resampled(_mono_chunks(p, container), sample_rate) if c.size]
@@ -205,15 +228,34 @@ def _decode_to_wav(src: str, target: str) -> int:
 
 
 def _check_sound_length(p: str, container: Any, seconds: float) -> None:
-    """Refuse a video's sound that stops well before its frames do.
+    """Refuse a video's sound that is much shorter than its frames: :func:`check_sound_heard` with
+    the samples the decoder gave."""
+    stream = audio_stream(container)
+    if stream is not None:
+        check_sound_heard(p, container, stream, seconds)
+
+
+def check_sound_heard(p: str, container: Any, stream: Any, heard: float) -> None:
+    """The one rule for how much of a video's length its sound must cover, shared by the run and
+    ``prepare`` (``heard``: the decoded samples' length) and ``verify`` (the stream's last frame's
+    end less its first timestamp, measured without decoding it all).
 
     A faststart mp4 cut short keeps its index, so it opens and its sound decodes without an error
-    up to the cut: only its length shows that the model would hear part of the clip.  Audio files
-    have no frames to compare with.
+    up to the cut; a track that starts seconds after the frames decodes whole but is shorter by as
+    much, and the model would hear it shifted against the frames.  Only the length shows either.
+    Audio files have no frames to compare with.
     """
-    if container.streams.video:
-        duration = video_seconds(container, container.streams.video[0])
-        check_reaches_end(p, "sound track", seconds, duration)
+    if not container.streams.video:
+        return
+    duration = video_seconds(container, container.streams.video[0])
+    start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
+    if duration and heard < duration - min(2.0, duration / 4) and start > (duration - heard) / 2:
+        raise MediaError(
+            f"{p}: its sound track starts {start:.1f} s after its frames and covers only {heard:.1f} s of "
+            f"{duration:.1f} s, so the model would hear it shifted against the frames; re-encode the clip with "
+            "its sound from the start (or re-extract it)"
+        )
+    check_reaches_end(p, "sound track", heard, duration)
 
 
 #: The header of a mono 16 kHz IEEE-float WAV (format 3 with the ``fact`` chunk the format asks
@@ -287,11 +329,20 @@ def cache_dir() -> Path:
     return cache_home() / "audio16k"
 
 
+def file_version(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What tells one version of a file from the next: size, mtime, ctime and inode.
+
+    Size and mtime alone miss a replacement by a file of the same size whose old mtime was kept
+    (``cp -p``, ``rsync -t``, an archive re-extracted); the ctime changes on every write and on
+    every ``utime``, and a file renamed into place has a new inode.
+    """
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
 def _cache_key(p: Path, *extra: object) -> str:
-    """A cache entry's key: the source's absolute path, size and modification time (a replaced or
-    edited file gets a new entry), plus what else the entry depends on."""
-    st = p.stat()
-    return hashlib.sha1("|".join(map(str, (p, st.st_size, st.st_mtime_ns, *extra))).encode()).hexdigest()[:16]
+    """A cache entry's key: the source's absolute path and version (:func:`file_version`; a
+    replaced or edited file gets a new entry), plus what else the entry depends on."""
+    return hashlib.sha1("|".join(map(str, (p, *file_version(p.stat()), *extra))).encode()).hexdigest()[:16]
 
 
 def cached_audio_path(source: str | os.PathLike[str]) -> Path:

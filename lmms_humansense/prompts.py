@@ -62,6 +62,8 @@ ENHANCED_PREFIX = (
 #: Official option counts: single choice has 2-5 options, multi-select always 4.
 SINGLE_OPTION_COUNTS = (2, 3, 4, 5)
 MULTI_OPTION_COUNT = 4
+#: The largest count the numeric templates allow ("a single Arabic numeral between 0 and 10").
+MAX_COUNT = 10
 
 
 class PromptError(ValueError):

@@ -114,6 +114,24 @@ def answers_in(records: Sequence[Any]) -> Counter:
     return names
 
 
+def unique_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
+    """The result files once each, in the order given, and those given more than once.
+
+    A file named twice (``score a.json a.json``, or a shell glob plus the file again) would count
+    every record twice and halve no error; it is read once and the repeat is said.
+    """
+    seen: dict[Path, Path] = {}
+    repeated: list[Path] = []
+    for p in paths:
+        path = Path(p).expanduser()
+        key = path.resolve()
+        if key in seen:
+            repeated.append(path)
+        else:
+            seen[key] = path
+    return list(seen.values()), repeated
+
+
 def score_files(
     paths: Sequence[str | Path], model: str, *, think: bool = False, task_map: str | None = None
 ) -> dict[str, TaskScore]:
@@ -122,7 +140,7 @@ def score_files(
     Records are validated by the same code that loads the benchmark, so a broken record or an
     unknown ``task_type`` stops with the same error (naming the file, the record and the fix).
     """
-    files = [Path(p).expanduser() for p in paths]
+    files, _ = unique_files(paths)  # a repeated file is read once (main says so)
     loaded = [(f, _read(f)) for f in files]
     mapping, root = _task_map(files, task_map)
     unknown = unknown_task_types(
@@ -197,6 +215,13 @@ def main(
 ) -> int:
     """The ``score`` sub-command: print the table (or JSON) and what was left out, on stderr."""
     scores = score_files(results, model, think=think, task_map=task_map)
+    _, repeated = unique_files(results)
+    if repeated:
+        print(
+            f"note: {len(repeated)} result file(s) were named more than once and read once: "
+            f"{', '.join(sorted({str(p) for p in repeated}))}",
+            file=sys.stderr,
+        )
     print(json.dumps(as_json(scores), indent=1) if json_out else as_table(scores))
     unanswered = {c: s.n_unanswered for c, s in scores.items() if s.n_unanswered}
     empty = {c: s.n_empty for c, s in scores.items() if s.n_empty}

@@ -429,19 +429,39 @@ def format_python(folder: Path) -> None:
         config.unlink()
 
 
+def foreign_files(target: Path) -> list[Path]:
+    """Files in the export's task folder that the export does not write: never deleted, and a
+    ``--force`` export says they are there (they would go into the pull request with it)."""
+    task_dir = target.resolve() / TASK_DIR
+    ours = {task_dir / rel for rel in task_files()}
+    return sorted(p for p in task_dir.rglob("*") if p.is_file() and p not in ours) if task_dir.is_dir() else []
+
+
 def export(
-    target: Path, results: Sequence[Path] = (), sample_results: Path | None = None, clean: bool = True
+    target: Path, results: Sequence[Path] = (), sample_results: Path | None = None, force: bool = False
 ) -> list[Path]:
-    """Write the pull request's files under ``target``; returns them, sorted."""
+    """Write the pull request's files under ``target``; returns them, sorted.
+
+    A target that already holds any of those files, or anything in the task folder, is refused
+    unless ``force``: an earlier export may have been edited by hand, and a folder named by mistake
+    may be someone's work.  Even with ``force`` only the export's own files are overwritten;
+    nothing is deleted.
+    """
     target = target.resolve()
     if target.exists() and not target.is_dir():
         raise ExportError(f"{target} is a file; name a folder for the export (it is created) or move the file away")
     task_dir = target / TASK_DIR
-    if clean and task_dir.exists():
-        shutil.rmtree(task_dir)
     files: dict[Path, str] = {task_dir / rel: text for rel, text in task_files().items()}
     files[target / TEST_FILE] = test_file()
     files[target / CURRENT_TASKS_FILE] = current_tasks_lines()
+    taken = sorted({*(p for p in (*files, target / "PR.md") if p.exists()), *foreign_files(target)})
+    if taken and not force:
+        shown = ", ".join(str(p.relative_to(target)) for p in taken[:5]) + (" ..." if len(taken) > 5 else "")
+        raise ExportError(
+            f"{target} already holds {len(taken)} file(s) where the export writes ({shown}); nothing was changed. "
+            "Fix: name an empty or new folder, or pass --force to overwrite the export's own files (nothing else "
+            "is deleted)"
+        )
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -478,11 +498,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="RESULTS",
         help=f"results of `{SAMPLE_COMMAND}` on the sample set (default: run it now, about 15 s)",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a folder that holds an earlier export: overwrite the export's own files, delete nothing",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        written = export(args.dir, args.results, args.sample_results)
+        written = export(args.dir, args.results, args.sample_results, force=args.force)
     except (ExportError, ValueError, FileNotFoundError) as exc:
         print(f"lmms-humansense export-upstream: error: {exc}", file=sys.stderr)
         return 2
@@ -491,4 +516,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for path in written:
         print(path)
+    kept = foreign_files(args.dir)
+    if kept:
+        print(
+            f"lmms-humansense export-upstream: warning: {len(kept)} file(s) in the task folder were not written by "
+            f"this export and were kept (they would go into the pull request): {', '.join(map(str, kept[:5]))}",
+            file=sys.stderr,
+        )
     return 0

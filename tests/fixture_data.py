@@ -96,17 +96,59 @@ def write_video(
     return path
 
 
-def _encode_tone(container: Any, stream: Any, seconds: float, tone_hz: float, rate: int) -> None:
+def write_multitrack_video(
+    path: Path, tracks: list[tuple[str, float, bool]], seconds: float = 2.0, fps: int = 8, start: float = 0.0
+) -> Path:
+    """An h264 mp4 with one AAC track per ``(layout, amplitude, default)``: a 440 Hz tone at that
+    amplitude (0 is silence), ``mono`` or ``stereo``, its "default" disposition set or cleared
+    (the mp4 muxer marks the first track default unless told otherwise).  ``start`` delays every
+    track's first sample, as a late-starting sound has it."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rate = 44_100
+    with av.open(str(path), mode="w") as container:
+        vstream = container.add_stream("libx264", rate=fps)
+        vstream.width, vstream.height, vstream.pix_fmt = 32, 32, "yuv420p"
+        astreams = []
+        for layout, amplitude, default in tracks:
+            stream = container.add_stream("aac", rate=rate)
+            stream.layout = layout
+            stream.disposition = (av.stream.Disposition.default if default else av.stream.Disposition(0)).value
+            astreams.append((stream, layout, amplitude))
+        for i in range(max(1, int(round(seconds * fps)))):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 16 % 256, dtype=np.uint8), format="rgb24")
+            for packet in vstream.encode(frame):
+                container.mux(packet)
+        for packet in vstream.encode():
+            container.mux(packet)
+        for stream, layout, amplitude in astreams:
+            _encode_tone(container, stream, seconds - start, 440.0, rate, amplitude, layout, int(start * rate))
+    return path
+
+
+def _encode_tone(
+    container: Any,
+    stream: Any,
+    seconds: float,
+    tone_hz: float,
+    rate: int,
+    amplitude: float = 0.3,
+    layout: str = "mono",
+    first_pts: int = 0,
+) -> None:
     import av
 
     total = int(seconds * rate)
     t = np.arange(total) / rate
-    samples = (0.3 * np.sin(2 * math.pi * tone_hz * t)).astype(np.float32)
+    samples = (amplitude * np.sin(2 * math.pi * tone_hz * t)).astype(np.float32)
+    channels = 2 if layout == "stereo" else 1
     frame_size = stream.codec_context.frame_size or 1024
-    pts = 0
+    pts = first_pts
     for start in range(0, total, frame_size):
         chunk = samples[start : start + frame_size]
-        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="flt", layout="mono")
+        packed = np.repeat(chunk, channels).reshape(1, -1)  # interleaved: one sample per channel in turn
+        frame = av.AudioFrame.from_ndarray(packed, format="flt", layout=layout)
         frame.sample_rate = rate
         frame.pts = pts
         frame.time_base = Fraction(1, rate)

@@ -146,8 +146,13 @@ def test_score_reads_the_resolution(paper_media: Path, tmp_path: Path, monkeypat
         ({**SPELLINGS, "PA": "Person"}, None, "clearly fits 'Person'"),  # Person Appearance or Talking-person?
         (SPELLINGS, {"GR": 299}, "counts would differ from the paper's: GR 299 (paper 300)"),  # off by one
         ({**SPELLINGS, "GR": "ActionRecognition"}, None, "AR 600 (paper 300), GR 0 (paper 300)"),  # 2 tasks 1 string
+        (  # issue 23 class 1: the names fit crosswise, the counts (300 each) cannot tell, the patterns can
+            {**SPELLINGS, "AR": "Body_Gesture", "GR": "Hand_Action_Recognition"},
+            None,
+            "'Body_Gesture' (multi questions) is GR's name, but GR asks single questions",
+        ),
     ],
-    ids=["ambiguous-emotion", "ambiguous-person", "count-off-by-one", "two-tasks-one-string"],
+    ids=["ambiguous-emotion", "ambiguous-person", "count-off-by-one", "two-tasks-one-string", "crosswise-patterns"],
 )
 def test_anything_less_certain_keeps_the_error(
     paper_media: Path,
@@ -400,3 +405,95 @@ def test_lmms_evals_own_retry_lets_the_stop_through_at_once() -> None:
     with pytest.raises(tenacity.RetryError):
         retrying(load, ValueError("bad record"))
     assert calls.count("ValueError") == 5
+
+
+# -- issue 23, class 3: a SAMPLE.md switches the count checks off only in the bundled sample ------
+
+
+def test_a_sample_marker_in_another_root_keeps_the_count_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lmms_humansense import sample_root
+
+    root = tmp_path / "root"
+    shutil.copytree(sample_root(), root)  # what a user starting from the sample has
+    assert (root / "SAMPLE.md").is_file()
+    proc, report = _verify(tmp_path, root)
+    assert proc.returncode == 1 and report["sample"] is False and report["problems_by_kind"]["count"] == 15
+    with caplog.at_level("WARNING", logger="lmms_humansense"):
+        _evaluate(root, monkeypatch)
+    said = [r.getMessage() for r in caplog.records]
+    assert any("per-task question counts differ from the paper's" in m for m in said), said
+    assert not any("bundled SAMPLE" in m for m in said)  # the bundled root itself: tests/test_verify.py
+
+
+# -- issue 23, class 5: two media paths, one file of a flattened root ---------------------------------
+
+
+def _two_sets(records: list[Any]) -> None:
+    task = next(t for t in TASKS if t.code == "AR")
+    ar = [r for r in records if r["questions"]["task_type"] == task_type_of(task)]
+    ar[0]["video_path"], ar[1]["video_path"] = "data/videos/setA/ar_000.mp4", "data/videos/setB/ar_000.mp4"
+
+
+def test_two_paths_that_find_one_file_are_refused_by_both(
+    root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmms_humansense.data.schema import MediaAmbiguousError
+
+    _edit(root_copy, _two_sets)  # the root holds only videos/ar_000.mp4
+    said = f"{root_copy / 'videos' / 'ar_000.mp4'} is the only match for 2 records naming different files"
+    proc, report = _verify(tmp_path, root_copy)
+    assert proc.returncode == 1 and report["problems_by_kind"]["ambiguous"] == 2 and said in proc.stdout
+    error = _load_error(root_copy, monkeypatch)
+    assert isinstance(error, MediaAmbiguousError) and said in str(error) and "setA/ar_000.mp4" in str(error)
+    for sub in ("setA", "setB"):  # the layout the paths name: two files, no problem
+        (root_copy / "videos" / sub).mkdir()
+        shutil.copy(root_copy / "videos" / "ar_000.mp4", root_copy / "videos" / sub / "ar_000.mp4")
+    assert {d["clip"] for d in load_task_docs(root_copy, "AR")} == {"videos/setA/ar_000.mp4", "videos/setB/ar_000.mp4"}
+
+
+# -- issue 23, class 6: record fields the run trusts, checked once for verify and the run ---------
+
+#: (case, how to break the root, the leaf whose run meets it, what verify and the run both say)
+FIELD_CASES = [
+    ("fps-inf", _set("AR", fps="inf"), "humansense_ar", "field questions.fps 'inf' must be a finite number >= 0"),
+    ("fps-nan", _set("ER", fps=float("nan")), "humansense_er", "field questions.fps nan must be a finite number"),
+    ("count-gold-11", _set("HC", answer="11"), "humansense_hc", "'11' is above 10, but the official prompt asks"),
+    (
+        "asr-missing",
+        lambda r: _first(r, "TR")["questions"].pop("asr_en"),
+        "humansense_asr_tr",
+        "field questions.asr_en (the transcript the asr variant prepends) is missing",
+    ),
+    (
+        "asr-empty",
+        _set("RR1", asr_en=""),
+        "humansense_asr_rr1",
+        "asr_en (the transcript the asr variant prepends) is ''",
+    ),
+    ("asr-not-text", _set("ES", asr_en=["hi"]), "humansense_asr_es", "the asr variant prepends) is ['hi']"),
+]
+
+
+def test_verify_lists_every_field_the_run_refuses(root_copy: Path, tmp_path: Path) -> None:
+    for _, change, _, _ in FIELD_CASES:
+        _edit(root_copy, change)
+    proc, report = _verify(tmp_path, root_copy)
+    assert proc.returncode == 1 and report["problems_by_kind"]["record"] == len(FIELD_CASES)
+    for case, _, _, said in FIELD_CASES:
+        assert said in proc.stdout, (case, proc.stdout[-3000:])
+
+
+@pytest.mark.parametrize(("case", "change", "leaf", "said"), FIELD_CASES, ids=[c[0] for c in FIELD_CASES])
+def test_the_run_refuses_the_field_by_name(
+    root_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    change: Callable[[list[Any]], None],
+    leaf: str,
+    said: str,
+) -> None:
+    _edit(root_copy, change)
+    error = _load_error(root_copy, monkeypatch, leaf)
+    assert isinstance(error, RecordError) and said in str(error) and VQA_FILE in str(error)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import bin_path, cli_env
-from fixture_data import write_video
+from fixture_data import write_multitrack_video, write_video
 
 from lmms_humansense import cli
 from lmms_humansense.answers import option_letters, parse
@@ -342,3 +342,123 @@ def test_report_json_is_strict_json(tmp_path: Path) -> None:
 
     json.loads((out / "report.json").read_text(encoding="utf-8"), parse_constant=refuse)
     assert os.path.getsize(out / "report.md") > 0
+
+
+# --- issue 23, class 2: several audio streams: the one ffmpeg's default selection plays -------------
+
+#: (layout, amplitude, default disposition) per track, and which track carries the speech.
+TRACKS = {
+    "silent-mono-first-stereo-speech-second": [("mono", 0.0, True), ("stereo", 0.3, True)],  # most channels
+    "speech-second-marked-default": [("stereo", 0.0, False), ("mono", 0.3, True)],  # default beats channels
+    "tie-goes-to-the-first": [("stereo", 0.3, True), ("stereo", 0.0, True)],
+}
+
+
+def _rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+
+
+@pytest.mark.parametrize("tracks", TRACKS.values(), ids=TRACKS.keys())
+def test_prepare_decodes_the_stream_ffmpeg_picks(
+    tracks: list[tuple[str, float, bool]], root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import soundfile as sf
+
+    from lmms_humansense.media import cached_audio_path
+
+    clip = write_multitrack_video(root_copy / "videos" / "tr_000.mp4", tracks)
+    proc = _tool(tmp_path, root_copy, "prepare")
+    assert proc.returncode == 0, proc.stderr
+    monkeypatch.setenv("HUMANSENSE_CACHE", str(tmp_path / "humansense_cache"))  # what cli_env gave the tool
+    sound, _ = sf.read(str(cached_audio_path(clip)), dtype="float32")
+    assert _rms(sound) > 0.15, "the silent track was decoded, not the one ffmpeg plays"
+
+
+def test_the_run_feeds_the_stream_ffmpeg_picks(root_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lmms_humansense.media import cached_audio_path, load_cached_audio
+
+    clip = write_multitrack_video(root_copy / "videos" / "tr_000.mp4", TRACKS["silent-mono-first-stereo-speech-second"])
+    results = _evaluate(root_copy, "humansense_tr", monkeypatch)
+    assert results["results"]["humansense_tr"]["acc,none"] is not None
+    assert cached_audio_path(clip).is_file() and _rms(load_cached_audio(clip)) > 0.15
+
+
+# --- issue 23, class 4: a same-size replacement that keeps the old mtime ----------------------------
+
+
+def _same_size(a: bytes, b: bytes) -> tuple[bytes, bytes]:
+    """Two mp4 files padded to one size with a trailing ``free`` box (which every reader skips)."""
+    n = max(len(a), len(b)) + 8
+    return tuple(x + (n - len(x)).to_bytes(4, "big") + b"free" + bytes(n - len(x) - 8) for x in (a, b))  # type: ignore[return-value]
+
+
+def test_a_same_size_same_mtime_replacement_is_decoded_again(
+    root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmms_humansense.media import decode_audio, load_cached_audio
+
+    clip = root_copy / "videos" / "tr_000.mp4"
+    old, new = _same_size(
+        write_video(tmp_path / "old.mp4", tone_hz=220).read_bytes(),
+        write_video(tmp_path / "new.mp4", tone_hz=660).read_bytes(),
+    )
+    clip.write_bytes(old)
+    _evaluate(root_copy, "humansense_tr", monkeypatch)
+    heard_before = load_cached_audio(clip)
+    before = clip.stat()
+    clip.write_bytes(new)  # as `cp -p` does: the same inode, the content replaced, the old times put back
+    os.utime(clip, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = clip.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    _evaluate(root_copy, "humansense_tr", monkeypatch)
+    heard = load_cached_audio(clip)
+    assert np.array_equal(heard, decode_audio(clip)) and not np.array_equal(heard, heard_before)
+
+
+# --- issue 23, class 3: verify and the run apply one rule to the same file --------------------------
+
+
+def _use_mp4_as_fr2_audio(root: Path) -> Path:
+    """FR2's first record reads AR's clip, rewritten without a sound track: one mp4, two uses."""
+    clip = write_video(root / "videos" / "ar_000.mp4", audio=False)
+    records = json.loads((root / "HumanSense_AQA.json").read_text())
+    fr2 = next(r for r in records if r["questions"]["task_type"] == "Fraud_Recognition")
+    fr2["video_path"] = "data/videos/ar_000.mp4"
+    (root / "HumanSense_AQA.json").write_text(json.dumps(records))
+    return clip
+
+
+REFUSED_BY_BOTH = {
+    "sound-starts-3-s-late": (
+        "humansense_tr",
+        lambda root: write_multitrack_video(root / "videos" / "tr_000.mp4", [("mono", 0.3, True)], 6.0, start=3.0),
+        "its sound track starts 3.0 s after its frames and covers only 3.0 s of 6.0 s",
+    ),
+    "video-of-one-task-audio-of-another": ("humansense_fr2", _use_mp4_as_fr2_audio, "has no audio track"),
+}
+
+
+@pytest.mark.parametrize(("task", "make", "said"), REFUSED_BY_BOTH.values(), ids=REFUSED_BY_BOTH.keys())
+def test_verify_refuses_what_the_run_refuses(
+    task: str, make: Any, said: str, root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmms_humansense.media import MediaError
+
+    clip = make(root_copy)
+    proc = _tool(tmp_path, root_copy, "verify")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"{clip}: {said}" in proc.stdout, proc.stdout
+    with pytest.raises(MediaError, match=re.escape(said)):
+        _evaluate(root_copy, task, monkeypatch)
+
+
+@pytest.mark.parametrize(("seconds", "fps"), [(0.125, 8), (2.0, 1)], ids=["one-frame", "two-frames-at-1-fps"])
+def test_a_whole_short_clip_is_accepted_by_both(
+    seconds: float, fps: int, root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = write_video(root_copy / "videos" / "tr_000.mp4", seconds=seconds, fps=fps)
+    proc = _tool(tmp_path, root_copy, "verify")
+    assert "Traceback" not in proc.stderr and str(clip) not in proc.stdout, proc.stdout
+    assert "problem(s): media" not in proc.stdout
+    results = _evaluate(root_copy, "humansense_tr", monkeypatch)
+    assert results["results"]["humansense_tr"]["acc,none"] is not None

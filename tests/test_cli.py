@@ -115,6 +115,15 @@ def test_score_takes_files_as_positionals_and_an_answer_key(tmp_path: Path) -> N
     assert "--answer-key NAME is required" in err
 
 
+def test_score_reads_a_file_named_twice_once(tmp_path: Path) -> None:
+    paths = write_answers(tmp_path, {"ER": ["A", "B"], "PC": ["A"]})
+    proc = hs("score", *paths, paths[0], "--answer-key", MODEL, "--json", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    scores = json.loads(proc.stdout)
+    assert scores["ER"]["n"] == 2 and scores["PC"]["n"] == 1
+    assert f"note: 1 result file(s) were named more than once and read once: {paths[0]}" in proc.stderr
+
+
 # --- bad paths: a named error and exit status 2 ----------------------------------------------------
 
 
@@ -152,6 +161,55 @@ def test_export_upstream_dir_naming_a_file(results_file: Path, tmp_path: Path) -
     taken.write_text("mine")
     err = named_error(hs("export-upstream", taken, "--sample-results", results_file, tmp=tmp_path), "export-upstream")
     assert f"{taken} is a file; name a folder for the export" in err and taken.read_text() == "mine"
+
+
+def test_export_upstream_refuses_a_folder_holding_files_unless_forced(results_file: Path, tmp_path: Path) -> None:
+    from lmms_humansense.upstream import TASK_DIR, TEST_FILE
+
+    target = tmp_path / "pr"
+    mine = target / TASK_DIR / "notes.md"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("mine")
+    (target / "PR.md").write_text("my text")
+    err = named_error(hs("export-upstream", target, "--sample-results", results_file, tmp=tmp_path), "export-upstream")
+    assert f"{target} already holds 2 file(s) where the export writes" in err and "--force" in err
+    assert (target / "PR.md").read_text() == "my text" and not (target / TEST_FILE).exists()
+    proc = hs("export-upstream", target, "--sample-results", results_file, "--force", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert mine.read_text() == "mine" and (target / "PR.md").read_text() != "my text" and (target / TEST_FILE).is_file()
+    assert "1 file(s) in the task folder were not written by this export and were kept" in proc.stderr
+
+
+def _json_target(tmp: Path, kind: str) -> Path:
+    if kind == "a folder":
+        (tmp / "reports").mkdir()
+        return tmp / "reports"
+    if kind == "under a file":
+        (tmp / "taken").write_text("mine")
+        return tmp / "taken" / "verify.json"
+    return Path("/proc/humansense-verify.json")  # not writable, whoever runs the test
+
+
+@pytest.mark.parametrize("kind", ["a folder", "under a file", "unwritable"])
+def test_verify_checks_the_json_target_before_the_media(kind: str, tmp_path: Path) -> None:
+    from lmms_humansense import sample_root
+
+    target = _json_target(tmp_path, kind)
+    proc = hs("verify", "--root", sample_root(), "--json", target, "--no-progress", tmp=tmp_path)
+    err = named_error(proc, "verify")
+    assert f"--json {target}" in err and "records," not in proc.stdout  # stopped before the check
+    if kind == "under a file":
+        assert (tmp_path / "taken").read_text() == "mine"
+
+
+@pytest.mark.parametrize("command", ["verify", "prepare"])
+@pytest.mark.parametrize("value", ["-1", "many"])
+def test_workers_must_be_a_count(command: str, value: str, tmp_path: Path) -> None:
+    from lmms_humansense import sample_root
+
+    proc = hs(command, "--root", sample_root(), "--workers", value, "--no-progress", tmp=tmp_path)
+    err = named_error(proc, command)
+    assert f"argument --workers: {value!r} is not a number of processes" in err
 
 
 # --- hints that match the situation ----------------------------------------------------------------

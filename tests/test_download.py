@@ -93,6 +93,15 @@ def test_offline_without_a_cache_says_what_to_do(tmp_path: Path) -> None:
     assert not (tmp_path / "root").exists()  # nothing fetched: no folder, marker or lock left behind
 
 
+def test_a_failed_download_into_an_existing_folder_leaves_it_as_it_was(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "notes.txt").write_text("mine")
+    proc = _download_cli(tmp_path, "--root", str(root), "--no-space-check")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in root.iterdir()) == ["notes.txt"]  # no .humansense.lock, no marker
+
+
 # -- archives ------------------------------------------------------------------------------------
 
 

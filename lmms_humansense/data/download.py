@@ -343,6 +343,7 @@ def download(
         raise DownloadError(f"{root} is a file; pass --root a folder (it is created) or move the file away")
     created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
+    lock_was_there = (root / LOCK_FILE).exists()
     lock = _wait_for_lock(root / LOCK_FILE, log)
     fetched = False
     try:
@@ -389,10 +390,11 @@ def download(
         return root
     finally:
         lock.release()
-        if created and not fetched:  # nothing was extracted: leave no folder the tasks would look at
+        if not fetched and not lock_was_there:  # nothing was extracted: leave nothing behind, not even the lock
             (root / LOCK_FILE).unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                root.rmdir()
+            if created:  # nor the folder the tasks would look at
+                with contextlib.suppress(OSError):
+                    root.rmdir()
 
 
 # -- command line --------------------------------------------------------------------------------

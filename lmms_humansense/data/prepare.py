@@ -4,8 +4,8 @@ During an evaluation the hooks decode a clip's sound the first time one of its q
 and cache it (:func:`lmms_humansense.media.ensure_cached_audio`); on the full set that first pass
 is minutes of decoding spread over a GPU job.  This fills the same cache ahead of time, in
 parallel, with the same function, so the run only reads WAVs.  The cache is keyed by each file's
-absolute path, size and modification time: prepare with the same ``HUMANSENSE_CACHE`` and data root
-the evaluation will use.
+absolute path, size, modification and change times and inode: prepare with the same
+``HUMANSENSE_CACHE`` and data root the evaluation will use.
 """
 
 from __future__ import annotations
@@ -118,9 +118,25 @@ def _collect(result: PrepareResult, outcome: tuple[str, str, str]) -> None:
         result.failed[path] = message
 
 
+def worker_count(text: str) -> int:
+    """``--workers``: a whole number >= 0 (0: one per core), else argparse's usage error (a negative
+    count reached ``ProcessPoolExecutor`` and ended in its traceback)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of processes; give 1 or more, or 0 for one per core"
+        )
+    return n
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", help="the data root (default: $HUMANSENSE_ROOT, else the downloaded root)")
-    parser.add_argument("--workers", type=int, default=0, help="decoding processes (default: one per CPU core)")
+    parser.add_argument(
+        "--workers", type=worker_count, default=0, help="decoding processes (default: 0, one per CPU core)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

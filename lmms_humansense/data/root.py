@@ -112,7 +112,15 @@ def _refuse_incomplete(path: Path) -> None:
 
 
 def is_sample(root: Path) -> bool:
-    return (root / SAMPLE_MARKER).is_file()
+    """Whether ``root`` is the sample set shipped in this package (its per-task counts are
+    expected to differ from the paper's).
+
+    Only the bundled folder counts: a ``SAMPLE.md`` copied into any other root (a copy of the
+    sample grown into real data, a folder someone marked) must not switch the count checks off.
+    Found beside this module, so that it holds in lmms-eval's task folder too (no sample there).
+    """
+    bundled = Path(__file__).resolve().parent.parent / "sample"
+    return (root / SAMPLE_MARKER).is_file() and root.resolve() == bundled.resolve()
 
 
 def resolve_media(root: Path, raw: str, kind: str) -> Path | None:

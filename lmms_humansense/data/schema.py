@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 from collections import Counter
@@ -31,7 +32,7 @@ from lmms_humansense.data.taskmap import (
     resolve_by_counts,
     unknown_error,
 )
-from lmms_humansense.prompts import MULTI_OPTION_COUNT, SINGLE_OPTION_COUNTS, PromptError, build_prompt
+from lmms_humansense.prompts import MAX_COUNT, MULTI_OPTION_COUNT, SINGLE_OPTION_COUNTS, PromptError, build_prompt
 
 log = logging.getLogger("lmms_humansense")
 
@@ -42,6 +43,45 @@ class RecordError(ValueError):
 
 class MediaMissingError(FileNotFoundError):
     """Records reference media files that are not under the data root."""
+
+
+class MediaAmbiguousError(ValueError):
+    """Records naming different files are resolved to one file of the root (a flattened layout)."""
+
+
+def _path_key(raw: str) -> tuple[str, ...]:
+    """What tells two media paths apart: the components after their last ``videos``/``audios``
+    folder (else after a leading ``data``), so ``data/videos/x.mp4`` and ``videos/x.mp4`` are one
+    file, ``videos/setA/x.mp4`` and ``videos/setB/x.mp4`` two."""
+    parts = [p for p in Path(raw.replace("\\", "/")).parts if p not in ("/", "", ".")]
+    folders = [i for i, p in enumerate(parts) if p in ("videos", "audios")]
+    if folders:
+        return tuple(parts[folders[-1] + 1 :])
+    return tuple(parts[1:] if parts[:1] == ["data"] else parts)
+
+
+def shared_media(uses: Iterable[tuple[str, str, str]]) -> dict[str, list[str]]:
+    """Files of the root that records naming different files all resolve to.
+
+    ``uses`` holds (resolved file, media path as written, record); the result maps each such file
+    to its records, each "record (path)".  The loader refuses them and ``verify`` lists them: on
+    a root whose sub-folders were flattened, ``videos/setA/x.mp4`` and ``videos/setB/x.mp4`` both
+    find ``videos/x.mp4``, and one of the two questions would be asked about the other's clip.
+    """
+    by_file: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for resolved, raw, where in uses:
+        if resolved:
+            by_file.setdefault(resolved, []).append((_path_key(raw), f"{where} ({raw})"))
+    return {f: [w for _, w in rows] for f, rows in by_file.items() if len({k for k, _ in rows}) > 1}
+
+
+def shared_media_message(file: str, records: list[str]) -> str:
+    """The one sentence for a file several different media paths resolve to (loader and verify)."""
+    return (
+        f"{file} is the only match for {len(records)} records naming different files ({'; '.join(records[:3])}"
+        f"{'; ...' if len(records) > 3 else ''}): the root's sub-folders were probably flattened. Fix: put each file "
+        "where its video_path names it (e.g. videos/setA/x.mp4), as the official runner needs"
+    )
 
 
 @dataclass(frozen=True)
@@ -88,11 +128,41 @@ def _field(raw: RawRecord, container: dict[str, Any], name: str, kind: type | tu
     return value
 
 
-def _number(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
+def _number(raw: RawRecord, q: dict[str, Any], name: str, what: str) -> float:
+    """An optional numeric field: 0 when absent, else a finite number >= 0, or the record is refused.
+
+    The run computes the official frame sampling from ``fps`` and ``full_frame_number``; ``"inf"``
+    or NaN would pass a ``float()`` and fail there (``int(inf)``), mid-run, with no record named.
+    """
+    value = q.get(name)
+    if value is None or value == "":
         return 0.0
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        raise RecordError(
+            f"{raw.where()}: field questions.{name} {value!r} must be a finite number >= 0 ({what}). Fix the record."
+        )
+    return number
+
+
+def _transcript(raw: RawRecord, q: dict[str, Any], task: Any) -> str:
+    """A speech task's ``asr_en``: the asr variant prepends it to the prompt as it stands, so a
+    record without one, with ``""`` or with a non-string would be asked with no transcript or
+    with a Python repr; such a record is refused for every variant (docs are validated once per
+    root, and the official data carries a transcript on every speech-task record)."""
+    value = q.get("asr_en")
+    if not task.speech_video:
+        return value if isinstance(value, str) else ""
+    if not isinstance(value, str) or not value.strip():
+        found = "is missing" if value is None else f"is {value!r}"
+        raise RecordError(
+            f"{raw.where()}: field questions.asr_en (the transcript the asr variant prepends) {found}; a "
+            f"{task.code} record needs it as non-empty text. Fix the record."
+        )
+    return value
 
 
 def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str, Any]:
@@ -157,12 +227,20 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
             raise RecordError(
                 f"{raw.where()}: field questions.answer {answer!r} must be a whole number written in the digits 0-9."
             )
+        if int(answer) > MAX_COUNT:
+            raise RecordError(
+                f"{raw.where()}: field questions.answer {answer!r} is above {MAX_COUNT}, but the official prompt asks "
+                f"for a numeral between 0 and {MAX_COUNT}, so no answer could be right. Fix the record."
+            )
     try:  # the prompt the run will ask, so a record verify accepts is one the run can ask
         build_prompt(question, options, fmt)
     except PromptError as exc:
         raise RecordError(
             f"{raw.where()}: {exc}; this record cannot be asked as the official runner asks it."
         ) from None
+    fps = _number(raw, q, "fps", "the clip's frames per second")
+    frames = _number(raw, q, "full_frame_number", "the clip's frame count")
+    transcript = _transcript(raw, q, task)
     kind = "audios" if raw.source == AQA_FILE or task.modality == "audio" else "videos"
     resolved = resolve_media(root, media, kind)
     clip = media.replace("\\", "/")
@@ -185,14 +263,16 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
         "media_raw": media,
         "modality": task.modality,
         "clip": clip,
-        "fps": _number(q.get("fps")),
-        "frames": _number(q.get("full_frame_number")),
-        "transcript": str(q.get("asr_en") or ""),
+        "fps": fps,
+        "frames": frames,
+        "transcript": transcript,
     }
 
 
 @lru_cache(maxsize=8)
-def _load_all(root: Path, stamp: tuple[tuple[str, int, int], ...]) -> tuple[tuple[str, ...], dict[str, list[dict]]]:
+def _load_all(
+    root: Path, stamp: tuple[tuple[str, int, int, int], ...]
+) -> tuple[tuple[str, ...], dict[str, list[dict]]]:
     """Every doc of a root grouped by task code; cached per root and file stamp.
 
     15 leaf tasks load from the same two files in one lmms-eval run; reading and validating them
@@ -216,6 +296,15 @@ def _load_all(root: Path, stamp: tuple[tuple[str, int, int], ...]) -> tuple[tupl
             f"Fix: extract videos.zip and audios.zip into the root ({tool('download')} does it), "
             "or point $HUMANSENSE_ROOT at the folder that holds HumanSense_VQA.json and videos/; "
             f"{tool('verify')} lists every problem."
+        )
+    shared = shared_media((d["media"], d["media_raw"], d["id"]) for docs in by_task.values() for d in docs)
+    if shared:
+        listed = [shared_media_message(f, rs) for f, rs in sorted(shared.items())]
+        raise MediaAmbiguousError(
+            f"{len(shared)} media file(s) of {root} each stand for records naming different files:\n  "
+            + "\n  ".join(listed[:10])
+            + (f"\n  ... and {len(listed) - 10} more" if len(listed) > 10 else "")
+            + f"\n{tool('verify')} lists every problem."
         )
     repeats = duplicates(records)
     if repeats:
@@ -266,6 +355,17 @@ def unknown_task_types(records: Iterable[RawRecord], task_map: dict[str, str]) -
     return Counter({name: n for name, n in task_types(records).items() if name not in task_map})
 
 
+def pattern_formats(records: Iterable[RawRecord], names: set[str]) -> dict[str, set[str]]:
+    """The answer formats the question patterns of each ``task_type`` string in ``names`` mean
+    (unknown patterns are the schema check's)."""
+    out: dict[str, set[str]] = {}
+    for r in records:
+        q = r.record.get("questions") if isinstance(r.record, dict) else None
+        if isinstance(q, dict) and q.get("task_type") in names and q.get("question_pattern") in QUESTION_PATTERNS:
+            out.setdefault(q["task_type"], set()).add(QUESTION_PATTERNS[q["question_pattern"]])
+    return out
+
+
 def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
     """The mapping that covers every ``task_type`` of ``records``, or the error listing the rest.
 
@@ -281,7 +381,7 @@ def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
     for name, n in task_types(records).items():
         if name in task_map:
             mapped[task_map[name]] += n
-    resolved, why_not = resolve_by_counts(unknown, mapped)
+    resolved, why_not = resolve_by_counts(unknown, mapped, pattern_formats(records, set(unknown)))
     if resolved is None:
         raise unknown_error(unknown, root, f"Not resolved automatically: {why_not}.")
     where = remember_resolution(root, resolved)
@@ -315,14 +415,15 @@ def _report_counts(root: Path, by_task: dict[str, list[dict]]) -> None:
     log.warning("HumanSense: per-task question counts differ from the paper's: %s", listed)
 
 
-def _stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
-    """What the docs of a root depend on: its annotation files and every task map source."""
-    out = [(os.environ.get(MAP_ENV_VAR, ""), 0, 0)]
+def _stamp(root: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """What the docs of a root depend on: its annotation files and every task map source (the
+    ctime too: a file replaced with its size and mtime kept is another file)."""
+    out = [(os.environ.get(MAP_ENV_VAR, ""), 0, 0, 0)]
     for name in (*ANNOTATION_FILES, ROOT_FILE, RESOLVED_FILE):
         p = root / name
         if p.is_file():
             st = p.stat()
-            out.append((name, st.st_size, st.st_mtime_ns))
+            out.append((name, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
     return tuple(out)
 
 

@@ -209,12 +209,17 @@ def clear_match(task_type: str) -> str | None:
     return best if s1 >= _MIN_SCORE and s1 >= _CLEAR_MARGIN * s2 else None
 
 
-def resolve_by_counts(unknown: Counter, mapped: Counter) -> tuple[dict[str, str] | None, str]:
+def resolve_by_counts(
+    unknown: Counter, mapped: Counter, formats: dict[str, set[str]] | None = None
+) -> tuple[dict[str, str] | None, str]:
     """A mapping for the unknown strings if it is certain, else ``None`` and why not.
 
-    Certain means: every string has one clear best task by name, and with them every one of the
-    15 per-task counts equals the paper's (``mapped`` counts the records already mapped, by code).
-    Two strings may share a task only that way, when the counts say so.
+    Certain means: every string has one clear best task by name, the answer format of every record
+    carrying it (``formats``: string -> the formats its question patterns mean) is that task's, and
+    with them every one of the 15 per-task counts equals the paper's (``mapped`` counts the records
+    already mapped, by code).  Four tasks have 300 questions, so the counts alone cannot tell two
+    strings swapped between them; the formats can when the tasks ask differently (AR is
+    multi-select, GR single-choice).  Two strings may share a task only when the counts say so.
     """
     guess = {name: clear_match(name) for name in unknown}
     unclear = sorted(name for name, code in guess.items() if code is None)
@@ -226,6 +231,15 @@ def resolve_by_counts(unknown: Counter, mapped: Counter) -> tuple[dict[str, str]
     off = [f"{t.code} {counts[t.code]} (paper {t.expected})" for t in TASKS if counts[t.code] != t.expected]
     if off:
         return None, f"mapped by name, the per-task counts would differ from the paper's: {', '.join(off)}"
+    formats = formats or {}
+    disagree = [
+        f"{name!r} ({'/'.join(sorted(formats[name]))} questions) is {code}'s name, but {code} asks "
+        f"{BY_CODE[str(code)].answer} questions"
+        for name, code in sorted(guess.items())
+        if formats.get(name) and formats[name] != {BY_CODE[str(code)].answer}
+    ]
+    if disagree:
+        return None, f"the question patterns disagree with the tasks the names fit: {'; '.join(disagree)}"
     return {name: str(code) for name, code in guess.items()}, ""
 
 

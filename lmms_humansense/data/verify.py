@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -22,11 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from lmms_humansense.catalog import BY_CODE, TASKS
+from lmms_humansense.data.prepare import worker_count
 from lmms_humansense.media import (
     MediaError,
     NoAudioTrackError,
     VideoInfo,
+    audio_stream,
     check_reaches_end,
+    check_sound_heard,
     decode_audio,
     open_media,
     probe_video,
@@ -36,7 +40,7 @@ from lmms_humansense.media import (
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # record | task_type | missing | media | no_audio | count
+    kind: str  # record | task_type | missing | ambiguous | media | no_audio | count
     record: str  # "<file> record #<n> (id …)", or the task for count problems
     path: str
     message: str
@@ -68,11 +72,13 @@ class VerifyReport:
 
 @dataclass
 class _MediaUse:
-    """How the records use one media file: checked once, its problems reported for each record."""
+    """How the records use one media file: checked once for every way they use it (an mp4 may be
+    one task's video and another's audio file), its problems reported for each record."""
 
-    modality: str
+    modalities: set[str] = field(default_factory=set)
     needs_sound: bool = False
     records: list[str] = field(default_factory=list)
+    raws: list[str] = field(default_factory=list)  # the media path each record wrote
 
 
 def check_video_decodes(path: str | os.PathLike[str], need_audio: bool) -> VideoInfo:
@@ -96,23 +102,23 @@ def check_video_decodes(path: str | os.PathLike[str], need_audio: bool) -> Video
         if first is None:
             raise MediaError(f"{p}: no frame decodes; re-extract or re-download it")
         duration = video_seconds(container, stream)
-        _check_stream_end(container, stream, duration, p, "frames")
+        _check_stream_end(container, stream, duration, p, "frames", first)
         if need_audio:
-            _check_stream_end(container, container.streams.audio[0], duration, p, "sound track")
+            _check_stream_end(container, audio_stream(container), duration, p, "sound track")
     return probe_video(p)
 
 
-def _check_stream_end(container: Any, stream: Any, duration: float, p: str, what: str) -> None:
+def _check_stream_end(container: Any, stream: Any, duration: float, p: str, what: str, last: Any = None) -> None:
     """Decode the last second of ``stream`` and check it reaches the end of the file.
 
     A file cut short may still open and decode its start; for an mp4 it may even keep all its
-    frames and lose the end of its sound, so each stream a task uses is checked.
+    frames and lose the end of its sound, so each stream a task uses is checked.  ``last`` is a
+    frame already decoded (a clip of one frame has no other to find).
     """
     tb = stream.time_base
-    last = None
     try:
-        if duration > 1.0 and tb:
-            container.seek(int((duration - 1.0) / tb), stream=stream, backward=True)
+        if tb and (duration > 1.0 or last is None):  # a short clip's other stream: from its start again
+            container.seek(int(max(0.0, duration - 1.0) / tb), stream=stream, backward=True)
         for frame in container.decode(stream):
             last = frame
     except Exception as exc:
@@ -122,18 +128,27 @@ def _check_stream_end(container: Any, stream: Any, duration: float, p: str, what
     if last is None:
         raise MediaError(f"{p}: the end of its {what} does not decode; the file is probably cut short")
     end = float(last.pts * tb) if last.pts is not None and tb else duration
-    end += getattr(last, "samples", 0) / (getattr(last, "sample_rate", 0) or 1)
+    if getattr(last, "sample_rate", None):  # an audio frame
+        end += last.samples / last.sample_rate
+        start = float(stream.start_time * tb) if stream.start_time and tb else 0.0
+        check_sound_heard(p, container, stream, end - start)  # the run's rule, on the same measure
+        return
+    # a frame is shown until the next one: a whole 1-frame clip, or 2 frames at 1 fps, ends with its last frame's
+    # display time, as the run reads it
+    rate = stream.average_rate or stream.guessed_rate
+    end += float(last.duration * tb) if last.duration else (1 / float(rate) if rate else 0.0)
     check_reaches_end(p, what, end, duration)
 
 
-def check_media(job: tuple[str, str, bool]) -> tuple[str, str, str]:
-    """(path, kind of problem or "", message) for one media file; runs in a worker process."""
+def check_media(job: tuple[str, tuple[str, ...], bool]) -> tuple[str, str, str]:
+    """(path, kind of problem or "", message) for one media file, checked as each of the
+    modalities its tasks read it as (the run's own reads); runs in a worker process."""
 
-    path, modality, need_audio = job
+    path, modalities, need_audio = job
     try:
-        if modality == "audio":
+        if "audio" in modalities:
             decode_audio(path)
-        else:
+        if any(m != "audio" for m in modalities):
             check_video_decodes(path, need_audio)
     except NoAudioTrackError as exc:
         return path, "no_audio", str(exc)
@@ -154,6 +169,8 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
         duplicates,
         normalise,
         read_records,
+        shared_media,
+        shared_media_message,
         task_map_for,
         unknown_task_types,
     )
@@ -202,9 +219,11 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
             )
             continue
         task = BY_CODE[doc["task"]]
-        use = media.setdefault(doc["media"], _MediaUse(task.modality))
+        use = media.setdefault(doc["media"], _MediaUse())
+        use.modalities.add(task.modality)
         use.needs_sound = use.needs_sound or task.speech_video
         use.records.append(where)
+        use.raws.append(doc["media_raw"])
     for name, n in sorted(unknown.items()):
         code = suggest_code(name, n)
         report.unknown_task_types[name] = {"count": n, "suggested": code}
@@ -218,6 +237,10 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
                 f"{root / 'humansense_task_map.json'} or $HUMANSENSE_TASK_MAP (see the README's task_type section)",
             )
         )
+    uses = [(path, raw, where) for path, use in media.items() for raw, where in zip(use.raws, use.records, strict=True)]
+    for path, records in sorted(shared_media(uses).items()):
+        for where in records:
+            report.problems.append(Problem("ambiguous", where, path, shared_media_message(path, records)))
     for t in TASKS:
         report.counts[t.code] = {"found": found[t.code], "paper": t.expected}
         if found[t.code] != t.expected and not report.sample:
@@ -230,7 +253,7 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
                     "wrong task",
                 )
             )
-    jobs = [(path, use.modality, use.needs_sound) for path, use in sorted(media.items())]
+    jobs = [(path, tuple(sorted(use.modalities)), use.needs_sound) for path, use in sorted(media.items())]
     workers = workers or os.cpu_count() or 1
     with tqdm(total=len(jobs), unit="file", desc="verify media", disable=not progress) as bar:
         if workers == 1 or len(jobs) < 8:
@@ -258,6 +281,7 @@ _KIND_TITLES = {
     "record": "records that break the schema",
     "task_type": "unmapped task_type strings",
     "missing": "missing media files",
+    "ambiguous": "media files standing for records that name different files",
     "media": "media that do not open or decode",
     "no_audio": "speech-task videos without an audio track",
     "count": "per-task counts that differ from the paper's",
@@ -291,8 +315,30 @@ def render(report: VerifyReport) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", help="the data root (default: $HUMANSENSE_ROOT, else the downloaded root)")
     parser.add_argument("--json", metavar="OUT", help="also write the full report as JSON")
-    parser.add_argument("--workers", type=int, default=0, help="checking processes (default: one per CPU core)")
+    parser.add_argument(
+        "--workers", type=worker_count, default=0, help="checking processes (default: 0, one per CPU core)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _check_json_target(out: Path) -> None:
+    """Raise ``OSError`` naming the fix when the ``--json`` report could not be written there.
+
+    Checked before the media are: the whole check takes minutes on the full set, and a write that
+    fails after it would end in exit status 1, which means "problems found".
+    """
+    if out.is_dir():
+        raise IsADirectoryError(f"--json {out} is a folder; name the file to write (e.g. {out / 'verify.json'})")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+        if out.exists() and not os.access(out, os.W_OK):
+            raise PermissionError(13, "permission denied", str(out))
+    except OSError as exc:
+        raise OSError(
+            f"--json {out} cannot be written ({exc.strerror or exc}); name a file in a writable folder"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -300,14 +346,20 @@ def run(args: argparse.Namespace) -> int:
     from lmms_humansense.data.taskmap import TaskMapError
 
     try:
+        if args.json:
+            _check_json_target(Path(args.json))
         root = resolve_root(args.root)
         report = verify(root, workers=args.workers, progress=not args.no_progress)
-    except (OSError, TaskMapError) as exc:  # no root, or a task map that cannot be read
+    except (OSError, TaskMapError) as exc:  # no root, a --json target that cannot be written, a bad task map
         print(f"lmms-humansense verify: error: {exc}", file=sys.stderr)
         return 2
     print(render(report))
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+        try:
+            Path(args.json).write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+        except OSError as exc:  # changed since it was checked
+            print(
+                f"lmms-humansense verify: error: --json {args.json} cannot be written ({exc.strerror})", file=sys.stderr
+            )
+            return 2
     return 0 if report.ok else 1
