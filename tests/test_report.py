@@ -19,7 +19,7 @@ from lmms_humansense.catalog import LEVELS, TASKS, VARIANTS
 from lmms_humansense.report import make_report
 from lmms_humansense.report.load import ReportInputError, load_runs
 from lmms_humansense.report.paper import HUMAN, TABLE1, find_row
-from lmms_humansense.report.plots import levels_size, pixel_size, radar_size
+from lmms_humansense.report.plots import figure_sizes, pixel_size
 from lmms_humansense.report.render import build, to_markdown
 from lmms_humansense.scoring import macro_mean
 
@@ -231,11 +231,10 @@ def test_bad_inputs_say_what_to_pass(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_plots_of_a_run_without_any_l1_l2_task(tmp_path: Path) -> None:
     _write(tmp_path / "r_results.json", fake_results({"FR2": 0.6, "PC": 0.3}, variant="enhanced"))
     written = make_report([tmp_path / "r_results.json"], tmp_path / "rep", ["GPT-4o"])
-    with Image.open(written["radar.png"]) as im:
-        assert im.size == pixel_size(radar_size(3))
-    with Image.open(written["levels.png"]) as im:
-        assert im.size == pixel_size(levels_size(3))
     report = json.loads(written["report.json"].read_text())
+    for name, size in figure_sizes(report).items():
+        with Image.open(written[f"{name}.png"]) as im:
+            assert im.size == pixel_size(size)
     assert report["runs"][0]["label"].endswith("[enhanced]")
     assert report["runs"][0]["missing"] == ["TR", "FR1", "RR1", "RR2", "ES"]
 
@@ -335,8 +334,9 @@ def test_real_report_markdown(real_report: dict[str, Path]) -> None:
 def test_real_report_pictures(real_report: dict[str, Path]) -> None:
     import matplotlib.image as mpimg
 
-    n_series = 1 + 2 + 3  # human, two paper rows, three runs
-    for name, size in (("radar", radar_size(n_series)), ("levels", levels_size(n_series))):
+    report = json.loads(real_report["report.json"].read_text())
+    assert len(report["paper_models"]) + len(report["runs"]) == 2 + 3  # two paper rows, three runs
+    for name, size in figure_sizes(report).items():
         png = real_report[f"{name}.png"]
         with Image.open(png) as im:
             assert im.format == "PNG" and im.size == pixel_size(size)
@@ -354,9 +354,7 @@ def test_readme_example_is_the_current_rendering() -> None:
     docs = Path(__file__).resolve().parent.parent / "docs" / "report_example"
     report = json.loads((docs / "report.json").read_text(encoding="utf-8"))
     assert (docs / "report.md").read_text(encoding="utf-8") == to_markdown(report, IMAGES)
-    for name in ("radar", "levels"):
-        n_series = 1 + len(report["paper_models"]) + len(report["runs"])
-        size = radar_size(n_series) if name == "radar" else levels_size(n_series)
+    for name, size in figure_sizes(report).items():
         with Image.open(docs / f"{name}.png") as im:
             assert im.size == pixel_size(size)
     readme = (docs.parent.parent / "README.md").read_text(encoding="utf-8")
