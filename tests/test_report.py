@@ -226,6 +226,15 @@ def test_bad_inputs_say_what_to_pass(tmp_path: Path, capsys: pytest.CaptureFixtu
     good = _write(tmp_path / "g_results.json", fake_results({"ES": 0.6}))
     assert cli.main(["report", str(good), "--out", str(tmp_path / "r"), "--paper-model", "Qwen9", "--no-plots"]) == 2
     assert "no paper row named 'Qwen9'" in capsys.readouterr().err
+    # the file next to the results file in a run's folder (lmms-eval's --log_samples lines)
+    samples = tmp_path / "run" / "20260101_120000_samples_humansense_es.jsonl"
+    samples.parent.mkdir()
+    line = {"doc_id": 0, "target": "B", "resps": [["B"]], "filtered_resps": ["B"], "acc": {"acc": 1.0}}
+    samples.write_text(json.dumps(line) + "\n" + json.dumps({**line, "doc_id": 1}) + "\n", encoding="utf-8")
+    assert cli.main(["report", str(samples), "--out", str(tmp_path / "r"), "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert f"{samples} is a samples file" in err and f"pass its folder, {samples.parent}" in err
+    assert "Extra data" not in err
 
 
 def test_plots_of_a_run_without_any_l1_l2_task(tmp_path: Path) -> None:
@@ -359,3 +368,24 @@ def test_readme_example_is_the_current_rendering() -> None:
             assert im.size == pixel_size(size)
     readme = (docs.parent.parent / "README.md").read_text(encoding="utf-8")
     assert "docs/report_example/radar.png" in readme and "docs/report_example/levels.png" in readme
+
+
+def test_runs_table_and_warning_count_the_same_questions(tmp_path: Path) -> None:
+    """A run of two tasks out of 15: the Runs table, the warning and the legend say "6 of 591"."""
+    from lmms_humansense.report.plots import series
+
+    data = fake_results({"ES": 0.5, "PC": 0.5}, n=3)
+    report = build(load_runs([_write(tmp_path / "a_results.json", data)]), [])
+    paper = sum(t.expected for t in TASKS if t.code in ("ES", "PC"))
+    md = to_markdown(report)
+    row = next(line for line in md.splitlines() if line.startswith("| R1 |"))
+    assert f"| 6 of {paper:,} |" in row
+    assert f"**R1**: 6 of the paper's {paper:,} questions" in md
+    assert f"6 of {paper:,} questions, not comparable" in series(report)[-1].legend.replace("\n", " ")
+
+
+def test_report_ends_with_the_file_to_open(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = _write(tmp_path / "g_results.json", fake_results({"ES": 0.6}))
+    assert cli.main(["report", str(good), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"open {tmp_path / 'r' / 'report.md'}: the overview")
