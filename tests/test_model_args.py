@@ -49,3 +49,14 @@ def test_the_keys_lmms_eval_adds_itself_are_let_through() -> None:
     check_model_args("m", {"batch_size": 2, "max_batch_size": 8}, ("seed",))
     with pytest.raises(ModelArgsStop, match=r"m does not take --model_args 'a', 'zz'; it takes seed$"):
         check_model_args("m", {"zz": 1, "a": 2}, ("seed",))
+
+
+def test_the_readme_quotes_the_message_the_cli_prints() -> None:
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert (
+        "`HumanSense model error: humansense_random does not take --model_args 'sede' (did you mean 'seed'?); "
+        "it takes seed, trace, device`"
+    ) in readme
+    assert "`seed=N` (default 0)" in readme  # humansense_random's seed is documented
