@@ -35,9 +35,10 @@ class ModuleProgress:
         self.modules = len(self.left)
 
     @pytest.hookimpl
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        if not hasattr(self.config, "workerinput"):  # no xdist: this process runs them all
-            self.count([item.nodeid for item in items])
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # after -k/-m deselection; under xdist the controller collects nothing and the workers' ids come below
+        if session.items:
+            self.count([item.nodeid for item in session.items])
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:

@@ -190,3 +190,19 @@ def test_a_task_without_a_number_is_a_gap_and_paper_levels_are_marked_computed(t
         assert any(t.startswith("* computed here from the paper's per-task numbers") for t in legend)
     finally:
         plt.close(levels)
+
+
+def test_the_example_report_with_intervals_and_a_variant_is_readable() -> None:
+    """docs/report_example: error bars, hatched partial means, the computed and interval notes."""
+    import json
+
+    import matplotlib.pyplot as plt
+    from conftest import REPO
+
+    report = json.loads((REPO / "docs" / "report_example" / "report.json").read_text(encoding="utf-8"))
+    for draw in (_radar, _levels):
+        fig = draw(report, series(report))
+        try:
+            assert_readable(fig)
+        finally:
+            plt.close(fig)

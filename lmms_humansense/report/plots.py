@@ -199,7 +199,7 @@ def _levels_legend(report: Mapping[str, Any], all_series: Sequence[Series]) -> l
         (MISMATCH_NOTE, "⚠" in marks),
         (INTERVAL_NOTE, any(c.get("value") is not None and c.get("ci") for c in cells)),
     ]
-    return [s.legend for s in all_series] + [note for note, shown in notes if shown]
+    return [s.legend for s in all_series] + [textwrap.fill(note, 70) for note, shown in notes if shown]
 
 
 def figure_sizes(report: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
@@ -340,7 +340,15 @@ def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
             ci = cell.get("ci")
             top = value
             if ci:
-                ax.errorbar(x, value, yerr=[[value - ci[0]], [ci[1] - value]], fmt="none", ecolor="#333333", capsize=2)
+                ax.errorbar(
+                    x,
+                    value,
+                    yerr=[[value - ci[0]], [ci[1] - value]],
+                    fmt="none",
+                    ecolor="#333333",
+                    capsize=2,
+                    clip_on=False,
+                )
                 top = ci[1]
             text = f"{value:.3f}{s.flags.get(key, '')}"
             ax.text(
@@ -364,7 +372,9 @@ def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
     labels = _levels_legend(report, all_series)
     handles = [Patch(color=s.color, alpha=0.9) for s in all_series]
     handles += [
-        Patch(facecolor="white", edgecolor="#555555", hatch="///") if label == PARTIAL_NOTE else Patch(color="white")
+        Patch(facecolor="white", edgecolor="#555555", hatch="///")
+        if label == textwrap.fill(PARTIAL_NOTE, 70)
+        else Patch(color="white")
         for label in labels[len(handles) :]
     ]
     fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=10, frameon=False)
