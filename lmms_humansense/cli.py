@@ -120,6 +120,7 @@ def _report(args: argparse.Namespace) -> int:
         )
     for path in written.values():
         print(path)
+    print(f"open {written['report.md']}: the overview against the paper first, then each task and the warnings")
     return 0
 
 
@@ -128,7 +129,10 @@ def _report(args: argparse.Namespace) -> int:
 #: building the parser stays cheap and each command is owned by the module that does the work.
 MODULE_COMMANDS: dict[str, tuple[str, str]] = {
     "download": ("lmms_humansense.data.download", "fetch and extract the benchmark files (bench_data/ only)"),
-    "prepare": ("lmms_humansense.data.prepare", "decode the speech tasks' audio tracks into the cache once"),
+    "prepare": (
+        "lmms_humansense.data.prepare",
+        "decode the sound the tasks read (speech videos' tracks, FR2/PC audio files) into the cache once",
+    ),
     "verify": ("lmms_humansense.data.verify", "check every record's media exists and decodes; counts per task"),
     "export-upstream": ("lmms_humansense.upstream", "write the task folder as an lmms-eval pull request"),
 }
@@ -146,8 +150,17 @@ EXAMPLES: dict[str, str] = {
     "export-upstream": "lmms-humansense export-upstream ../pr --results out/omni --results out/qwen2_vl",
 }
 
-#: Exit statuses shared by every sub-command (the README's Command line section lists them too).
+#: Exit statuses of the whole tool (the README's Command line section lists them too).
 EXIT_STATUSES = "exit status: 0 done; 1 the check found problems (verify, prepare); 2 bad input or usage"
+#: The sub-commands that end with status 1 when their check finds problems.
+CHECKS = ("verify", "prepare")
+
+
+def exit_statuses(name: str) -> str:
+    """The exit statuses ``name`` can end with: only the checks have a 1."""
+    if name in CHECKS:
+        return "exit status: 0 done; 1 the check found problems; 2 bad input or usage"
+    return "exit status: 0 done; 2 bad input or usage"
 
 
 def _add_command(sub: argparse._SubParsersAction, name: str, purpose: str) -> argparse.ArgumentParser:
@@ -156,7 +169,7 @@ def _add_command(sub: argparse._SubParsersAction, name: str, purpose: str) -> ar
         name,
         help=purpose,
         description=purpose[0].upper() + purpose[1:] + ".",
-        epilog=f"example:\n  {EXAMPLES[name]}\n\n{EXIT_STATUSES}",
+        epilog=f"example:\n  {EXAMPLES[name]}\n\n{exit_statuses(name)}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 

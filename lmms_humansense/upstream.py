@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -359,7 +359,8 @@ def _against_paper(results: Sequence[Path]) -> str:
     for run in load_runs(list(results)):
         scores = run.scores("acc")
         header = "| | " + " | ".join(t.code for t in TASKS) + " |"
-        out += [f"**{run.label or run.model}** (`{run.model_args}`)", "", header, "|---" * (len(TASKS) + 1) + "|"]
+        args = f"`{run.model_args}`" if run.model_args else "no model args"
+        out += [f"**{run.label or run.model}** ({args})", "", header, "|---" * (len(TASKS) + 1) + "|"]
         out.append("| this run | " + " | ".join(_pct(scores.get(t.code)) for t in TASKS) + " |")
         for row in (*TABLE1, HUMAN):
             if row is HUMAN or row.name.replace("-", "").lower() in run.model_args.replace("-", "").lower():
@@ -438,15 +439,21 @@ def foreign_files(target: Path) -> list[Path]:
 
 
 def export(
-    target: Path, results: Sequence[Path] = (), sample_results: Path | None = None, force: bool = False
+    target: Path,
+    results: Sequence[Path] = (),
+    sample_results: Path | None = None,
+    force: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Write the pull request's files under ``target``; returns them, sorted.
 
     A target that already holds any of those files, or anything in the task folder, is refused
     unless ``force``: an earlier export may have been edited by hand, and a folder named by mistake
     may be someone's work.  Even with ``force`` only the export's own files are overwritten;
-    nothing is deleted.
+    nothing is deleted.  ``say`` hears a line before each step (the sample run takes most of a
+    minute and prints nothing of its own).
     """
+    say = say or (lambda line: None)
     target = target.resolve()
     if target.exists() and not target.is_dir():
         raise ExportError(f"{target} is a file; name a folder for the export (it is created) or move the file away")
@@ -462,6 +469,7 @@ def export(
             "Fix: name an empty or new folder, or pass --force to overwrite the export's own files (nothing else "
             "is deleted)"
         )
+    say(f"writing {len(files)} files under {target} and formatting the Python ones as lmms-eval does (ruff)")
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -476,7 +484,10 @@ def export(
         for path in files:
             if path.suffix == ".py":
                 shutil.copyfile(staging / path.relative_to(target), path)
+        if sample_results is None:
+            say(f"running `{SAMPLE_COMMAND}` on the bundled sample set for PR.md's Validation (under a minute)")
         sample = sample_results or _run_sample(staging)
+        say("writing PR.md")
         pr = target / "PR.md"
         pr.write_text(pr_text(sample, list(results)), encoding="utf-8")
     return sorted([*files, pr])
@@ -496,7 +507,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sample-results",
         type=Path,
         metavar="RESULTS",
-        help=f"results of `{SAMPLE_COMMAND}` on the sample set (default: run it now, about 15 s)",
+        help=f"results of `{SAMPLE_COMMAND}` on the sample set (default: run it now, under a minute)",
     )
     parser.add_argument(
         "--force",
@@ -507,15 +518,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        written = export(args.dir, args.results, args.sample_results, force=args.force)
+        written = export(
+            args.dir, args.results, args.sample_results, force=args.force, say=lambda line: print(line, flush=True)
+        )
     except (ExportError, ValueError, FileNotFoundError) as exc:
         print(f"lmms-humansense export-upstream: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"lmms-humansense export-upstream: error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
-    for path in written:
-        print(path)
+    print(summary(args.dir.resolve(), written))
     kept = foreign_files(args.dir)
     if kept:
         print(
@@ -524,3 +536,19 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def summary(target: Path, written: Sequence[Path]) -> str:
+    """What was written, folder by folder, and what to do with it (not a list of every file)."""
+    task_files = [p for p in written if p.is_relative_to(target / TASK_DIR)]
+    lines = [
+        f"wrote {len(written)} files under {target}:",
+        f"  {TASK_DIR.as_posix()}/  {len(task_files)} files (YAMLs, utils.py and helpers, README)",
+    ]
+    lines += [f"  {p.relative_to(target).as_posix()}" for p in written if p not in task_files]
+    lines += [
+        "next: copy lmms_eval/ and test/ into a clone of lmms-eval, add the line of "
+        f"{CURRENT_TASKS_FILE.as_posix()} to docs/advanced/current_tasks.md, run "
+        f"`pytest {TEST_FILE.as_posix()}` there, and open the pull request with PR.md as its description",
+    ]
+    return "\n".join(lines)

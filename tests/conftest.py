@@ -16,6 +16,13 @@ from fixture_data import make_root
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A line per finished test module (:mod:`progress`), for ``make test``."""
+    import progress
+
+    progress.pytest_configure(config)
+
+
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test reaches a hub, and no test writes to the user's caches."""

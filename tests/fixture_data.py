@@ -284,7 +284,8 @@ A few questions per task in the official layout, with generated media (colour ba
 for the quick start and the tests. Scores on it say nothing about a model. The placeholder
 task_type strings of the 7 tasks whose official strings are not public are mapped in
 humansense_task_map.json, the same way real data is mapped.
-Regenerate with: python tests/fixture_data.py
+Regenerated in a clone of the source repository (the installed package has no tests/ folder):
+`python tests/fixture_data.py`.
 """
 
 

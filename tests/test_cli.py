@@ -68,7 +68,12 @@ def test_every_sub_command_help_has_a_purpose_and_an_example(tmp_path: Path) -> 
         assert purpose and "\n" not in purpose and purpose.endswith("."), (name, purpose)
         example = proc.stdout.split("example:\n", 1)[1].splitlines()[0].strip()
         assert f"lmms-humansense {name}" in example or "lmms-humansense" in example, (name, example)
-        assert "exit status" in proc.stdout
+        status = proc.stdout.split("exit status: ", 1)[1].split("\n")[0]
+        # only the checks end with 1; the other commands' help does not list it
+        assert status.startswith("0 done; 1 the check found problems; 2") == (name in ("verify", "prepare")), name
+        assert "2 bad input or usage" in status
+    prepare = hs("prepare", "--help", tmp=tmp_path).stdout
+    assert "speech videos' tracks, FR2/PC audio files" in prepare
 
 
 def test_tasks_lists_every_name_lmms_eval_accepts(tmp_path: Path) -> None:

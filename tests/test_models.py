@@ -15,6 +15,7 @@ from tiny_models import build_tiny_omni, build_tiny_qwen2_vl
 from lmms_humansense import hooks, wrappers
 from lmms_humansense.catalog import TASKS
 from lmms_humansense.media import probe_video
+from lmms_humansense.models.args import ModelArgsStop
 from lmms_humansense.models.omni import (
     MAX_PIXELS,
     OFFICIAL_MAX_NEW_TOKENS,
@@ -160,7 +161,7 @@ def test_frame_count_and_size_follow_the_official_reader() -> None:
 
 
 def test_adapter_refuses_unknown_arguments_and_batches() -> None:
-    with pytest.raises(TypeError, match="unknown model_args"):
+    with pytest.raises(ModelArgsStop, match=r"humansense_omni does not take --model_args 'fps'; it takes pretrained, "):
         HumanSenseOmni(pretrained="x", fps=2)
     with pytest.raises(ValueError, match="batch_size=1"):
         HumanSenseOmni(pretrained="x", batch_size=4)

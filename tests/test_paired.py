@@ -236,3 +236,19 @@ def test_unreadable_inputs_are_named(
     shutil.copy(blind, mixed / f"{stamp}_samples_humansense_blind_ar.jsonl")
     err = _error(["report", a, str(mixed), "--paired", *out], capsys)
     assert "holds several variants (blind, default)" in err
+
+
+def test_forest_title_stays_inside_the_image_with_long_model_args(paired_report: dict[str, Path]) -> None:
+    import matplotlib.pyplot as plt
+    from test_plots import assert_readable
+
+    from lmms_humansense.report.forest import _forest
+
+    paired = json.loads(paired_report["report.json"].read_text())["paired"]
+    for side in ("a", "b"):
+        paired[side]["label"] += ",trace=/a/rather/long/path/to/the/traces/of/this/run/" + "x" * 80 + ".jsonl"
+    fig = _forest(paired)
+    try:
+        assert_readable(fig, whole_markers=False)  # its x range follows the data
+    finally:
+        plt.close(fig)

@@ -19,7 +19,7 @@ from lmms_humansense.catalog import LEVELS, TASKS, VARIANTS
 from lmms_humansense.report import make_report
 from lmms_humansense.report.load import ReportInputError, load_runs
 from lmms_humansense.report.paper import HUMAN, TABLE1, find_row
-from lmms_humansense.report.plots import levels_size, pixel_size, radar_size
+from lmms_humansense.report.plots import figure_sizes, pixel_size
 from lmms_humansense.report.render import build, to_markdown
 from lmms_humansense.scoring import macro_mean
 
@@ -226,16 +226,24 @@ def test_bad_inputs_say_what_to_pass(tmp_path: Path, capsys: pytest.CaptureFixtu
     good = _write(tmp_path / "g_results.json", fake_results({"ES": 0.6}))
     assert cli.main(["report", str(good), "--out", str(tmp_path / "r"), "--paper-model", "Qwen9", "--no-plots"]) == 2
     assert "no paper row named 'Qwen9'" in capsys.readouterr().err
+    # the file next to the results file in a run's folder (lmms-eval's --log_samples lines)
+    samples = tmp_path / "run" / "20260101_120000_samples_humansense_es.jsonl"
+    samples.parent.mkdir()
+    line = {"doc_id": 0, "target": "B", "resps": [["B"]], "filtered_resps": ["B"], "acc": {"acc": 1.0}}
+    samples.write_text(json.dumps(line) + "\n" + json.dumps({**line, "doc_id": 1}) + "\n", encoding="utf-8")
+    assert cli.main(["report", str(samples), "--out", str(tmp_path / "r"), "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert f"{samples} is a samples file" in err and f"pass its folder, {samples.parent}" in err
+    assert "Extra data" not in err
 
 
 def test_plots_of_a_run_without_any_l1_l2_task(tmp_path: Path) -> None:
     _write(tmp_path / "r_results.json", fake_results({"FR2": 0.6, "PC": 0.3}, variant="enhanced"))
     written = make_report([tmp_path / "r_results.json"], tmp_path / "rep", ["GPT-4o"])
-    with Image.open(written["radar.png"]) as im:
-        assert im.size == pixel_size(radar_size(3))
-    with Image.open(written["levels.png"]) as im:
-        assert im.size == pixel_size(levels_size(3))
     report = json.loads(written["report.json"].read_text())
+    for name, size in figure_sizes(report).items():
+        with Image.open(written[f"{name}.png"]) as im:
+            assert im.size == pixel_size(size)
     assert report["runs"][0]["label"].endswith("[enhanced]")
     assert report["runs"][0]["missing"] == ["TR", "FR1", "RR1", "RR2", "ES"]
 
@@ -335,8 +343,9 @@ def test_real_report_markdown(real_report: dict[str, Path]) -> None:
 def test_real_report_pictures(real_report: dict[str, Path]) -> None:
     import matplotlib.image as mpimg
 
-    n_series = 1 + 2 + 3  # human, two paper rows, three runs
-    for name, size in (("radar", radar_size(n_series)), ("levels", levels_size(n_series))):
+    report = json.loads(real_report["report.json"].read_text())
+    assert len(report["paper_models"]) + len(report["runs"]) == 2 + 3  # two paper rows, three runs
+    for name, size in figure_sizes(report).items():
         png = real_report[f"{name}.png"]
         with Image.open(png) as im:
             assert im.format == "PNG" and im.size == pixel_size(size)
@@ -348,16 +357,35 @@ def test_real_report_pictures(real_report: dict[str, Path]) -> None:
 
 def test_readme_example_is_the_current_rendering() -> None:
     """docs/report_example is what `lmms-humansense report` writes today (regenerate it if this fails:
-    see the README's Report section for the two commands)."""
+    see the README's "Reading the report" for the two commands)."""
     from lmms_humansense.report import IMAGES
 
     docs = Path(__file__).resolve().parent.parent / "docs" / "report_example"
     report = json.loads((docs / "report.json").read_text(encoding="utf-8"))
     assert (docs / "report.md").read_text(encoding="utf-8") == to_markdown(report, IMAGES)
-    for name in ("radar", "levels"):
-        n_series = 1 + len(report["paper_models"]) + len(report["runs"])
-        size = radar_size(n_series) if name == "radar" else levels_size(n_series)
+    for name, size in figure_sizes(report).items():
         with Image.open(docs / f"{name}.png") as im:
             assert im.size == pixel_size(size)
     readme = (docs.parent.parent / "README.md").read_text(encoding="utf-8")
     assert "docs/report_example/radar.png" in readme and "docs/report_example/levels.png" in readme
+
+
+def test_runs_table_and_warning_count_the_same_questions(tmp_path: Path) -> None:
+    """A run of two tasks out of 15: the Runs table, the warning and the legend say "6 of 591"."""
+    from lmms_humansense.report.plots import series
+
+    data = fake_results({"ES": 0.5, "PC": 0.5}, n=3)
+    report = build(load_runs([_write(tmp_path / "a_results.json", data)]), [])
+    paper = sum(t.expected for t in TASKS if t.code in ("ES", "PC"))
+    md = to_markdown(report)
+    row = next(line for line in md.splitlines() if line.startswith("| R1 |"))
+    assert f"| 6 of {paper:,} |" in row
+    assert f"**R1**: 6 of the paper's {paper:,} questions" in md
+    assert f"6 of {paper:,} questions, not comparable" in series(report)[-1].legend.replace("\n", " ")
+
+
+def test_report_ends_with_the_file_to_open(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = _write(tmp_path / "g_results.json", fake_results({"ES": 0.6}))
+    assert cli.main(["report", str(good), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"open {tmp_path / 'r' / 'report.md'}: the overview")

@@ -8,7 +8,7 @@ import pytest
 
 from lmms_humansense import sample_root
 from lmms_humansense.data.root import DataRootError, resolve_media, resolve_root
-from lmms_humansense.data.schema import load_all_docs
+from lmms_humansense.data.schema import _load_all, load_all_docs
 
 
 def test_root_from_env_and_folder_above_data(
@@ -45,10 +45,18 @@ def test_absolute_media_path(generated_root: Path) -> None:
     assert resolve_media(generated_root, str(target), "videos") == target
 
 
-def test_sample_set_ships_and_is_marked() -> None:
+def test_sample_set_ships_and_is_marked(caplog: pytest.LogCaptureFixture) -> None:
     root = sample_root()
     assert (root / "HumanSense_VQA.json").is_file() and (root / "SAMPLE.md").is_file()
-    docs = load_all_docs(root)
+    # the installed copy says where its generator lives (a wheel has no tests/)
+    assert "clone of the source repository" in (root / "SAMPLE.md").read_text(encoding="utf-8")
+    _load_all.cache_clear()  # the note is logged when a root is first read
+    with caplog.at_level("WARNING", logger="lmms_humansense"):
+        docs = load_all_docs(root)
+    total = sum(map(len, docs.values()))
+    (note,) = [r.getMessage() for r in caplog.records if "SAMPLE set" in r.getMessage()]
+    # per task, since a run of a few tasks asks only theirs; the total is named as over all tasks
+    assert note.endswith(f"questions a task ({total} over all {len(docs)} tasks)"), note
     assert all(len(v) >= 2 for v in docs.values())
     fmts = {(d["answer_format"], len(d["options"])) for v in docs.values() for d in v}
     assert {("single", 2), ("single", 3), ("single", 4), ("single", 5), ("multi", 4), ("numeric", 0)} <= fmts

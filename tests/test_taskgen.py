@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 import subprocess
 import sys
 import zipfile
@@ -71,8 +73,19 @@ def test_every_task_and_group_builds_through_the_real_task_manager(generated_roo
     assert len(built) == len(VARIANTS)
 
 
+def readme_wheel_block() -> list[list[str]]:
+    """The README's wheel commands: the ```bash block that builds one with `pip wheel`."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S) if "pip wheel" in b]
+    return [words for line in block.splitlines() if (words := shlex.split(line, comments=True))]
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built by the README's `pip wheel` line, with the output folder moved out of the checkout and
+    no build isolation (offline)."""
+    build, install = readme_wheel_block()
+    assert build == ["pip", "wheel", "--no-deps", "-w", "dist", "."]
     out = tmp_path_factory.mktemp("wheel")
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(REPO)],
@@ -82,6 +95,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if proc.returncode != 0:
         pytest.fail(proc.stdout[-2000:] + proc.stderr[-2000:])
     (path,) = out.glob("lmms_humansense-*.whl")
+    # the README's install line names the file this build writes, with the models extra
+    assert install == ["pip", "install", f"dist/{path.name}[models]"]
     return path
 
 

@@ -59,6 +59,13 @@ def exported(tmp_path_factory: pytest.TempPathFactory, sample_results: Path) -> 
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
+    # a line before the work, then what was written folder by folder and the next step, not every path
+    lines = proc.stdout.strip().splitlines()
+    n = sum(1 for p in target.rglob("*") if p.is_file())
+    assert lines[0].startswith(f"writing {n - 1} files under {target}")  # and PR.md last
+    assert f"wrote {n} files under {target}:" in lines
+    assert len(lines) <= 10 and lines[-1].startswith("next: copy lmms_eval/ and test/ into a clone of lmms-eval")
+    assert "PR.md as its description" in lines[-1]
     return target
 
 
@@ -263,6 +270,18 @@ def test_passed_results_get_a_validation_line_and_a_table_against_the_paper(
     assert line + "questions for these tasks: a subset such as the bundled sample set, not the full set)" in pr
     assert "(full set)" not in pr
     assert "| this run |" in pr and "| paper: Human |" in pr
+    # a run without model args says so instead of an empty code span
+    import json
+
+    (source,) = sample_results.rglob("*_results.json")
+    data = json.loads(source.read_text())
+    data["config"]["model_args"] = ""
+    bare = tmp_path / "bare" / source.name
+    bare.parent.mkdir()
+    bare.write_text(json.dumps(data))
+    export(tmp_path / "pr2", results=[bare], sample_results=sample_results)
+    pr = (tmp_path / "pr2" / "PR.md").read_text()
+    assert "``" not in pr and "(no model args)" in pr
 
 
 def test_a_run_whose_every_answer_failed_to_parse_does_not_pass(sample_results: Path, tmp_path: Path) -> None:

@@ -406,9 +406,15 @@ def _report_counts(root: Path, by_task: dict[str, list[dict]]) -> None:
     if not diffs:
         return
     if is_sample(root):
+        # Logged once per root, whatever tasks the run asks for: say what a task holds, not a total
+        # that a run of a few tasks would not see.
+        sizes = sorted({len(docs) for docs in by_task.values()})
+        each = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
         log.warning(
-            "HumanSense: using the bundled SAMPLE set (%d questions), not the benchmark",
+            "HumanSense: using the bundled SAMPLE set, not the benchmark: %s questions a task (%d over all %d tasks)",
+            each,
             sum(map(len, by_task.values())),
+            len(by_task),
         )
         return
     listed = ", ".join(f"{c} {n} (paper {p})" for c, (n, p) in diffs.items())

@@ -59,6 +59,7 @@ from lmms_eval.api.model import lmms
 from lmms_humansense import hooks
 from lmms_humansense.catalog import BY_CODE
 from lmms_humansense.media import SAMPLE_RATE, MediaError
+from lmms_humansense.models.args import check_model_args
 from lmms_humansense.models.placement import placement
 
 #: The system message of the official Qwen2.5-Omni runner.
@@ -272,12 +273,22 @@ class HumanSenseOmni(lmms):
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
+        check_model_args(
+            "humansense_omni",
+            kwargs,
+            (
+                "pretrained",
+                "device",
+                "dtype",
+                "batch_size",
+                "attn_implementation",
+                "system_prompt",
+                "frames",
+                "decoding",
+                "seed",
+            ),
+        )
         super().__init__()
-        if kwargs:
-            raise TypeError(
-                f"humansense_omni got unknown model_args {sorted(kwargs)}; it takes pretrained, device, dtype, "
-                "batch_size, attn_implementation, system_prompt, frames, decoding, seed"
-            )
         if int(batch_size) != 1:
             raise ValueError(f"humansense_omni runs one question at a time (batch_size=1), got batch_size={batch_size}")
         if frames not in FRAME_MODES:

@@ -24,7 +24,11 @@ from typing import Any
 from lmms_eval.api.model import lmms
 
 from lmms_humansense.answers import option_letters
+from lmms_humansense.models.args import check_model_args
 from lmms_humansense.models.placement import placement
+
+#: The ``--model_args`` keys it takes (anything else stops the run by name).
+ARGS = ("seed", "trace", "device")
 
 
 class RandomBaseline(lmms):
@@ -34,6 +38,8 @@ class RandomBaseline(lmms):
     is_simple = False
 
     def __init__(self, seed: int = 0, trace: str = "", device: str | None = None, **kwargs: Any) -> None:
+        # ``**kwargs`` only catches lmms-eval's own batch_size/max_batch_size; a misspelt key stops here.
+        check_model_args("humansense_random", kwargs, ARGS)
         super().__init__()
         place = placement("humansense_random", device)
         self._device = place.device

@@ -7,6 +7,7 @@ difference.  The figure's size depends only on the number of rows, so the PNG's 
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from lmms_humansense.report.plots import DPI, save_figure
 
 TASK_COLOR = "#1f77b4"
 SUMMARY_COLOR = "#d62728"
+#: Characters of an 11-point title line that fit the figure's 10 inches with room to spare.
+TITLE_CHARS = 90
 
 
 def forest_size(n_rows: int) -> tuple[float, float]:
@@ -62,12 +65,13 @@ def _forest(paired: Mapping[str, Any]) -> Any:
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    a, b = paired["a"]["label"], paired["b"]["label"]
-    ax.set_title(
-        f"B − A per task and level\nA = {a}    B = {b}\n"
-        f"{paired['questions_compared']:,} shared questions, {paired['replicates']:,} replicates",
-        fontsize=11,
-    )
+    # The run labels carry model args (a trace path, a long checkpoint name): each on its own lines,
+    # wrapped to the figure's width, so the title never runs off the image.
+    lines = ["B − A per task and level"]
+    for name in ("a", "b"):
+        lines += textwrap.wrap(f"{name.upper()} = {paired[name]['label']}", TITLE_CHARS, subsequent_indent="      ")
+    lines.append(f"{paired['questions_compared']:,} shared questions, {paired['replicates']:,} replicates")
+    fig.suptitle("\n".join(lines), fontsize=11)
     return fig
 
 

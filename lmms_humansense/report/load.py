@@ -341,6 +341,17 @@ def run_from_scores(path: Path, data: Mapping[str, Any]) -> Run:
     return Run(str(path), OFFICIAL_RUNNER, path.stem, "", tasks, settings, label=path.stem)
 
 
+def _is_samples_file(file: Path) -> bool:
+    """Whether ``file`` is lmms-eval's ``*_samples_<task>.jsonl`` (``--log_samples``), the file a
+    user picks from a run's folder most often after the results file: a JSON object a line."""
+    try:
+        with file.open(encoding="utf-8") as handle:
+            first = json.loads(handle.readline())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(first, Mapping) and "doc_id" in first
+
+
 def load_runs(paths: Sequence[str | Path]) -> list[Run]:
     """Every run in the given paths, in order, with labels made unique and marked with the variant."""
     runs: list[Run] = []
@@ -349,6 +360,11 @@ def load_runs(paths: Sequence[str | Path]) -> list[Run]:
             try:
                 data = json.loads(file.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                if _is_samples_file(file):
+                    raise ReportInputError(
+                        f"{file} is a samples file (one logged question a line, from --log_samples), not a "
+                        f"results file. Fix: pass its folder, {file.parent}, or the *_results.json file in it."
+                    ) from None
                 raise ReportInputError(f"{file} cannot be read as JSON ({exc}).") from None
             if isinstance(data, Mapping) and "results" in data:
                 runs.extend(runs_from_results(file, data))

@@ -2,8 +2,13 @@
 
 Drawn from the report dict of :func:`lmms_humansense.report.render.build`, so every point is a
 number of the JSON.  matplotlib runs headless (Agg).  Figure sizes are fixed by
-:func:`radar_size` / :func:`levels_size` (inches, at :data:`DPI`) and never trimmed, so a PNG's
-pixel size is known in advance.  Legends sit outside the data, below the axes.
+:func:`figure_sizes` (inches, at :data:`DPI`, growing with the legend's lines) and never trimmed,
+so a PNG's pixel size is known in advance.  Legends sit outside the data, below the axes.
+
+Up to :data:`MAX_DISTINCT` runs each get a colour and a marker of their own (no two runs share
+either); beyond that the pairs still differ.  A task without a number is a break in the line,
+never a segment joining its neighbours, and a summary the paper never reported (a paper row's
+level or overall) is marked as computed here.
 """
 
 from __future__ import annotations
@@ -27,7 +32,28 @@ RADAR_PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 HUMAN_COLOR = "#222222"
 PAPER_COLORS = ("#8c8c8c", "#b07aa1", "#9c755f", "#76b7b2")
-RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#17becf", "#e377c2", "#bcbd22")
+#: Twelve colours told apart by eye (Tableau 10 without its grey, then navy, gold and dark green);
+#: none is a paper row's or the human level's.
+RUN_COLORS = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#17becf",
+    "#e377c2",
+    "#bcbd22",
+    "#8c564b",
+    "#393b79",
+    "#e7ba52",
+    "#00441b",
+)
+#: One marker per run colour; paper rows use a small square of their own colour.
+RUN_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "p", "h", "<", ">")
+#: Runs that get a colour and a marker no other run has.
+MAX_DISTINCT = len(RUN_COLORS)
+#: Marks a summary computed here from the paper's per-task cells (the paper reports only its Avg).
+COMPUTED_MARK = "*"
 FORMATS = ("png", "svg")
 
 
@@ -40,8 +66,9 @@ class Series:
     color: str
     tasks: dict[str, float | None]
     summary: dict[str, dict[str, Any]]  # summary key -> {"value", "tasks", "of"}
-    flags: dict[str, str]  # summary key -> a mark to print next to the value (⚠)
+    flags: dict[str, str]  # summary key -> a mark to print next to the value (⚠, or * = computed)
     note: str = ""  # what has no number, for the legend
+    marker: str | None = None
 
     @property
     def legend(self) -> str:
@@ -49,34 +76,40 @@ class Series:
         return textwrap.fill(f"{self.label} ({self.note})" if self.note else self.label, 70)
 
 
+def run_style(index: int) -> tuple[str, str]:
+    """The (colour, marker) of the run at ``index`` (0-based): both differ between any two of the
+    first :data:`MAX_DISTINCT` runs, and the pair differs between any two of the first 144."""
+    n = len(RUN_COLORS)
+    return RUN_COLORS[index % n], RUN_MARKERS[(index + index // n) % n]
+
+
+def _paper_summary(row: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A paper row's summaries and their marks: Table 1's own Avg where it has one (⚠ when its
+    cells do not give it), every other summary marked as computed from the per-task cells."""
+    summary = dict(row["summary"])
+    flags = {key: COMPUTED_MARK for key, cell in summary.items() if cell.get("value") is not None}
+    if row["avg_published"] is not None:
+        summary["paper_avg"] = {"value": row["avg_published"], "tasks": 13, "of": 13}
+        flags.pop("paper_avg", None)
+        if row["avg_mismatch"] is not None:
+            flags["paper_avg"] = "⚠"
+    return summary, flags
+
+
 def series(report: Mapping[str, Any]) -> list[Series]:
     """Human level first, then the chosen paper rows, then the runs (the legend's order)."""
     metric = report["metric"]
     human = report["human"]
     paper = {r["name"]: r for r in report["paper"]}
-    out = [
-        Series(
-            "Human level (paper, tiny subset)",
-            "human",
-            HUMAN_COLOR,
-            dict(human["scores"]),
-            dict(human["summary"]),
-            {},
-        )
-    ]
+    summary, flags = _paper_summary(human)
+    out = [Series("Human level (paper, tiny subset)", "human", HUMAN_COLOR, dict(human["scores"]), summary, flags)]
     for i, name in enumerate(n for n in report["paper_models"] if n != "Human"):
         row = paper[name]
-        summary = dict(row["summary"])
-        flags = {}
-        if row["avg_published"] is not None:
-            # Table 1's own Avg, as the overview table shows it; ⚠ when its cells do not give it
-            summary["paper_avg"] = {"value": row["avg_published"], "tasks": 13, "of": 13}
-            if row["avg_mismatch"] is not None:
-                flags["paper_avg"] = "⚠"
+        summary, flags = _paper_summary(row)
         gone = [c for c, v in row["scores"].items() if v is None]
         note = f"not evaluated: {', '.join(gone)}" if gone else ""
         color = PAPER_COLORS[i % len(PAPER_COLORS)]
-        out.append(Series(f"{name} (paper)", "paper", color, row["scores"], summary, flags, note))
+        out.append(Series(f"{name} (paper)", "paper", color, row["scores"], summary, flags, note, "s"))
     for i, run in enumerate(report["runs"]):
         tasks = {c: (e or {}).get(metric) for c, e in run["tasks"].items()}
         summary = {k: v[metric] for k, v in run["summary"].items()}
@@ -91,8 +124,8 @@ def series(report: Mapping[str, Any]) -> list[Series]:
                 notes.append(f"the variant covers {' '.join(covered)} only")
             else:
                 notes.append(f"the variant has no {' '.join(run['not_in_variant'])}")
-        color = RUN_COLORS[i % len(RUN_COLORS)]
-        out.append(Series(f"{run['id']} {run['label']}", "run", color, tasks, summary, {}, "; ".join(notes)))
+        color, marker = run_style(i)
+        out.append(Series(f"{run['id']} {run['label']}", "run", color, tasks, summary, {}, "; ".join(notes), marker))
     return out
 
 
@@ -130,18 +163,52 @@ def rlabel_angle(angles: Sequence[float], lines: Sequence[Sequence[float | None]
     return best
 
 
-def _legend_rows(n: int, columns: int) -> int:
-    return math.ceil(n / columns)
+GAP_NOTE = "a break in a line: no number for that task"
+PARTIAL_NOTE = "hatched: mean over only some of the group's tasks"
+COMPUTED_NOTE = f"{COMPUTED_MARK} computed here from the paper's per-task numbers; the paper reports only its Avg"
+MISMATCH_NOTE = "⚠ published Avg differs from its own cells"
+INTERVAL_NOTE = "error bars: the run's 95 % interval (questions clustered by clip); the paper gives none"
 
 
-def radar_size(n_series: int) -> tuple[float, float]:
-    """Figure size in inches of the radar chart for ``n_series`` lines (the legend grows)."""
-    return 14.0, 7.4 + 0.3 * _legend_rows(n_series, 2)
+def legend_height(entries: Sequence[str], columns: int = 2) -> float:
+    """Inches the figure legend needs: its taller column (matplotlib fills columns in turn, the
+    first ones one entry longer), at about 0.2 inch a text line and 0.1 between entries."""
+    per_column = math.ceil(len(entries) / columns)
+    heights = [
+        sum(0.2 * (e.count("\n") + 1) + 0.1 for e in entries[i : i + per_column])
+        for i in range(0, len(entries), per_column)
+    ]
+    return max(heights, default=0.0)
 
 
-def levels_size(n_series: int) -> tuple[float, float]:
-    """Figure size in inches of the level bar chart for ``n_series`` bars per group."""
-    return 12.0, 5.6 + 0.3 * _legend_rows(n_series, 2)
+def _radar_legend(report: Mapping[str, Any], all_series: Sequence[Series]) -> list[str]:
+    gaps = any(
+        any(s.tasks.get(c) is None for c in panel) and any(s.tasks.get(c) is not None for c in panel)
+        for s in all_series
+        for panel in ([t["code"] for t in report["tasks"] if t["level"] in levels] for _, levels in RADAR_PANELS)
+    )
+    return [s.legend for s in all_series] + ([GAP_NOTE] if gaps else [])
+
+
+def _levels_legend(report: Mapping[str, Any], all_series: Sequence[Series]) -> list[str]:
+    cells = [s.summary.get(key) or {} for s in all_series for key in report["summary_rows"]]
+    marks = {mark for s in all_series for mark in s.flags.values()}
+    notes = [
+        (PARTIAL_NOTE, any(c.get("value") is not None and c["tasks"] != c["of"] for c in cells)),
+        (COMPUTED_NOTE, COMPUTED_MARK in marks),
+        (MISMATCH_NOTE, "⚠" in marks),
+        (INTERVAL_NOTE, any(c.get("value") is not None and c.get("ci") for c in cells)),
+    ]
+    return [s.legend for s in all_series] + [textwrap.fill(note, 70) for note, shown in notes if shown]
+
+
+def figure_sizes(report: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """Size in inches of each picture of ``report``: fixed widths, heights that grow with the legend."""
+    all_series = series(report)
+    return {
+        "radar": (14.0, 7.0 + legend_height(_radar_legend(report, all_series))),
+        "levels": (12.0, 5.2 + legend_height(_levels_legend(report, all_series))),
+    }
 
 
 def pixel_size(size: tuple[float, float]) -> tuple[int, int]:
@@ -154,29 +221,29 @@ def _spoke_label(task: Mapping[str, Any]) -> str:
     return f"{name}\n({task['code']}, {task['level']})"
 
 
-RUN_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-
-
 def _line_style(s: Series, run_index: int) -> dict[str, Any]:
-    """Human dashed, paper rows dotted, runs solid; earlier runs are drawn wider with bigger, distinct
-    markers, so a later run with the same numbers lies on top without hiding them."""
+    """Human dashed, paper rows dotted, runs solid; earlier runs are drawn wider with bigger markers,
+    so a later run with the same numbers lies on top without hiding them.  Never clipped: a marker
+    at 1.0 sits on the outer ring, whole."""
     if s.kind == "human":
-        return {"linestyle": "--", "linewidth": 2.0, "marker": None}
+        return {"linestyle": "--", "linewidth": 2.0, "marker": None, "clip_on": False}
     if s.kind == "paper":
-        return {"linestyle": ":", "linewidth": 2.0, "marker": "s", "markersize": 4}
+        return {"linestyle": ":", "linewidth": 2.0, "marker": s.marker, "markersize": 4, "clip_on": False}
     return {
         "linestyle": "-",
         "linewidth": max(1.4, 4.2 - 1.2 * run_index),
-        "marker": RUN_MARKERS[run_index % len(RUN_MARKERS)],
-        "markersize": max(4.0, 9.0 - 2.0 * run_index),
+        "marker": s.marker,
+        "markersize": max(5.5, 9.0 - 2.0 * run_index),
+        "clip_on": False,
     }
 
 
 def _radar(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.lines import Line2D
 
-    fig = plt.figure(figsize=radar_size(len(all_series)), dpi=DPI, layout="constrained")
+    fig = plt.figure(figsize=figure_sizes(report)["radar"], dpi=DPI, layout="constrained")
     axes = fig.subplots(1, 2, subplot_kw={"projection": "polar"})
     handles: dict[str, Any] = {}
     runs = [s for s in all_series if s.kind == "run"]
@@ -205,20 +272,21 @@ def _radar(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
             ax.text(angle, 1.1, _spoke_label(task), ha=ha, va=va, fontsize=9)
         ax.set_title(title, fontsize=12, fontweight="bold", pad=62)
         for s in all_series:
-            # a task without a number is skipped (the line joins its neighbours) and named in the legend
-            kept = [(a, s.tasks[c]) for a, c in zip(angles, codes, strict=True) if s.tasks.get(c) is not None]
-            if not kept:
-                handles.setdefault(s.label, ax.plot([], [], color=s.color)[0])
-                continue
-            closed = np.array([a for a, _ in kept] + [kept[0][0]])
-            arr = np.array([v for _, v in kept] + [kept[0][1]], dtype=float)
+            # a task without a number is a NaN: matplotlib breaks the line there (a gap, not a value)
+            values = [s.tasks.get(c) for c in codes]
+            arr = np.array([math.nan if v is None else v for v in values] + [math.nan], dtype=float)
+            arr[-1] = arr[0]
+            closed = np.append(angles, angles[0])
             (line,) = ax.plot(closed, arr, color=s.color, **_line_style(s, runs.index(s) if s in runs else 0))
-            if s.kind == "run" and len(kept) == len(codes):
+            if s.kind == "run" and None not in values:
                 ax.fill(closed, arr, color=s.color, alpha=0.08)
             handles.setdefault(s.label, line)
+    labels = _radar_legend(report, all_series)
+    lines = [handles[s.label] for s in all_series]
+    lines += [Line2D([], [], color="none")] * (len(labels) - len(lines))  # the gap note
     fig.legend(
-        [handles[s.label] for s in all_series],
-        [s.legend for s in all_series],
+        lines,
+        labels,
         loc="outside lower center",
         ncol=2,
         fontsize=10,
@@ -234,15 +302,13 @@ def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    fig = plt.figure(figsize=levels_size(len(all_series)), dpi=DPI, layout="constrained")
+    fig = plt.figure(figsize=figure_sizes(report)["levels"], dpi=DPI, layout="constrained")
     ax = fig.subplots()
     keys = list(report["summary_rows"])
     titles = [textwrap.fill(report["summary_rows"][k]["title"], 16) for k in keys]
     n = len(all_series)
     width = 0.84 / n
     rotate = n > 4
-    partial_seen = False
-    intervals_seen = False
     for i, s in enumerate(all_series):
         for j, key in enumerate(keys):
             cell = s.summary.get(key) or {"value": None, "tasks": 0, "of": 0}
@@ -261,7 +327,6 @@ def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
                 )
                 continue
             partial = cell["tasks"] != cell["of"]
-            partial_seen |= partial
             ax.bar(
                 x,
                 value,
@@ -275,9 +340,16 @@ def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
             ci = cell.get("ci")
             top = value
             if ci:
-                ax.errorbar(x, value, yerr=[[value - ci[0]], [ci[1] - value]], fmt="none", ecolor="#333333", capsize=2)
+                ax.errorbar(
+                    x,
+                    value,
+                    yerr=[[value - ci[0]], [ci[1] - value]],
+                    fmt="none",
+                    ecolor="#333333",
+                    capsize=2,
+                    clip_on=False,
+                )
                 top = ci[1]
-                intervals_seen = True
             text = f"{value:.3f}{s.flags.get(key, '')}"
             ax.text(
                 x,
@@ -297,17 +369,14 @@ def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    labels = _levels_legend(report, all_series)
     handles = [Patch(color=s.color, alpha=0.9) for s in all_series]
-    labels = [s.legend for s in all_series]
-    if partial_seen:
-        handles.append(Patch(facecolor="white", edgecolor="#555555", hatch="///"))
-        labels.append("hatched: mean over only some of the group's tasks")
-    if any(s.flags for s in all_series):
-        handles.append(Patch(color="white"))
-        labels.append("⚠ published Avg differs from its own cells")
-    if intervals_seen:
-        handles.append(Patch(color="white"))
-        labels.append("error bars: the run's 95 % interval (questions clustered by clip); the paper gives none")
+    handles += [
+        Patch(facecolor="white", edgecolor="#555555", hatch="///")
+        if label == textwrap.fill(PARTIAL_NOTE, 70)
+        else Patch(color="white")
+        for label in labels[len(handles) :]
+    ]
     fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=10, frameon=False)
     ax.set_title(
         "HumanSense by level, overall (15 tasks) and the paper's Avg (13 video tasks)", fontsize=13, fontweight="bold"

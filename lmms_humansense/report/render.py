@@ -138,7 +138,8 @@ def _run_entry(index: int, run: Run, metric: str, reference: PaperRow | None) ->
         "model_args": run.model_args,
         "settings": dict(run.settings),
         "questions": questions,
-        "paper_questions": sum(BY_CODE[c].expected for c in run.expected),  # the variant's full size
+        # the paper's size of the tasks the run has, as its warning says (missing tasks are listed apart)
+        "paper_questions": sum(BY_CODE[c].expected for c in run.tasks),
         "missing": list(run.missing),
         "not_in_variant": [t.code for t in TASKS if t.code not in run.expected],
         "tasks": tasks,
