@@ -110,6 +110,10 @@ def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] |
 
 
 def _prompt(doc: dict[str, Any]) -> str:
+    if doc["variant"] == "asr" and doc.get("transcript_problem"):
+        from lmms_humansense.data.schema import RecordError
+
+        raise RecordError(doc["transcript_problem"])
     try:
         prompt = build_prompt(doc["question"], doc["options"], doc["answer_format"], think=doc["variant"] == "think")
     except ValueError as exc:

@@ -480,9 +480,24 @@ def test_verify_lists_every_field_the_run_refuses(root_copy: Path, tmp_path: Pat
     for _, change, _, _ in FIELD_CASES:
         _edit(root_copy, change)
     proc, report = _verify(tmp_path, root_copy)
-    assert proc.returncode == 1 and report["problems_by_kind"]["record"] == len(FIELD_CASES)
+    asr = [c for c in FIELD_CASES if c[2].startswith("humansense_asr_")]
+    # fields every task reads are problems; a transcript only the asr variant reads is listed, not failed
+    assert proc.returncode == 1 and report["problems_by_kind"]["record"] == len(FIELD_CASES) - len(asr)
+    assert len(report["no_transcript"]) == len(asr)
     for case, _, _, said in FIELD_CASES:
         assert said in proc.stdout, (case, proc.stdout[-3000:])
+
+
+def test_a_speech_record_without_a_transcript_stops_only_the_asr_variant(
+    root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _edit(root_copy, lambda r: _first(r, "TR")["questions"].pop("asr_en"))
+    proc, report = _verify(tmp_path, root_copy)
+    assert set(report["problems_by_kind"]) == {"count"} and len(report["no_transcript"]) == 1, proc.stdout[-2000:]
+    assert "the humansense_asr tasks refuse these records" in proc.stdout
+    _evaluate(root_copy, monkeypatch, "humansense_tr")  # the default task never reads asr_en
+    error = _load_error(root_copy, monkeypatch, "humansense_asr_tr")
+    assert isinstance(error, RecordError) and "run the tasks without _asr_" in str(error)
 
 
 @pytest.mark.parametrize(("case", "change", "leaf", "said"), FIELD_CASES, ids=[c[0] for c in FIELD_CASES])

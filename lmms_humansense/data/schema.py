@@ -148,21 +148,25 @@ def _number(raw: RawRecord, q: dict[str, Any], name: str, what: str) -> float:
     return number
 
 
-def _transcript(raw: RawRecord, q: dict[str, Any], task: Any) -> str:
-    """A speech task's ``asr_en``: the asr variant prepends it to the prompt as it stands, so a
-    record without one, with ``""`` or with a non-string would be asked with no transcript or
-    with a Python repr; such a record is refused for every variant (docs are validated once per
-    root, and the official data carries a transcript on every speech-task record)."""
+def _transcript(raw: RawRecord, q: dict[str, Any], task: Any) -> tuple[str, str]:
+    """A speech task's ``asr_en`` and, when it cannot be used, why (else ``""``).
+
+    Only the asr variant reads it (it prepends it as it stands, so a missing one, ``""`` or a
+    non-string would be asked with no transcript or a Python repr): that variant refuses such a
+    record by this message while its tasks load; the default tasks never read the field, so a
+    record lacking it is no reason to stop them, and ``verify`` lists it without failing.
+    """
     value = q.get("asr_en")
     if not task.speech_video:
-        return value if isinstance(value, str) else ""
-    if not isinstance(value, str) or not value.strip():
-        found = "is missing" if value is None else f"is {value!r}"
-        raise RecordError(
-            f"{raw.where()}: field questions.asr_en (the transcript the asr variant prepends) {found}; a "
-            f"{task.code} record needs it as non-empty text. Fix the record."
-        )
-    return value
+        return (value if isinstance(value, str) else ""), ""
+    if isinstance(value, str) and value.strip():
+        return value, ""
+    found = "is missing" if value is None else f"is {value!r}"
+    return "", (
+        f"{raw.where()}: field questions.asr_en (the transcript the asr variant prepends) {found}; a "
+        f"{task.code} record needs it as non-empty text for the humansense_asr tasks. Fix the record, or run "
+        "the tasks without _asr_"
+    )
 
 
 def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str, Any]:
@@ -240,7 +244,7 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
         ) from None
     fps = _number(raw, q, "fps", "the clip's frames per second")
     frames = _number(raw, q, "full_frame_number", "the clip's frame count")
-    transcript = _transcript(raw, q, task)
+    transcript, transcript_problem = _transcript(raw, q, task)
     kind = "audios" if raw.source == AQA_FILE or task.modality == "audio" else "videos"
     resolved = resolve_media(root, media, kind)
     clip = media.replace("\\", "/")
@@ -266,6 +270,7 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
         "fps": fps,
         "frames": frames,
         "transcript": transcript,
+        "transcript_problem": transcript_problem,
     }
 
 

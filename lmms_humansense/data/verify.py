@@ -56,6 +56,8 @@ class VerifyReport:
     problems: list[Problem] = field(default_factory=list)
     #: Records that repeat an earlier one: kept by the loader too, so reported without failing.
     duplicates: list[str] = field(default_factory=list)
+    #: Speech-task records without a usable ``asr_en``: only the asr variant refuses them.
+    no_transcript: list[str] = field(default_factory=list)
     sample: bool = False
     seconds: float = 0.0
 
@@ -207,6 +209,8 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
             report.problems.append(Problem("record", raw.where(), str(path), str(exc)))
             continue
         found[doc["task"]] += 1
+        if doc["transcript_problem"]:
+            report.no_transcript.append(doc["transcript_problem"])
         where = f"{raw.where()} id {doc['id']}"
         if not doc["media"]:
             report.problems.append(
@@ -308,6 +312,12 @@ def render(report: VerifyReport) -> str:
             f"\n{len(report.duplicates)} record(s) repeat an earlier one (kept; remove the copies if mistaken)"
         )
         lines.extend(f"  {d}" for d in report.duplicates)
+    if report.no_transcript:
+        lines.append(
+            f"\n{len(report.no_transcript)} speech record(s) without a usable asr_en transcript (the default tasks "
+            "do not read it; the humansense_asr tasks refuse these records)"
+        )
+        lines.extend(f"  {d}" for d in report.no_transcript)
     lines.append("\nOK: every record can be evaluated" if report.ok else f"\nFAILED: {len(report.problems)} problem(s)")
     return "\n".join(lines)
 
