@@ -47,7 +47,7 @@ FAULTS: dict[str, list[str]] = {
     "LD": ["hang"] * 20,  # permanent: bounded by timeout=
 }
 PERMANENT = {"HC", "LD"}
-ATTEMPT_TIMEOUT, TIMEOUT, MAX_RETRIES = 2, 7, 2
+ATTEMPT_TIMEOUT, TIMEOUT, MAX_RETRIES = 8, 20, 2  # per try: above the tiny server's worst latency here
 HANG_S = ATTEMPT_TIMEOUT + 1.5
 
 
@@ -216,7 +216,7 @@ def faulty_run(server: Any, tagged_root: Path, tmp_path_factory: pytest.TempPath
     tmp = tmp_path_factory.mktemp("served_run")
     proxy = Proxy(server["url"], FAULTS)
     args = (
-        f"base_url={proxy.url},model={server['model']},concurrency=4,timeout={TIMEOUT},"
+        f"base_url={proxy.url},model={server['model']},concurrency=8,timeout={TIMEOUT},"
         f"attempt_timeout={ATTEMPT_TIMEOUT},max_retries={MAX_RETRIES}"
     )
     start = time.monotonic()
@@ -345,6 +345,7 @@ def test_audio_none_sends_frames_only(server: Any, tagged_root: Path, tmp_path: 
         fed = logged_samples(tmp_path / "out", "humansense_tr")[0]["acc"]["fed"]
         assert fed["audio_seconds"] == 0 and fed["audio_source"] == "none"
         proxy.seen.clear()
+        (tmp_path / "fr2").mkdir()
         proc = _run(tmp_path / "fr2", tagged_root, "humansense_fr2", f"base_url={proxy.url},model=m,audio=none")
     finally:
         proxy.close()
