@@ -107,6 +107,7 @@ class ServedFed:
     audio_seconds: float = 0.0
     audio_source: str = "none"  # "video track", "audio file", "in video" or "none"
     request_bytes: int = 0
+    prepare_s: float = 0.0  # reading and encoding the media into the request
     attempts: int = 0
     latency_s: float = 0.0
     prompt_tokens: int | None = None
@@ -424,7 +425,9 @@ class HumanSenseServed(lmms):
     def answer(self, doc: dict[str, Any], prompt: str, gen_kwargs: dict[str, Any]) -> FedAnswer:
         """One question: build its request, send it, and return the answer with its record."""
         fed = ServedFed(model=self.model_name, endpoint=self.endpoint)
+        start = time.perf_counter()
         payload = self.body_for(doc, prompt, gen_kwargs, fed)
+        fed.prepare_s = round(time.perf_counter() - start, 5)
         fed.request_bytes = len(payload)
         text = self.send(payload, fed)
         if fed.outcome == "request_failed":
