@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variant", default="default", help="default (the protocol's media) or blind (text only: the HTTP side alone)"
     )
+    parser.add_argument(
+        "--media-cache", type=int, default=16, help="the client's media_cache= (0: decode every question)"
+    )
     parser.add_argument("--serve", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -127,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         warm.generate_until(requests[:64])  # caches (decoded WAVs) and imports warm, as after a run's first clips
         rows_out = []
         for c in args.concurrency:
-            model = HumanSenseServed(base_url=f"http://127.0.0.1:{port}/v1", model="loopback", concurrency=c)
+            model = HumanSenseServed(
+                base_url=f"http://127.0.0.1:{port}/v1", model="loopback", concurrency=c, media_cache=args.media_cache
+            )
             model.task_dict = task_dict
             before = resource.getrusage(resource.RUSAGE_SELF)
             start = time.perf_counter()

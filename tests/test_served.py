@@ -47,6 +47,9 @@ FAULTS: dict[str, list[str]] = {
     "LD": ["hang"] * 20,  # permanent: bounded by timeout=
 }
 PERMANENT = {"HC", "LD"}
+CANNED = json.dumps(
+    {"model": "stand-in", "choices": [{"message": {"content": "A"}, "finish_reason": "stop"}], "usage": {}}
+).encode()
 ATTEMPT_TIMEOUT, TIMEOUT, MAX_RETRIES = 8, 20, 2  # per try: above the tiny server's worst latency here
 HANG_S = ATTEMPT_TIMEOUT + 1.5
 
@@ -64,9 +67,13 @@ def _wav_seconds(b64: str) -> float:
 
 
 class Proxy:
-    """Records, forwards to ``upstream`` and injects :data:`FAULTS` (or ``status`` for every request)."""
+    """Records, forwards to ``upstream`` and injects :data:`FAULTS` (or ``status`` for every request).
 
-    def __init__(self, upstream: str, faults: dict[str, list[str]] | None = None, status: int | None = None) -> None:
+    Without ``upstream`` it is the server itself, a recording stand-in with a canned answer "A"."""
+
+    def __init__(
+        self, upstream: str | None, faults: dict[str, list[str]] | None = None, status: int | None = None
+    ) -> None:
         self.upstream, self.faults, self.status = upstream, faults or {}, status
         self.seen: list[dict[str, Any]] = []  # one per try
         self.bodies: dict[str, dict[str, Any]] = {}  # the forwarded body of each task's question
@@ -102,10 +109,11 @@ class Proxy:
                     "t": time.monotonic(),
                     "fault": fault,
                     "images": sum(p["type"] == "image_url" for p in parts),
-                    "videos": sum(p["type"] == "video_url" for p in parts),
+                    "videos": [p["video_url"]["url"] for p in parts if p["type"] == "video_url"],
                     "audio": audio,
                     "types": [p["type"] for p in parts],
                     "auth": h.headers.get("Authorization"),
+                    "mm_processor_kwargs": body.get("mm_processor_kwargs"),
                 }
             )
         if self.status is not None:
@@ -129,6 +137,8 @@ class Proxy:
             h.close_connection = True
             h.connection.shutdown(socket.SHUT_RDWR)
             return None
+        if self.upstream is None:
+            return self._reply(h, 200, CANNED)
         request = urllib.request.Request(self.upstream + "/chat/completions", raw, {"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=120) as r:
             reply = r.read()
@@ -276,7 +286,7 @@ def test_frames_at_the_official_budget_and_the_record_of_what_was_sent(faulty_ru
     for t in TASKS:
         fed = _fed(faulty_run, t.code)
         tries = [s for s in proxy.seen if s["code"] == t.code]
-        assert tries and all(s["videos"] == 0 for s in tries)
+        assert tries and all(not s["videos"] for s in tries)
         if t.has_video:
             # 2 s clips at 8 fps: 1 fps gives 2 frames, qwen-omni-utils' floor makes it 4.
             assert fed["frames"] == 4 and all(s["images"] == 4 for s in tries)
@@ -364,3 +374,42 @@ def test_a_refused_key_ends_the_run_naming_the_fix(tagged_root: Path, tmp_path: 
     last = proc.stderr.strip().splitlines()[-1]
     assert "HTTP 401" in last and "OPENAI_API_KEY" in last and "api_key=" in last
     assert len(proxy.seen) == 1  # not retried, and no other question was sent
+
+
+def test_video_url_sends_the_clip_with_its_track_only_where_the_protocol_gives_it(
+    tagged_root: Path, tmp_path: Path
+) -> None:
+    """``video=url,audio=in_video``: the speech task's clip with its own track and no second copy
+    of the sound, the video-only task's clip without its track, FR2's file as ``input_audio``.
+
+    Against the recording proxy as the server (a stand-in): ``transformers serve`` 5.23 answers a
+    Qwen2.5-Omni ``video_url`` with HTTP 500 here, because its processor then loads the clip's
+    sound through torchcodec (``load_audio_from_video``), which is not installed."""
+    from lmms_humansense.media import probe_video
+
+    proxy = Proxy(None)
+    try:
+        proc = _run(
+            tmp_path,
+            tagged_root,
+            "humansense_tr,humansense_ar,humansense_fr2",
+            f"base_url={proxy.url},model=m,video=url,audio=in_video,"
+            'extra_body={"mm_processor_kwargs": {"use_audio_in_video": true}}',
+        )
+    finally:
+        proxy.close()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = {s["code"]: s for s in proxy.seen}
+    assert set(seen) == {"TR", "AR", "FR2"} and all(s["images"] == 0 for s in seen.values())
+    tracks = {}
+    for code in ("TR", "AR"):
+        (url,) = seen[code]["videos"]
+        assert url.startswith("data:video/mp4;base64,") and not seen[code]["audio"]
+        clip = tmp_path / f"{code}.mp4"
+        clip.write_bytes(base64.b64decode(url.split(",", 1)[1]))
+        tracks[code] = probe_video(str(clip)).has_audio
+    assert tracks == {"TR": True, "AR": False}
+    assert seen["FR2"]["audio"] == [pytest.approx(2.0, abs=0.05)] and not seen["FR2"]["videos"]
+    fed = logged_samples(tmp_path / "out", "humansense_tr")[0]["acc"]["fed"]
+    assert all(s["mm_processor_kwargs"] == {"use_audio_in_video": True} for s in seen.values())
+    assert fed["video"] == "url" and fed["audio_source"] == "in video" and fed["server_model"] == "stand-in"

@@ -41,8 +41,10 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 import wave
+from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -171,8 +173,8 @@ class HumanSenseServed(lmms):
     ``$OPENAI_API_KEY``), ``video=frames|url|file``, ``audio=auto|none|in_video``, ``concurrency=8``,
     ``timeout=600`` (seconds per request, all tries together), ``max_retries=5``,
     ``attempt_timeout=300`` (seconds per try), ``system_prompt=none|qwen``,
-    ``extra_body='{"mm_processor_kwargs": {"use_audio_in_video": true}}'``, ``max_tokens=`` (default:
-    the task's ``max_new_tokens``).
+    ``extra_body={"mm_processor_kwargs": {"use_audio_in_video": true}}``, ``max_tokens=`` (default:
+    the task's ``max_new_tokens``), ``media_cache=16`` (clips whose encoded frames are kept; 0: none).
 
     A *simple* model, as ``humansense_omni``: it reads the whole doc, which carries the frame budget
     (``full_frame_number``, ``fps``) that a chat model's content blocks do not.
@@ -195,6 +197,7 @@ class HumanSenseServed(lmms):
         extra_body: str | dict[str, Any] | None = None,
         max_tokens: int | None = None,
         jpeg_quality: int = 95,
+        media_cache: int = 16,
         batch_size: int | str = 1,
         **kwargs: Any,
     ) -> None:
@@ -203,7 +206,7 @@ class HumanSenseServed(lmms):
             raise TypeError(
                 f"humansense_openai got unknown model_args {sorted(kwargs)}; it takes base_url, model, api_key, "
                 "video, audio, concurrency, timeout, attempt_timeout, max_retries, system_prompt, extra_body, "
-                "max_tokens, jpeg_quality"
+                "max_tokens, jpeg_quality, media_cache"
             )
         if not model:
             raise ValueError(
@@ -233,6 +236,11 @@ class HumanSenseServed(lmms):
         self.timeout, self.attempt_timeout = float(timeout), float(attempt_timeout)
         self.max_retries = max(0, int(max_retries))
         self.jpeg_quality = int(jpeg_quality)
+        # The encoded frames of the last few clips: the benchmark asks several questions about
+        # each clip, and decoding + resizing + JPEG is most of the client's work per question.
+        self.media_cache = max(0, int(media_cache))
+        self._media: OrderedDict[tuple[str, float, float], tuple[list[str], list[int], float]] = OrderedDict()
+        self._media_lock = threading.Lock()
         self.max_tokens = int(max_tokens) if max_tokens is not None else None
         if system_prompt not in ("none", "qwen"):
             raise ValueError(
@@ -241,12 +249,15 @@ class HumanSenseServed(lmms):
             )
         self.system_prompt = SYSTEM_PROMPT if system_prompt == "qwen" else None
         if isinstance(extra_body, str) and extra_body:
+            if len(extra_body) > 1 and extra_body[0] == extra_body[-1] and extra_body[0] in "'\"":
+                extra_body = extra_body[1:-1]  # lmms-eval keeps the quotes of a quoted value
             try:
                 extra_body = json.loads(extra_body)
             except json.JSONDecodeError as exc:
                 raise ValueError(
-                    f"humansense_openai: extra_body is not JSON ({exc}); quote it whole, e.g. "
-                    'extra_body=\'{"mm_processor_kwargs": {"use_audio_in_video": true}}\''
+                    f"humansense_openai: extra_body is not JSON ({exc}); write a JSON object and quote the whole "
+                    "--model_args for the shell, e.g. --model_args "
+                    '\'base_url=...,extra_body={"mm_processor_kwargs": {"use_audio_in_video": true}}\''
                 ) from None
         if extra_body and not isinstance(extra_body, dict):
             raise ValueError("humansense_openai: extra_body must be a JSON object")
@@ -317,14 +328,24 @@ class HumanSenseServed(lmms):
 
             info = probe_video(path)
             native, total = native or info.fps, total or info.frames
-        try:
-            frames, sample_fps = read_frames(path, official_fps(total, native))
-        except MediaError as exc:
-            raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
-        fed.frames, fed.frame_size = int(frames.shape[0]), [int(frames.shape[2]), int(frames.shape[3])]
-        fed.sample_fps = round(sample_fps, 4)
-        urls = jpeg_data_urls(frames, self.jpeg_quality)
-        fed.video_bytes = sum(len(u) for u in urls)
+        key = (os.path.abspath(path), total, native)
+        with self._media_lock:
+            hit = self._media.get(key)
+            if hit is not None:
+                self._media.move_to_end(key)
+        if hit is None:
+            try:
+                frames, sample_fps = read_frames(path, official_fps(total, native))
+            except MediaError as exc:
+                raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
+            size = [int(frames.shape[2]), int(frames.shape[3])]
+            hit = (jpeg_data_urls(frames, self.jpeg_quality), size, round(sample_fps, 4))
+            with self._media_lock:
+                self._media[key] = hit
+                while len(self._media) > self.media_cache:
+                    self._media.popitem(last=False)
+        urls, fed.frame_size, fed.sample_fps = hit
+        fed.frames, fed.video_bytes = len(urls), sum(len(u) for u in urls)
         return [{"type": "image_url", "image_url": {"url": u}} for u in urls]
 
     def body_for(self, doc: dict[str, Any], prompt: str, gen_kwargs: dict[str, Any], fed: ServedFed) -> bytes:
