@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             rows_out.append({"c": c, "wall": wall, "cpu_ms": 1000 * cpu / len(answers), "prepare_ms": 1000 * prepare})
         base = rows_out[0]["wall"]
         print(
-            f"{len(requests)} questions ({args.variant}), server delay {1000 * args.delay:.0f} ms, {os.cpu_count()} CPUs"
+            f"{len(requests)} questions ({args.variant}, media_cache={args.media_cache}), server delay {1000 * args.delay:.0f} ms, {os.cpu_count()} CPUs"
         )
         print("| concurrency | wall | speed-up over C=1 | speed-up / C | client CPU per request | of which preparing |")
         print("|---:|---:|---:|---:|---:|---:|")
