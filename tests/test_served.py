@@ -112,6 +112,7 @@ class Proxy:
                     "videos": [p["video_url"]["url"] for p in parts if p["type"] == "video_url"],
                     "audio": audio,
                     "types": [p["type"] for p in parts],
+                    "text": text,
                     "auth": h.headers.get("Authorization"),
                     "mm_processor_kwargs": body.get("mm_processor_kwargs"),
                 }
@@ -295,6 +296,8 @@ def test_frames_at_the_official_budget_and_the_record_of_what_was_sent(faulty_ru
             assert fed["frames"] == 0 and all(s["images"] == 0 for s in tries)
             assert fed["audio_source"] == "audio file"
         assert all(s["types"][-1] == "text" for s in tries)
+        (sample,) = faulty_run["samples"][t.code]
+        assert all(s["text"] == sample["input"] for s in tries)  # the prompt, unchanged
         assert fed["request_bytes"] > 0 and fed["model"] == faulty_run["server"]["model"]
         if t.code not in PERMANENT:
             assert fed["outcome"] == "answered"
