@@ -44,9 +44,10 @@ FAULTS: dict[str, list[str]] = {
     "CM": ["drop"],  # connection closed mid-reply
     "TR": ["drop"],  # an audio task recovers too, and its sound still arrives
     "HC": ["500"] * 20,  # permanent: request_failed after max_retries
+    "AC": ["400"],  # refused as such (e.g. a part the endpoint does not take): not retried
     "LD": ["hang"] * 20,  # permanent: bounded by timeout=
 }
-PERMANENT = {"HC", "LD"}
+PERMANENT = {"HC", "LD", "AC"}
 CANNED = json.dumps(
     {"model": "stand-in", "choices": [{"message": {"content": "A"}, "finish_reason": "stop"}], "usage": {}}
 ).encode()
@@ -123,6 +124,8 @@ class Proxy:
             return self._reply(h, 429, b'{"error": "slow down"}', {"Retry-After": "1"})
         if fault == "500":
             return self._reply(h, 500, b'{"error": "boom"}')
+        if fault == "400":
+            return self._reply(h, 400, b'{"error": "unsupported content part"}')
         if fault == "hang":
             time.sleep(HANG_S)
             return self._reply(h, 504, b"{}")
@@ -337,7 +340,10 @@ def test_permanent_failures_are_the_counted_outcome_within_the_bound(faulty_run:
         assert fed["latency_s"] <= TIMEOUT + 1
     # LD hangs on every try: the run gives up at timeout=, not after max_retries hangs and backoffs.
     assert "bound (timeout=)" in ld["error"] or ld["attempts"] <= MAX_RETRIES + 1
-    assert "2 of 15 requests failed after retries" in faulty_run["stderr"]
+    ac = _fed(faulty_run, "AC")
+    assert ac["outcome"] == "request_failed" and ac["attempts"] == 1 and "audio=none" in ac["error"]
+    assert _answer(faulty_run, "AC").startswith("[LMMS_EVAL_REQUEST_FAILED after 0 retries] HTTP 400")
+    assert "3 of 15 requests failed after retries" in faulty_run["stderr"]
     assert faulty_run["wall"] < 240  # a generous bound against hangs
 
 

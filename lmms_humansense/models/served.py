@@ -452,10 +452,20 @@ class HumanSenseServed(lmms):
         fed.request_bytes = len(payload)
         text = self.send(payload, fed)
         if fed.outcome == "request_failed":
+            if fed.retried and fed.retried[-1].startswith("HTTP 4"):  # refused as such: another try cannot help
+                fix = (
+                    "The server refused the request itself: if its reason names an audio, image or video part, this "
+                    "endpoint does not take that input (run audio=none for frames only, or video=frames); otherwise "
+                    "check model= and extra_body="
+                )
+            else:
+                fix = (
+                    f"Check that the server is up and can take concurrency={self.concurrency}; raise "
+                    "timeout=/max_retries=, or lower concurrency=, and rerun"
+                )
             fed.error = (
                 f"HumanSense doc {doc['id']} (task {doc['task']}): the request to {self.endpoint} failed after "
-                f"{fed.attempts} tries: {fed.error}. Check that the server is up and can take "
-                f"concurrency={self.concurrency}; raise timeout=/max_retries=, or lower concurrency=, and rerun."
+                f"{fed.attempts} tries: {fed.error}. {fix}."
             )
             log.warning("%s", fed.error)
         return FedAnswer(text, asdict(fed))
