@@ -202,6 +202,8 @@ class HumanSenseServed(lmms):
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        # lmms-eval adds these to every model's arguments when they are set on its command line.
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("max_batch_size", "device")}
         if kwargs:
             raise TypeError(
                 f"humansense_openai got unknown model_args {sorted(kwargs)}; it takes base_url, model, api_key, "
