@@ -86,6 +86,7 @@ def manifests() -> list[Any]:
             model_id="humansense_random", chat_class_path="lmms_humansense.models.random_baseline.RandomBaseline"
         ),
         ModelManifest(model_id="humansense_omni", simple_class_path="lmms_humansense.models.omni.HumanSenseOmni"),
+        ModelManifest(model_id="humansense_openai", simple_class_path="lmms_humansense.models.served.HumanSenseServed"),
     ]
 
 

@@ -50,7 +50,7 @@ def test_changed_internals_leave_lmms_eval_working_with_one_warning(tmp_path: Pa
         tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip() == "2"  # humansense_random and humansense_omni
+    assert proc.stdout.strip() == "3"  # humansense_random, humansense_omni and humansense_openai
     warnings = [line for line in proc.stderr.splitlines() if "--include_path" in line]
     assert len(warnings) == 1 and "lmms-humansense tasks-dir" in warnings[0]
 
@@ -61,7 +61,7 @@ def test_lmms_eval_models_lists_the_packages_models(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines() if line.startswith("humansense_")}
-    assert rows == {"humansense_omni": "simple", "humansense_random": "chat"}
+    assert rows == {"humansense_omni": "simple", "humansense_openai": "simple", "humansense_random": "chat"}
 
 
 def test_tasks_dir_command_prints_the_folder(tmp_path: Path) -> None:

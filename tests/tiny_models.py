@@ -250,3 +250,25 @@ def build_tiny_qwen2_vl(target: Path, seed: int = 0) -> Path:
     processor.save_pretrained(target)
     tokenizer.save_pretrained(target)
     return target
+
+
+def build_tiny_omni_thinker(target: Path, seed: int = 0) -> Path:
+    """A servable Qwen2.5-Omni *thinker* folder (``qwen2_5_omni_thinker``), for ``transformers serve``.
+
+    ``transformers serve`` loads a checkpoint through ``AutoModelForMultimodalLM`` and calls its
+    ``generate``; the full Qwen2.5-Omni model's ``generate`` fails without a talker on
+    transformers 5.x (see environment notes), while the thinker alone is a plain multimodal LM
+    that the server treats as audio-capable (image, video and ``input_audio`` parts).
+    """
+    from transformers import Qwen2_5OmniForConditionalGeneration, Qwen2_5OmniProcessor
+
+    target = Path(target)
+    full = build_tiny_omni(target.parent / f"{target.name}_full", seed=seed)
+    model = Qwen2_5OmniForConditionalGeneration.from_pretrained(full, enable_audio_output=False)
+    thinker = model.thinker
+    thinker.config.architectures = ["Qwen2_5OmniThinkerForConditionalGeneration"]
+    thinker.generation_config.eos_token_id = model.generation_config.eos_token_id
+    thinker.generation_config.pad_token_id = model.generation_config.pad_token_id
+    thinker.save_pretrained(target)
+    Qwen2_5OmniProcessor.from_pretrained(full).save_pretrained(target)
+    return target
