@@ -57,6 +57,7 @@ from lmms_eval.api.model import lmms
 from lmms_humansense import hooks
 from lmms_humansense.catalog import BY_CODE, TASKS
 from lmms_humansense.media import SAMPLE_RATE, MediaError
+from lmms_humansense.models.args import check_model_args
 from lmms_humansense.models.omni import SYSTEM_PROMPT, FedAnswer, official_fps, read_frames
 
 log = logging.getLogger("lmms_humansense")
@@ -74,6 +75,25 @@ CONFIG_STATUSES = {
 #: The longest single wait between tries, whatever Retry-After says.
 MAX_BACKOFF_S = 60.0
 FAILED_MARKER = "[LMMS_EVAL_REQUEST_FAILED after {n} retries] {reason}"
+
+
+#: The ``--model_args`` keys it takes (anything else stops the run by name).
+ARGS = (
+    "base_url",
+    "model",
+    "api_key",
+    "video",
+    "audio",
+    "concurrency",
+    "timeout",
+    "attempt_timeout",
+    "max_retries",
+    "system_prompt",
+    "extra_body",
+    "max_tokens",
+    "jpeg_quality",
+    "media_cache",
+)
 
 
 class ServedStop(SystemExit):
@@ -202,31 +222,25 @@ class HumanSenseServed(lmms):
         **kwargs: Any,
     ) -> None:
         super().__init__()
-        # lmms-eval adds these to every model's arguments when they are set on its command line.
-        kwargs = {k: v for k, v in kwargs.items() if k not in ("max_batch_size", "device")}
-        if kwargs:
-            raise TypeError(
-                f"humansense_openai got unknown model_args {sorted(kwargs)}; it takes base_url, model, api_key, "
-                "video, audio, concurrency, timeout, attempt_timeout, max_retries, system_prompt, extra_body, "
-                "max_tokens, jpeg_quality, media_cache"
-            )
+        # ``**kwargs`` only catches lmms-eval's own max_batch_size/device; a misspelt key stops here.
+        check_model_args("humansense_openai", kwargs, ARGS)
         if not model:
-            raise ValueError(
+            raise ServedStop(
                 "humansense_openai needs model=<the name the server serves>, e.g. "
                 "--model_args base_url=http://127.0.0.1:8000/v1,model=Qwen/Qwen2.5-Omni-7B"
             )
         if video not in VIDEO_MODES:
-            raise ValueError(f"humansense_openai: video={video!r}; use one of {', '.join(VIDEO_MODES)}")
+            raise ServedStop(f"humansense_openai: video={video!r}; use one of {', '.join(VIDEO_MODES)}")
         if audio not in AUDIO_MODES:
-            raise ValueError(f"humansense_openai: audio={audio!r}; use one of {', '.join(AUDIO_MODES)}")
+            raise ServedStop(f"humansense_openai: audio={audio!r}; use one of {', '.join(AUDIO_MODES)}")
         if audio == "in_video" and video == "frames":
-            raise ValueError(
+            raise ServedStop(
                 "humansense_openai: audio=in_video takes the sound from the clip's own track, so it needs "
                 "video=url or video=file (frames carry no sound)"
             )
         split = urlsplit(str(base_url).rstrip("/"))
         if split.scheme not in ("http", "https") or not split.hostname:
-            raise ValueError(
+            raise ServedStop(
                 f"humansense_openai: base_url={base_url!r} is not an http(s) URL such as http://HOST:8000/v1"
             )
         self.base_url, self._split = str(base_url).rstrip("/"), split
@@ -245,7 +259,7 @@ class HumanSenseServed(lmms):
         self._media_lock = threading.Lock()
         self.max_tokens = int(max_tokens) if max_tokens is not None else None
         if system_prompt not in ("none", "qwen"):
-            raise ValueError(
+            raise ServedStop(
                 "humansense_openai: system_prompt= is `none` (the server's chat template decides) or `qwen` "
                 "(the official Qwen2.5-Omni runner's system message)"
             )
@@ -256,13 +270,13 @@ class HumanSenseServed(lmms):
             try:
                 extra_body = json.loads(extra_body)
             except json.JSONDecodeError as exc:
-                raise ValueError(
+                raise ServedStop(
                     f"humansense_openai: extra_body is not JSON ({exc}); write a JSON object and quote the whole "
                     "--model_args for the shell, e.g. --model_args "
                     '\'base_url=...,extra_body={"mm_processor_kwargs": {"use_audio_in_video": true}}\''
                 ) from None
         if extra_body and not isinstance(extra_body, dict):
-            raise ValueError("humansense_openai: extra_body must be a JSON object")
+            raise ServedStop("humansense_openai: extra_body must be a JSON object")
         self.extra_body: dict[str, Any] = dict(extra_body or {})
         self.batch_size_per_gpu = 1
 
