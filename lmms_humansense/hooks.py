@@ -25,6 +25,7 @@ from lmms_humansense.media import (
     probe_video,
     silent_video,
 )
+from lmms_humansense.outcomes import ANSWERED, NOT_ANSWERED, classify, count_empty, count_not_answered, outcome_item
 from lmms_humansense.prompts import apply_variant, build_prompt
 from lmms_humansense.scoring import SE_METRICS, clustered_se, macro_mean, macro_se, mean_score, score_answer, se_item
 from lmms_humansense.wrappers import AUDIO_DROPPERS, CHAT_FILE_UPLOADERS, KEEP_AUDIO_COMMAND, TRACK_PLAYERS
@@ -38,6 +39,8 @@ __all__ = [
     "doc_to_text",
     "doc_to_visual",
     "clustered_se",
+    "count_empty",
+    "count_not_answered",
     "macro_mean",
     "macro_se",
     "mean_score",
@@ -279,13 +282,18 @@ def _fed_record(answer: Any) -> dict[str, Any] | None:
 
 
 def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, Any]:
-    """Both scores for one answer, plus what a reader of the logged sample needs to audit it.
+    """Both scores for one answer, its outcome, and what a reader of the logged sample needs to audit it.
 
     Metric values are dicts with a ``score`` and the ``clip`` id: several questions share a clip,
-    and the YAMLs set ``cluster_key: clip`` so lmms-eval reports clustered standard errors.
+    and the YAMLs set ``cluster_key: clip`` so lmms-eval reports clustered standard errors.  An
+    answer that is not one (see :mod:`lmms_humansense.outcomes`) is counted as such: an empty one
+    scores 0 but is no parse failure, a failed request or unreadable media leaves every
+    denominator and keeps its error in the sample.
     """
     answer = _answer(results)
     response = "" if answer is None else str(answer)
+    fed = _fed_record(answer)
+    outcome, error = classify(response, fed)
     scored = score_answer(
         response, doc["answer_format"], doc["options"], doc["answer"], think=doc["variant"] == "think"
     )
@@ -294,7 +302,7 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
     # The audit fields ride in the ``acc`` item: lmms-eval logs every item of this dict with the
     # sample, but a key that is not a declared metric would also show up in results.json as an
     # empty metric (lmms-eval 0.7.3).
-    acc = {
+    acc: dict[str, Any] = {
         "score": robust.score,
         "clip": clip,
         "id": doc["id"],
@@ -304,18 +312,31 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
         "gold": doc["answer"],
         "parsed": robust.parsed.value,
         "parse_outcome": robust.parsed.outcome,
+        "outcome": outcome,
     }
-    fed = _fed_record(answer)
+    if error:
+        acc["error"] = error
     if fed is not None:
         acc["fed"] = fed
-    excluded = {"clip": clip, "excluded": "empty answer"}
+    left_out = {"clip": clip, "excluded": outcome}
+    in_avg = BY_CODE[doc["task"]].in_paper_avg
     out: dict[str, Any] = {
         "acc": acc,
-        "acc_official": {"score": official, "clip": clip} if official is not None else excluded,
+        "acc_official": {"score": official, "clip": clip}
+        if official is not None
+        else {"clip": clip, "excluded": "empty answer"},
         "parse_failure": {"score": 0.0 if robust.parsed.ok else 1.0, "clip": clip},
         "paper_avg": {"score": robust.score, "clip": clip}
-        if BY_CODE[doc["task"]].in_paper_avg
+        if in_avg
         else {"clip": clip, "excluded": "audio-only task (the paper's Avg covers the 13 video tasks)"},
+        "empty": outcome_item(outcome, error, clip, doc["task"]),
+        "not_answered": outcome_item(outcome, error, clip, doc["task"]),
     }
+    if outcome != ANSWERED:  # not a reply the parser failed to read
+        out["parse_failure"] = left_out
+    if outcome in NOT_ANSWERED:  # never asked or never heard: out of every denominator
+        del acc["score"]
+        acc["excluded"] = outcome
+        out["acc_official"] = out["paper_avg"] = left_out
     out.update({f"{metric}_se": se_item(out[metric]) for metric in SE_METRICS})
     return out
