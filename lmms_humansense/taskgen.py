@@ -43,7 +43,11 @@ def _metric_block(hooks: str) -> str:
         ]
     # counted outcomes (lmms_humansense.outcomes): how many answers were empty or never came
     for metric, function in (("empty", "count_empty"), ("not_answered", "count_not_answered")):
-        lines += [f"  - metric: {metric}", f"    aggregation: !function {hooks}.{function}", "    higher_is_better: false"]
+        lines += [
+            f"  - metric: {metric}",
+            f"    aggregation: !function {hooks}.{function}",
+            "    higher_is_better: false",
+        ]
     return "\n".join(lines) + "\n"
 
 

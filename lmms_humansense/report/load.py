@@ -41,6 +41,9 @@ class TaskResult:
     #: standard errors of ``acc`` and ``acc_official`` (clip-clustered); ``None`` when not known
     acc_se: float | None = None
     acc_official_se: float | None = None
+    #: counted non-answers (``lmms_humansense.outcomes``); ``None`` in files that predate them
+    empty: int | None = None
+    not_answered: int | None = None
 
     def metric(self, name: str) -> float | None:
         return getattr(self, name)
@@ -257,6 +260,8 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
                 _count(path, f"n-samples of {leaf}", n),
                 # files written before the `_se` metrics carry the same figure as `_stderr_clustered`
                 *(_number(res.get(f"{m}_se,none", res.get(f"{m}_stderr_clustered,none"))) for m in SE_OF),
+                empty=_count(path, f"empty answers of {leaf}", res.get("empty,none")),
+                not_answered=_count(path, f"not-answered questions of {leaf}", res.get("not_answered,none")),
             )
         reported: dict[str, float | None] = {}
         top = results.get(variant.prefix)
