@@ -179,7 +179,7 @@ def _frames(model: str, args: Mapping[str, str]) -> str:
 
 
 def _audio(model: str, variant: Variant) -> str:
-    from lmms_humansense.wrappers import AUDIO_DROPPERS
+    from lmms_humansense.wrappers import AUDIO_DROPPERS, SOUND_NOTES
 
     if not variant.media:
         return "off: no frames and no sound, the question and options only (blind variant)"
@@ -187,6 +187,8 @@ def _audio(model: str, variant: Variant) -> str:
         return "off: every sound withheld (noaudio variant)"
     if model in AUDIO_DROPPERS:
         return f"given, but dropped by the `{model}` wrapper: audio tasks answered from frames or text"
+    if model in SOUND_NOTES:
+        return f"given; what `{model}` does with it depends on its mode (docs/wrappers.md)"
     if model == "dummy":
         return "not read (dummy model)"
     return "the protocol's: the video's sound for TR FR1 RR1 RR2 ES, audio files for FR2 PC"
