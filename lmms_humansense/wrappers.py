@@ -14,7 +14,7 @@ from __future__ import annotations
 #: Wrappers that give the model no sound at all (frames only; FR2/PC answered from the text), with
 #: the evidence.  A wrapper missing here is not known to drop sound: the run says nothing about it.
 SOUND_DROPPED: dict[str, str] = {
-    "qwen2_vl": "run: tests/test_wrappers.py::test_qwen2_vl_gets_frames_and_never_the_sound",
+    "qwen2_vl": "run: tests/test_models.py::test_qwen2_vl_gets_frames_and_never_the_sound",
     "qwen2_5_vl": "read, not run (no tiny Qwen2.5-VL here): chat/qwen2_5_vl.py:57 discards extract_media()'s audio",
     "internvl3": "read, not run (CUDA hard-coded, simple/internvl3.py:243-272): no audio input",
     "llava_hf": "read, not run (fails on transformers 5 at the first video, chat/llava_hf.py ~68)",
