@@ -179,21 +179,8 @@ def build_tiny_omni(target: Path, seed: int = 0, thinker_generation: dict[str, A
 
 def build_tiny_qwen2_vl(target: Path, seed: int = 0) -> Path:
     """A loadable Qwen2-VL folder (2 tiny layers) that lmms-eval's stock ``qwen2_vl`` wrapper runs."""
-    return _build_tiny_vl(target, seed, qwen2_5=False)
-
-
-def build_tiny_qwen2_5_vl(target: Path, seed: int = 0) -> Path:
-    """A loadable Qwen2.5-VL folder (2 tiny layers, windowed vision attention) for lmms-eval's stock
-    ``qwen2_5_vl`` wrapper."""
-    return _build_tiny_vl(target, seed, qwen2_5=True)
-
-
-def _build_tiny_vl(target: Path, seed: int, qwen2_5: bool) -> Path:
     import torch
     from transformers import (
-        Qwen2_5_VLConfig,
-        Qwen2_5_VLForConditionalGeneration,
-        Qwen2_5_VLProcessor,
         Qwen2VLConfig,
         Qwen2VLForConditionalGeneration,
         Qwen2VLImageProcessor,
@@ -212,20 +199,7 @@ def _build_tiny_vl(target: Path, seed: int, qwen2_5: bool) -> Path:
     tokenizer = _tokenizer(specials, list(specials.values()))
     ids = {k: tokenizer.convert_tokens_to_ids(v) for k, v in specials.items()}
     hidden = 32
-    vision: dict[str, Any] = {
-        "depth": 1,
-        "hidden_size": hidden,
-        "num_heads": 2,
-        "patch_size": 14,
-        "spatial_merge_size": 2,
-        "temporal_patch_size": 2,
-    }
-    if qwen2_5:
-        vision.update(hidden_size=16, intermediate_size=32, out_hidden_size=hidden, window_size=56)
-        vision["fullatt_block_indexes"] = [0]
-    else:
-        vision.update(embed_dim=16, mlp_ratio=2)
-    config = (Qwen2_5_VLConfig if qwen2_5 else Qwen2VLConfig)(
+    config = Qwen2VLConfig(
         text_config={
             "vocab_size": len(tokenizer),
             "hidden_size": hidden,
@@ -238,14 +212,23 @@ def _build_tiny_vl(target: Path, seed: int, qwen2_5: bool) -> Path:
             "eos_token_id": tokenizer.eos_token_id,
             "pad_token_id": tokenizer.pad_token_id,
         },
-        vision_config=vision,
+        vision_config={
+            "depth": 1,
+            "embed_dim": 16,
+            "hidden_size": hidden,
+            "num_heads": 2,
+            "mlp_ratio": 2,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+        },
         image_token_id=ids["image_token"],
         video_token_id=ids["video_token"],
         vision_start_token_id=ids["vision_start_token"],
         vision_end_token_id=ids["vision_end_token"],
     )
     torch.manual_seed(seed)
-    model = (Qwen2_5_VLForConditionalGeneration if qwen2_5 else Qwen2VLForConditionalGeneration)(config).eval()
+    model = Qwen2VLForConditionalGeneration(config).eval()
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(target)
@@ -258,7 +241,7 @@ def _build_tiny_vl(target: Path, seed: int, qwen2_5: bool) -> Path:
         AUDIO_EOS="",
         AUDIO="",
     )
-    processor = (Qwen2_5_VLProcessor if qwen2_5 else Qwen2VLProcessor)(
+    processor = Qwen2VLProcessor(
         image_processor=Qwen2VLImageProcessor(),
         video_processor=Qwen2VLVideoProcessor(),
         tokenizer=tokenizer,
