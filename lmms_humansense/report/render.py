@@ -494,7 +494,7 @@ HOW_TO_READ = (
 def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = ()) -> str:
     """The report as Markdown; ``images`` are (file name, alt text) pairs shown at the top."""
     lines = _intro(report, images)
-    voided = [(run["id"], w) for run in report["runs"] for w in run["non_answers"]]
+    voided = [(run["id"], w) for run in report["runs"] for w in run.get("non_answers", [])]
     if voided:  # right under the title: no number below means anything for these tasks
         block = ["## ⚠ Runs that did not answer", "", *(f"- **{rid}**: {w}" for rid, w in voided), ""]
         lines = lines[:2] + block + lines[2:]
