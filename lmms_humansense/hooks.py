@@ -239,8 +239,8 @@ def question_media(doc: dict[str, Any], sound_apart: bool) -> QuestionMedia:
     ``sound_apart=True`` (chat wrappers and this package's models): every video is the silent copy
     and the sound, where the protocol gives one, is its own item.  So each consumer hears the
     sound at most once without the hooks knowing what a wrapper does with a file: one that uploads
-    the mp4 (``gemini`` chat, read, not run) cannot hear it twice, one that ignores a video's
-    track (every chat wrapper measured) still gets it.  The cost, documented in docs/wrappers.md:
+    the mp4 (``gemini`` chat, read, not run) cannot hear it twice, one that sends a video's frames
+    only (``openai`` chat, measured) still gets it.  The cost, documented in docs/wrappers.md:
     a remux per clip (cached, no re-encode), the sound never interleaved with frames by a chat
     wrapper, and a simple wrapper that never reads a video's track (``minicpm_o --force_simple``,
     read, not run) answers the speech tasks without their sound.
