@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from lmms_humansense.catalog import BY_CODE, VARIANTS
@@ -25,9 +26,10 @@ from lmms_humansense.media import (
     probe_video,
     silent_video,
 )
+from lmms_humansense.outcomes import ANSWERED, NOT_ANSWERED, classify, count_empty, count_not_answered, outcome_item
 from lmms_humansense.prompts import apply_variant, build_prompt
 from lmms_humansense.scoring import SE_METRICS, clustered_se, macro_mean, macro_se, mean_score, score_answer, se_item
-from lmms_humansense.wrappers import AUDIO_DROPPERS, CHAT_FILE_UPLOADERS, KEEP_AUDIO_COMMAND, TRACK_PLAYERS
+from lmms_humansense.wrappers import AUDIO_DROPPERS, KEEP_AUDIO_COMMAND, SOUND_NOTES
 
 log = logging.getLogger("lmms_humansense")
 
@@ -38,6 +40,8 @@ __all__ = [
     "doc_to_text",
     "doc_to_visual",
     "clustered_se",
+    "count_empty",
+    "count_not_answered",
     "macro_mean",
     "macro_se",
     "mean_score",
@@ -189,16 +193,20 @@ def _warn_if_audio_dropped(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[
     what let one run's wrapper leak into the next.
     """
     model = _wrapper(lmms_eval_specific_kwargs)
-    if model not in AUDIO_DROPPERS or not doc["with_audio"] or not doc.get("first_of_task"):
+    known = model in AUDIO_DROPPERS or model in SOUND_NOTES
+    if not known or not doc["with_audio"] or not doc.get("first_of_task"):
         return
     if lmms_eval_specific_kwargs is None or lmms_eval_specific_kwargs.get(_SAID):
         return
     lmms_eval_specific_kwargs[_SAID] = True
+    if model in SOUND_NOTES:
+        log.warning("HumanSense task %s: %s.", doc["task"], SOUND_NOTES[model])
+        return
     sound = "frames alone" if BY_CODE[doc["task"]].has_video else "the text alone"
     log.warning(
         "HumanSense task %s: lmms-eval's `%s` wrapper passes no audio to its model, so it answers from %s, "
         "although the protocol gives this task sound (the paper reports vision-only models on the 13 video "
-        "tasks, and '-' for FR2/PC). To keep the audio, run an omni model, e.g. `%s`.",
+        "tasks, and '-' for FR2/PC). To keep the audio, run `%s`.",
         doc["task"],
         model,
         sound,
@@ -206,32 +214,68 @@ def _warn_if_audio_dropped(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[
     )
 
 
-def _video_for_wrapper(doc: dict[str, Any], model: str | None) -> str:
-    """The checked mp4, or its silent copy when the protocol gives no sound and the wrapper would
-    otherwise play the file's own track (always for ``noaudio``: the ablation must be silent)."""
-    path = _checked_video(doc)
-    if not doc["with_audio"] and (doc["variant"] == "noaudio" or model in TRACK_PLAYERS):
-        try:
-            return silent_video(path)
-        except MediaError as exc:
-            raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
-    return path
-
-
-# --- what each model receives ------------------------------------------------------------------------
 def media_withheld(doc: dict[str, Any]) -> bool:
     """True in the ``blind`` variant: the model gets the prompt text and nothing else."""
     return not VARIANTS[doc["variant"]].media
 
 
+@dataclass(frozen=True)
+class QuestionMedia:
+    """What the protocol gives one question, in the form one kind of consumer takes it.
+
+    ``video``: the mp4 to show (``None`` for FR2/PC and the ``blind`` variant); it is the original
+    file only when ``sound_in_video`` (its own track is the question's sound), otherwise a silent
+    copy, so no consumer can hear a track the protocol withholds, whatever it does with a file.
+    ``audio``: the cached 16 kHz WAV of the question's sound when it travels as its own item.
+    """
+
+    video: str | None
+    audio: str | None
+    sound_in_video: bool
+
+
+def question_media(doc: dict[str, Any], sound_apart: bool) -> QuestionMedia:
+    """The one rule for what a question gets: frames, the video's own track or a silent copy, the sound
+    as its own item.
+
+    ``sound_apart=False`` (simple wrappers, one visual per question): a speech video task gets its
+    original mp4, track included; a video-only task its silent copy; FR2/PC the sound alone.
+    ``sound_apart=True`` (chat wrappers and this package's models): every video is the silent copy
+    and the sound, where the protocol gives one, is its own item.  So each consumer hears the
+    sound at most once without the hooks knowing what a wrapper does with a file: one that uploads
+    the mp4 (``gemini`` chat, read, not run) cannot hear it twice, one that sends a video's frames
+    only (``openai`` chat, measured) still gets it.  The cost, documented in docs/wrappers.md:
+    a remux per clip (cached, no re-encode), the sound never interleaved with frames by a chat
+    wrapper, and a simple wrapper that never reads a video's track (``minicpm_o --force_simple``,
+    read, not run) answers the speech tasks without their sound.
+    """
+    if media_withheld(doc):
+        return QuestionMedia(None, None, False)
+    has_video = BY_CODE[doc["task"]].has_video
+    video = None
+    in_video = has_video and doc["with_audio"] and not sound_apart
+    if has_video:
+        path = _checked_video(doc)
+        if in_video:
+            video = path
+        else:
+            try:
+                video = silent_video(path)
+            except MediaError as exc:
+                raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
+    audio = audio_path(doc) if doc["with_audio"] and not in_video else None
+    return QuestionMedia(video, audio, in_video)
+
+
 def doc_to_visual(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> list[Any]:
-    """For simple wrappers: the mp4 path for video tasks (wrappers that use a video's sound find it
-    in the file; a silent copy when the task gets no sound, see :func:`_video_for_wrapper`), the
-    decoded audio dict for the audio-only tasks FR2 and PC; nothing in the ``blind`` variant."""
+    """For simple wrappers (see :func:`question_media`): the mp4 path for video tasks, the decoded
+    sound ``{"array", "sampling_rate"}`` for the audio-only tasks FR2 and PC; nothing in the
+    ``blind`` variant."""
+    media = question_media(doc, sound_apart=False)
+    if media.video is not None:
+        return [media.video]
     if media_withheld(doc):
         return []
-    if BY_CODE[doc["task"]].has_video:
-        return [_video_for_wrapper(doc, _wrapper(lmms_eval_specific_kwargs))]
     audio = doc_to_audio(doc)
     if audio is None:
         raise MediaError(
@@ -243,20 +287,15 @@ def doc_to_visual(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any]
 def doc_to_messages(
     doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """For chat wrappers: explicit content blocks, video, then the sound as its own audio block
-    (wrappers such as ``qwen2_5_omni`` chat never read a video's own track), then the prompt.
-    Wrappers that upload the mp4 itself hear its track there and get no second copy.  The
-    ``blind`` variant sends the prompt alone."""
-    if media_withheld(doc):
-        return [{"role": "user", "content": [{"type": "text", "text": _prompt(doc)}]}]
-    model = _wrapper(lmms_eval_specific_kwargs)
+    """For chat wrappers (see :func:`question_media`): a silent video block, the sound as its own
+    audio block where the protocol gives one, then the prompt.  The ``blind`` variant sends the
+    prompt alone."""
+    media = question_media(doc, sound_apart=True)
     content: list[dict[str, Any]] = []
-    has_video = BY_CODE[doc["task"]].has_video
-    if has_video:
-        content.append({"type": "video", "url": _video_for_wrapper(doc, model)})
-    wav = None if has_video and model in CHAT_FILE_UPLOADERS else audio_path(doc)
-    if wav is not None:
-        content.append({"type": "audio", "url": wav})
+    if media.video is not None:
+        content.append({"type": "video", "url": media.video})
+    if media.audio is not None:
+        content.append({"type": "audio", "url": media.audio})
     content.append({"type": "text", "text": _prompt(doc)})
     return [{"role": "user", "content": content}]
 
@@ -283,13 +322,18 @@ def _fed_record(answer: Any) -> dict[str, Any] | None:
 
 
 def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, Any]:
-    """Both scores for one answer, plus what a reader of the logged sample needs to audit it.
+    """Both scores for one answer, its outcome, and what a reader of the logged sample needs to audit it.
 
     Metric values are dicts with a ``score`` and the ``clip`` id: several questions share a clip,
-    and the YAMLs set ``cluster_key: clip`` so lmms-eval reports clustered standard errors.
+    and the YAMLs set ``cluster_key: clip`` so lmms-eval reports clustered standard errors.  An
+    answer that is not one (see :mod:`lmms_humansense.outcomes`) is counted as such: an empty one
+    scores 0 but is no parse failure, a failed request or unreadable media leaves every
+    denominator and keeps its error in the sample.
     """
     answer = _answer(results)
     response = "" if answer is None else str(answer)
+    fed = _fed_record(answer)
+    outcome, error = classify(response, fed)
     scored = score_answer(
         response, doc["answer_format"], doc["options"], doc["answer"], think=doc["variant"] == "think"
     )
@@ -298,7 +342,7 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
     # The audit fields ride in the ``acc`` item: lmms-eval logs every item of this dict with the
     # sample, but a key that is not a declared metric would also show up in results.json as an
     # empty metric (lmms-eval 0.7.3).
-    acc = {
+    acc: dict[str, Any] = {
         "score": robust.score,
         "clip": clip,
         "id": doc["id"],
@@ -308,18 +352,31 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
         "gold": doc["answer"],
         "parsed": robust.parsed.value,
         "parse_outcome": robust.parsed.outcome,
+        "outcome": outcome,
     }
-    fed = _fed_record(answer)
+    if error:
+        acc["error"] = error
     if fed is not None:
         acc["fed"] = fed
-    excluded = {"clip": clip, "excluded": "empty answer"}
+    left_out = {"clip": clip, "excluded": outcome}
+    in_avg = BY_CODE[doc["task"]].in_paper_avg
     out: dict[str, Any] = {
         "acc": acc,
-        "acc_official": {"score": official, "clip": clip} if official is not None else excluded,
+        "acc_official": {"score": official, "clip": clip}
+        if official is not None
+        else {"clip": clip, "excluded": "empty answer"},
         "parse_failure": {"score": 0.0 if robust.parsed.ok else 1.0, "clip": clip},
         "paper_avg": {"score": robust.score, "clip": clip}
-        if BY_CODE[doc["task"]].in_paper_avg
+        if in_avg
         else {"clip": clip, "excluded": "audio-only task (the paper's Avg covers the 13 video tasks)"},
+        "empty": outcome_item(outcome, error, clip, doc["task"]),
+        "not_answered": outcome_item(outcome, error, clip, doc["task"]),
     }
+    if outcome != ANSWERED:  # not a reply the parser failed to read
+        out["parse_failure"] = left_out
+    if outcome in NOT_ANSWERED:  # never asked or never heard: out of every denominator
+        del acc["score"]
+        acc["excluded"] = outcome
+        out["acc_official"] = out["paper_avg"] = left_out
     out.update({f"{metric}_se": se_item(out[metric]) for metric in SE_METRICS})
     return out

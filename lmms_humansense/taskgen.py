@@ -41,6 +41,13 @@ def _metric_block(hooks: str) -> str:
             f"    aggregation: !function {hooks}.clustered_se",
             "    higher_is_better: false",
         ]
+    # counted outcomes (lmms_humansense.outcomes): how many answers were empty or never came
+    for metric, function in (("empty", "count_empty"), ("not_answered", "count_not_answered")):
+        lines += [
+            f"  - metric: {metric}",
+            f"    aggregation: !function {hooks}.{function}",
+            "    higher_is_better: false",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -49,13 +56,14 @@ def _model_block() -> str:
 
     lmms-eval hands ``lmms_eval_specific_kwargs[<--model>]`` to ``doc_to_text``, ``doc_to_visual``
     and ``doc_to_messages``; each hook reads the name from its own arguments.  This needs no
-    registration code, so the upstream task folder behaves like the plugin.  Only the wrappers the
-    hooks treat differently are listed; any other model gets ``default``.
+    registration code, so the upstream task folder behaves like the plugin.  Only the wrappers the run
+    warns about are listed (``wrappers.NAMED_WRAPPERS``); every wrapper gets the same media, and
+    any other model gets ``default``.
     """
-    from lmms_humansense.wrappers import AUDIO_DROPPERS, TRACK_PLAYERS
+    from lmms_humansense.wrappers import NAMED_WRAPPERS
 
     lines = ["lmms_eval_specific_kwargs:", "  default:", "    run_model: null"]
-    for model in sorted(TRACK_PLAYERS | AUDIO_DROPPERS):
+    for model in sorted(NAMED_WRAPPERS):
         lines += [f"  {model}:", f"    run_model: {model}"]
     return "\n".join(lines) + "\n"
 

@@ -39,6 +39,7 @@ RUNTIME_MODULES: dict[str, str] = {
     "answers.py": "answers.py",
     "prompts.py": "prompts.py",
     "scoring.py": "scoring.py",
+    "outcomes.py": "outcomes.py",
     "wrappers.py": "wrappers.py",
     "files.py": "files.py",
     "media.py": "media.py",
@@ -122,7 +123,8 @@ themselves.
 The official prompts byte for byte; sound for the 7 task types the official runner gives it (the
 mp4's own track for TR, FR1, RR1, RR2, ES; an audio file for FR2 and PC), decoded as the runner's
 `librosa.load(path, sr=16000)` does; greedy decoding. Metrics: `acc` (a parser that never guesses),
-`acc_official` (the official scorer's rules), `parse_failure`, `paper_avg`.
+`acc_official` (the official scorer's rules), `parse_failure`, `paper_avg`, and the counts `empty`
+and `not_answered` (a failed request leaves every denominator).
 """
 
 

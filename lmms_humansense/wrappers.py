@@ -1,43 +1,45 @@
-"""What lmms-eval 0.7.3's model wrappers do with a HumanSense doc's media, as far as the task side must know.
+"""What lmms-eval 0.7.3's model wrappers do with a HumanSense question's sound, as far as the package says it.
 
-The hooks use these tables to give each wrapper what the protocol means it to hear (a silent copy
-where a wrapper would play a video's own track, no second audio block where it uploads the file);
-the task template lists the same wrappers so lmms-eval tells the hooks which one runs; the report
-names runs whose wrapper heard no sound.  One place, read by all three.
+The hooks give every wrapper the same media (``hooks.question_media``: a rule that is right whatever
+a wrapper does with a file), so nothing here changes what a wrapper gets.  These tables only decide
+what the run and the report *say*: which wrappers answer the audio tasks without their sound, and
+the route that keeps it.  Every entry carries its evidence: a test of ``tests/test_wrappers.py``
+that runs the wrapper through the lmms-eval CLI and records what reaches its processor or the wire,
+or the wrapper's code read (file:line under ``lmms_eval/models/``, "read, not run", and why it
+cannot run here).  The full matrix is docs/wrappers.md.
 """
 
 from __future__ import annotations
 
-#: Wrappers that play a video file's own sound track when handed an mp4 (lmms-eval 0.7.3: the
-#: simple qwen2_5_omni / qwen3_omni / ola / baichuan_omni / minicpm_o / omnivinci / uni_moe_2_omni
-#: read it, gemini uploads the file).  For tasks the protocol gives no sound they get a silent copy.
-TRACK_PLAYERS = frozenset(
-    {"qwen2_5_omni", "qwen3_omni", "gemini", "ola", "baichuan_omni", "minicpm_o", "omnivinci", "uni_moe_2_omni"}
-)
-#: Chat wrappers whose video block sends the mp4 file itself, sound track included (lmms-eval
-#: 0.7.3 ``chat/gemini.py`` uploads it): a separate audio block would make the model hear the
-#: speech tasks' sound twice, so they get none.  Other chat wrappers (``qwen2_5_omni`` chat
-#: decodes frames only) need the block.
-CHAT_FILE_UPLOADERS = frozenset({"gemini"})
-#: Wrappers that give the model no sound at all (frames only; audio items are ignored or unusable).
-AUDIO_DROPPERS = frozenset(
-    {
-        "qwen2_vl",
-        "qwen2_5_vl",
-        "qwen3_vl",
-        "internvl",
-        "internvl2",
-        "internvl3",
-        "internvl3_5",
-        "internvl_hf",
-        "llava_onevision",
-        "llava_onevision1_5",
-        "llava_onevision2",
-        "llava_vid",
-        "llava_hf",
-        "videollama3",
-        "openai",
-        "async_openai",
-    }
-)
-KEEP_AUDIO_COMMAND = "lmms-eval --model qwen2_5_omni --model_args pretrained=Qwen/Qwen2.5-Omni-7B --tasks humansense"
+#: Wrappers that give the model no sound at all (frames only; FR2/PC answered from the text), with
+#: the evidence.  A wrapper missing here is not known to drop sound: the run says nothing about it.
+SOUND_DROPPED: dict[str, str] = {
+    "qwen2_vl": "run: tests/test_models.py::test_qwen2_vl_gets_frames_and_never_the_sound",
+    "qwen2_5_vl": "read, not run (no tiny Qwen2.5-VL here): chat/qwen2_5_vl.py:57 discards extract_media()'s audio",
+    "internvl3": "read, not run (CUDA hard-coded, simple/internvl3.py:243-272): no audio input",
+    "llava_hf": "read, not run (fails on transformers 5 at the first video, chat/llava_hf.py ~68)",
+    "llava_vid": "read, not run (its `llava` package does not install from the registry)",
+    "llava_onevision": "read, not run (its `llava` package does not install from the registry)",
+    "videollama3": "read, not run (remote code, .cuda() ~210)",
+    "sglang": "read, not run (needs an sglang engine): chat/sglang.py:253 drops extract_media()'s audio",
+}
+AUDIO_DROPPERS = frozenset(SOUND_DROPPED)
+
+#: The route that keeps the sound today: this package's Qwen2.5-Omni model (tests/test_models.py).
+KEEP_AUDIO_COMMAND = "lmms-eval --model humansense_omni --model_args pretrained=Qwen/Qwen2.5-Omni-7B --tasks humansense"
+
+#: Wrappers that do something with the sound a user must hear about before the run, in words the
+#: warning says (each measured by the test named in docs/wrappers.md).
+SOUND_NOTES: dict[str, str] = {
+    "openai": (
+        "in chat mode (the default) lmms-eval's `openai` wrapper sends the sound as an `audio_url` part holding "
+        "a local file path (tests/test_wrappers.py), a part type the OpenAI Chat Completions API does not define: "
+        "such questions come back as `[LMMS_EVAL_REQUEST_FAILED ...]`, counted as `not_answered` and left out "
+        "of the scores; with `--force_simple` it sends frames only (the paper's GPT-4o setting, FR2/PC "
+        "answered from the text). To keep the audio, run "
+        f"`{KEEP_AUDIO_COMMAND}`"
+    ),
+}
+
+#: Every wrapper the task template names in ``lmms_eval_specific_kwargs`` (so the hooks learn it runs).
+NAMED_WRAPPERS = frozenset(SOUND_DROPPED) | frozenset(SOUND_NOTES)

@@ -10,7 +10,7 @@ import pytest
 from fixture_data import write_video
 
 from lmms_humansense import hooks, wrappers
-from lmms_humansense.media import MediaError, cached_audio_path
+from lmms_humansense.media import MediaError, cached_audio_path, probe_video
 
 
 @pytest.fixture
@@ -26,19 +26,26 @@ def docs(generated_root: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, dic
     return out
 
 
-def test_video_only_tasks_get_the_mp4_and_no_sound(docs: dict[str, dict]) -> None:
+def test_video_only_tasks_get_a_silent_copy_and_no_sound(docs: dict[str, dict]) -> None:
+    """Whatever a wrapper does with a file, it cannot hear a track the protocol withholds."""
     for code in ("AR", "HC", "LD"):
         doc = docs[code]
-        assert hooks.doc_to_visual(doc) == [doc["media"]]
+        (visual,) = hooks.doc_to_visual(doc)
+        silent, original = probe_video(visual), probe_video(doc["media"])
+        assert visual != doc["media"] and not silent.has_audio and silent.frames == original.frames
         assert hooks.doc_to_audio(doc) is None
         blocks = hooks.doc_to_messages(doc)[0]["content"]
-        assert [b["type"] for b in blocks] == ["video", "text"]
+        assert [b["type"] for b in blocks] == ["video", "text"] and blocks[0]["url"] == visual
 
 
-def test_speech_video_tasks_get_the_tracks_sound(docs: dict[str, dict]) -> None:
+def test_speech_video_tasks_get_the_tracks_sound_once(docs: dict[str, dict]) -> None:
+    """Simple wrappers get the original mp4 (track inside); chat wrappers a silent copy plus the
+    sound as its own block, so a wrapper that uploads the file cannot hear it twice."""
     for code in ("TR", "ES"):
         doc = docs[code]
         assert hooks.doc_to_visual(doc) == [doc["media"]]
+        media = hooks.question_media(doc, sound_apart=True)
+        assert not media.sound_in_video and not probe_video(media.video).has_audio
         audio = hooks.doc_to_audio(doc)
         assert audio is not None and audio["sampling_rate"] == 16000
         assert audio["array"].dtype == np.float32 and audio["array"].ndim == 1
@@ -47,20 +54,6 @@ def test_speech_video_tasks_get_the_tracks_sound(docs: dict[str, dict]) -> None:
         assert [b["type"] for b in blocks] == ["video", "audio", "text"]
         assert blocks[1]["url"].endswith(".wav") and Path(blocks[1]["url"]).is_file()
         assert blocks[2]["text"] == hooks.doc_to_text(doc)
-
-
-def test_a_chat_wrapper_that_uploads_the_mp4_hears_the_track_once(docs: dict[str, dict]) -> None:
-    """lmms-eval's gemini chat uploads the video file, sound included: no second audio block."""
-    gemini = {"run_model": "gemini"}
-    for code in ("TR", "ES"):
-        doc = docs[code]
-        blocks = hooks.doc_to_messages(doc, gemini)[0]["content"]
-        assert [b["type"] for b in blocks] == ["video", "text"]
-        assert blocks[0]["url"] == doc["media"] and hooks.audio_path(doc) is not None
-    blocks = hooks.doc_to_messages(docs["AR"], gemini)[0]["content"]
-    assert [b["type"] for b in blocks] == ["video", "text"] and blocks[0]["url"] != docs["AR"]["media"]
-    blocks = hooks.doc_to_messages(docs["FR2"], gemini)[0]["content"]
-    assert [b["type"] for b in blocks] == ["audio", "text"]  # no video to carry it: the audio file
 
 
 def test_audio_only_tasks_get_the_audio(docs: dict[str, dict]) -> None:
@@ -131,7 +124,10 @@ def test_process_results_scores_and_audits(docs: dict[str, dict]) -> None:
     assert out["paper_avg"]["score"] == 1.0
     empty = hooks.process_results(doc, [""])
     assert "score" not in empty["acc_official"] and empty["acc"]["parse_outcome"] == "empty"
-    assert empty["parse_failure"]["score"] == 1.0
+    # an empty answer is its own counted outcome: scored 0 in acc, no parse failure of a real answer
+    assert empty["acc"]["outcome"] == "empty" and empty["acc"]["score"] == 0.0
+    assert empty["parse_failure"] == {"clip": doc["clip"], "excluded": "empty"}
+    assert empty["empty"]["outcome"] == "empty" and hooks.count_empty([empty["empty"], out["empty"]]) == 1
     pc = hooks.process_results(docs["PC"], ["A"])
     assert "score" not in pc["paper_avg"]
     json.dumps(out)  # logged samples must serialise
@@ -152,11 +148,10 @@ def test_the_running_wrapper_is_learned_from_the_templates_kwargs(docs: dict[str
     from lmms_humansense.taskgen import template_yaml
 
     doc = docs["AR"]
-    assert hooks.doc_to_visual(doc, {"run_model": None}) == [doc["media"]]
-    assert hooks.doc_to_visual(doc, {"run_model": "qwen2_5_omni"}) != [doc["media"]]  # a silent copy
-    assert hooks.doc_to_visual(doc) == [doc["media"]]  # nothing carried over from the call before
+    # every wrapper gets the same media: the name only decides what the run says
+    assert hooks.doc_to_visual(doc, {"run_model": None}) == hooks.doc_to_visual(doc, {"run_model": "qwen2_vl"})
     template = template_yaml()
-    assert all(f"  {m}:\n    run_model: {m}\n" in template for m in wrappers.TRACK_PLAYERS | wrappers.AUDIO_DROPPERS)
+    assert all(f"  {m}:\n    run_model: {m}\n" in template for m in wrappers.NAMED_WRAPPERS)
 
 
 def _runtime_globals() -> dict[str, object]:

@@ -4,6 +4,9 @@ built offline here; plus the official frame budget and what the hooks hand each 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import datasets
@@ -11,6 +14,7 @@ import pytest
 from conftest import cli_env, logged_samples, run_lmms_eval, run_results
 from fixture_data import make_root, write_video
 from tiny_models import build_tiny_omni, build_tiny_qwen2_vl
+from wrapper_recorder import RECORD_ENV
 
 from lmms_humansense import hooks, wrappers
 from lmms_humansense.catalog import TASKS
@@ -68,18 +72,26 @@ def omni_run(tiny_omni: Path, small_root: Path, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture(scope="module")
-def qwen2_vl_run(tiny_qwen2_vl: Path, small_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def qwen2_vl_run(
+    tiny_qwen2_vl: Path, small_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str, list[dict]]:
+    """The stock wrapper over the 13 video tasks and FR2, with a recorder around its real processor."""
     tmp = tmp_path_factory.mktemp("qwen2_vl_run")
-    out = tmp / "out"
-    proc = run_lmms_eval(
-        ["--model", "qwen2_vl", "--model_args", f"pretrained={tiny_qwen2_vl},device=cpu,device_map=cpu"]
-        + ["--tasks", ",".join(VIDEO_LEAVES), "--gen_kwargs", "max_new_tokens=6"]
-        + ["--output_path", str(out), "--log_samples"],
-        cli_env(tmp, small_root),
-        tmp,
+    out, record = tmp / "out", tmp / "record.jsonl"
+    args = ["--model", "qwen2_vl", "--model_args", f"pretrained={tiny_qwen2_vl},device=cpu,device_map=cpu"]
+    args += ["--tasks", ",".join([*VIDEO_LEAVES, "humansense_fr2"]), "--gen_kwargs", "max_new_tokens=6"]
+    args += ["--output_path", str(out), "--log_samples"]
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).parent / "wrapper_recorder.py"), "Qwen2VLProcessor", "--", *args],
+        env=cli_env(tmp, small_root, **{RECORD_ENV: str(record)}),
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out, proc.stdout + proc.stderr
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Error during evaluation" not in log, log[-3000:]
+    return out, log, [json.loads(line) for line in record.read_text().splitlines()]
 
 
 def test_omni_adapter_answers_every_task_with_the_official_inputs(omni_run: Path) -> None:
@@ -118,21 +130,35 @@ def test_omni_run_reports_every_group(omni_run: Path) -> None:
         assert isinstance(res[name]["acc,none"], float)
 
 
-def test_stock_qwen2_vl_generates_on_every_video_task(qwen2_vl_run: tuple[Path, str]) -> None:
-    out, _ = qwen2_vl_run
+def test_stock_qwen2_vl_generates_on_every_video_task(qwen2_vl_run: tuple[Path, str, list[dict]]) -> None:
+    out, _, _ = qwen2_vl_run
     for leaf in VIDEO_LEAVES:
         (row,) = logged_samples(out, leaf)
         assert _response(row).strip(), f"{leaf}: no generated text"
 
 
+def test_qwen2_vl_gets_frames_and_never_the_sound(qwen2_vl_run: tuple[Path, str, list[dict]]) -> None:
+    """What reaches the real processor (docs/wrappers.md): 4 frames of each 2 s clip, never audio;
+    FR2 reaches it as text alone."""
+    out, _, calls = qwen2_vl_run
+    assert len(calls) == len(VIDEO_LEAVES) + 1 and not any(c["audio"] for c in calls)
+    videos = [c["videos"] for c in calls if c["videos"]]
+    assert len(videos) == len(VIDEO_LEAVES)
+    assert all(len(v) == 1 and v[0][0] == 4 for v in videos)  # a 2 s clip: 2 fps, at least 4 frames
+    (text_only,) = [c for c in calls if not c["videos"]]
+    assert text_only["images"] == 0
+    (row,) = logged_samples(out, "humansense_fr2")
+    assert row["acc"]["outcome"] == "answered"
+
+
 def test_a_wrapper_that_drops_audio_is_named_once_with_the_command_that_keeps_it(
-    qwen2_vl_run: tuple[Path, str],
+    qwen2_vl_run: tuple[Path, str, list[dict]],
 ) -> None:
-    _, log = qwen2_vl_run
-    speech = [t.code for t in TASKS if t.has_video and t.uses_audio]
+    _, log, _ = qwen2_vl_run
+    speech = [t.code for t in TASKS if t.uses_audio and t.code != "PC"]  # the run's audio tasks, FR2 included
     assert log.count("passes no audio to its model") == len(speech)  # once per audio task of the run
     assert all(f"HumanSense task {code}: lmms-eval's `qwen2_vl` wrapper" in log for code in speech)
-    assert wrappers.KEEP_AUDIO_COMMAND in log
+    assert wrappers.KEEP_AUDIO_COMMAND in log and "--model humansense_omni" in wrappers.KEEP_AUDIO_COMMAND
     # said while the requests are built, before the model answers: not inside a progress line
     assert log.index("passes no audio") < log.index("Model Responding")
 
@@ -239,19 +265,19 @@ def default_docs(generated_root: Path, monkeypatch: pytest.MonkeyPatch) -> dict[
     }
 
 
-def test_track_playing_wrappers_get_a_silent_copy_for_video_only_tasks(default_docs: dict[str, dict]) -> None:
-    omni = {"run_model": "qwen2_5_omni"}
-    for code in ("AR", "LD"):
-        doc = default_docs[code]
-        (visual,) = hooks.doc_to_visual(doc, omni)
-        assert visual != doc["media"] and visual.endswith(".mp4")
-        silent, original = probe_video(visual), probe_video(doc["media"])
-        assert not silent.has_audio and silent.frames == original.frames
-        assert hooks.doc_to_messages(doc, omni)[0]["content"][0]["url"] == visual
-    tr = default_docs["TR"]
-    assert hooks.doc_to_visual(tr, omni) == [tr["media"]]  # the 5 speech tasks keep their track
-    # a vision-only wrapper: no copy is made
-    assert hooks.doc_to_visual(default_docs["AR"], {"run_model": "qwen2_vl"}) == [default_docs["AR"]["media"]]
+def test_every_wrapper_gets_a_silent_copy_for_video_only_tasks(default_docs: dict[str, dict]) -> None:
+    """One rule whatever the wrapper (hooks.question_media): the name changes nothing."""
+    for model in ("qwen2_5_omni", "qwen2_vl", None):
+        kwargs = {"run_model": model}
+        for code in ("AR", "LD"):
+            doc = default_docs[code]
+            (visual,) = hooks.doc_to_visual(doc, kwargs)
+            assert visual != doc["media"] and visual.endswith(".mp4")
+            silent, original = probe_video(visual), probe_video(doc["media"])
+            assert not silent.has_audio and silent.frames == original.frames
+            assert hooks.doc_to_messages(doc, kwargs)[0]["content"][0]["url"] == visual
+        tr = default_docs["TR"]
+        assert hooks.doc_to_visual(tr, kwargs) == [tr["media"]]  # simple: the speech tasks keep their track
 
 
 # --- decoding=official: the checkpoint's thinker generation config ----------------------------------------

@@ -41,6 +41,9 @@ class TaskResult:
     #: standard errors of ``acc`` and ``acc_official`` (clip-clustered); ``None`` when not known
     acc_se: float | None = None
     acc_official_se: float | None = None
+    #: counted non-answers (``lmms_humansense.outcomes``); ``None`` in files that predate them
+    empty: int | None = None
+    not_answered: int | None = None
 
     def metric(self, name: str) -> float | None:
         return getattr(self, name)
@@ -176,7 +179,7 @@ def _frames(model: str, args: Mapping[str, str]) -> str:
 
 
 def _audio(model: str, variant: Variant) -> str:
-    from lmms_humansense.wrappers import AUDIO_DROPPERS
+    from lmms_humansense.wrappers import AUDIO_DROPPERS, SOUND_NOTES
 
     if not variant.media:
         return "off: no frames and no sound, the question and options only (blind variant)"
@@ -184,6 +187,8 @@ def _audio(model: str, variant: Variant) -> str:
         return "off: every sound withheld (noaudio variant)"
     if model in AUDIO_DROPPERS:
         return f"given, but dropped by the `{model}` wrapper: audio tasks answered from frames or text"
+    if model in SOUND_NOTES:
+        return f"given; what `{model}` does with it depends on its mode (docs/wrappers.md)"
     if model == "dummy":
         return "not read (dummy model)"
     return "the protocol's: the video's sound for TR FR1 RR1 RR2 ES, audio files for FR2 PC"
@@ -257,6 +262,8 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
                 _count(path, f"n-samples of {leaf}", n),
                 # files written before the `_se` metrics carry the same figure as `_stderr_clustered`
                 *(_number(res.get(f"{m}_se,none", res.get(f"{m}_stderr_clustered,none"))) for m in SE_OF),
+                empty=_count(path, f"empty answers of {leaf}", res.get("empty,none")),
+                not_answered=_count(path, f"not-answered questions of {leaf}", res.get("not_answered,none")),
             )
         reported: dict[str, float | None] = {}
         top = results.get(variant.prefix)

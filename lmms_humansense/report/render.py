@@ -60,8 +60,27 @@ def _paper_row(row: PaperRow) -> dict[str, Any]:
     }
 
 
-def _warnings(run: Run) -> list[str]:
+def _non_answers(run: Run) -> list[str]:
+    """Tasks whose answers are mostly empty or never came: their accuracy measures the wrapper,
+    so the report says it before anything else (see :mod:`lmms_humansense.outcomes`)."""
+    from lmms_humansense.outcomes import MOSTLY
+
     out = []
+    for code, t in run.tasks.items():
+        empty, failed = t.empty or 0, t.not_answered or 0
+        if t.n and (empty + failed) / t.n > MOSTLY:
+            out.append(f"{code}: {empty} empty and {failed} not answered of {t.n}")
+    if not out:
+        return []
+    return [
+        f"`{run.model}` gave no real answer to most questions of {len(out)} task(s) ({'; '.join(out)}): "
+        "these numbers measure the wrapper, not the model; its log says why (chat wrappers answer '' when the "
+        "model call raises; `[LMMS_EVAL_REQUEST_FAILED` is a refused request). See docs/wrappers.md."
+    ]
+
+
+def _warnings(run: Run) -> list[str]:
+    out = _non_answers(run)
     if run.missing:
         out.append(
             f"{len(run.missing)} task(s) of the variant have no result: {', '.join(run.missing)} "
@@ -146,6 +165,8 @@ def _run_entry(index: int, run: Run, metric: str, reference: PaperRow | None) ->
         "summary": summary,
         "reported_by_lmms_eval": dict(run.reported),
         "warnings": _warnings(run),
+        "non_answers": _non_answers(run),
+        "counts": {c: {"empty": t.empty, "not_answered": t.not_answered} for c, t in run.tasks.items()},
         "comparable_with_paper": run.limit is None and questions >= sum(BY_CODE[c].expected for c in run.tasks),
     }
 
@@ -474,6 +495,10 @@ HOW_TO_READ = (
 def to_markdown(report: Mapping[str, Any], images: Sequence[tuple[str, str]] = ()) -> str:
     """The report as Markdown; ``images`` are (file name, alt text) pairs shown at the top."""
     lines = _intro(report, images)
+    voided = [(run["id"], w) for run in report["runs"] for w in run.get("non_answers", [])]
+    if voided:  # right under the title: no number below means anything for these tasks
+        block = ["## ⚠ Runs that did not answer", "", *(f"- **{rid}**: {w}" for rid, w in voided), ""]
+        lines = lines[:2] + block + lines[2:]
     lines += _runs_section(report)
     lines += _overview_section(report)
     lines += _tasks_section(report)

@@ -1,0 +1,133 @@
+"""Recorders for what lmms-eval's wrappers hand on: a processor call, or a request on the wire.
+
+Test scaffolding only.  Nothing here replaces the code it watches: the processor recorder wraps the
+real ``__call__`` (which still runs), and the HTTP stand-in is an OpenAI-compatible chat endpoint of
+the tests' own, used where the real client would need the OpenAI API (a recording stand-in, said as
+such in docs/wrappers.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+#: The content part types the OpenAI Chat Completions API defines for a user message (its API
+#: reference; read, not run): anything else is refused with HTTP 400 by the stand-in, as the API does.
+OPENAI_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file"})
+RECORD_ENV = "HUMANSENSE_TEST_RECORD"
+
+
+def _shape(value: Any) -> list[int] | None:
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return [int(s) for s in shape]
+    if isinstance(value, list) and value and hasattr(value[0], "size") and not hasattr(value[0], "shape"):
+        return [len(value), *value[0].size[::-1]]  # a list of PIL frames: (n, h, w)
+    return None
+
+
+def _processor_call(original: Any) -> Any:
+    def recorded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        videos = kwargs.get("videos") or []
+        entry = {
+            "processor": type(self).__name__,
+            "videos": [_shape(v) for v in (videos if isinstance(videos, (list, tuple)) else [videos])],
+            "images": len(kwargs.get("images") or []),
+            "audio": any(kwargs.get(k) is not None for k in ("audio", "audios")),
+        }
+        with open(os.environ[RECORD_ENV], "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry) + "\n")
+        return original(self, *args, **kwargs)
+
+    return recorded
+
+
+def install_processor_recorder(class_name: str) -> None:
+    """Wrap ``transformers.<class_name>.__call__`` so each call appends what it got to $HUMANSENSE_TEST_RECORD."""
+    import transformers
+
+    cls = getattr(transformers, class_name)
+    cls.__call__ = _processor_call(cls.__call__)
+
+
+def main() -> int:
+    """``python wrapper_recorder.py PROCESSOR_CLASS -- LMMS_EVAL_ARGS...``: the lmms-eval CLI with a recorder."""
+    class_name, rest = sys.argv[1], sys.argv[3:]
+    install_processor_recorder(class_name)
+    from lmms_eval.cli.dispatch import main as lmms_eval_main
+
+    sys.argv = ["lmms-eval", *rest]
+    return int(lmms_eval_main() or 0)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _RecordingServer
+
+    def log_message(self, *args: Any) -> None:  # keep the test output quiet
+        return
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server name
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        self.server.requests.append({"path": self.path, "body": body})
+        parts = [p for m in body.get("messages", []) if isinstance(m.get("content"), list) for p in m["content"]]
+        unknown = sorted({str(p.get("type")) for p in parts} - OPENAI_PART_TYPES)
+        empty = self.path.startswith("/empty/")
+        if unknown and not empty:
+            self._send(
+                400, {"error": {"message": f"Invalid content part type(s): {unknown}", "type": "invalid_request_error"}}
+            )
+            return
+        text = "" if empty else "A"
+        self._send(
+            200,
+            {
+                "id": "chatcmpl-test",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body.get("model", "stand-in"),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            },
+        )
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _RecordingServer(ThreadingHTTPServer):
+    requests: list[dict[str, Any]]
+
+
+@contextmanager
+def openai_stand_in() -> Iterator[_RecordingServer]:
+    """An OpenAI-compatible chat endpoint on 127.0.0.1 (a free port) that records every request body.
+
+    ``/v1``: answers "A", refusing (HTTP 400) a message with a part type the OpenAI API does not
+    define; ``/empty/v1``: accepts every request and answers an empty string, as a served model
+    that produced nothing.
+    """
+    server = _RecordingServer(("127.0.0.1", 0), _Handler)
+    server.requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
