@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import bin_path, cli_env, logged_samples, run_lmms_eval
+from conftest import bin_path, cli_env, logged_samples, run_lmms_eval, run_results
 from fixture_data import make_root
 from tiny_models import build_tiny_omni_thinker
 
@@ -241,7 +241,15 @@ def faulty_run(server: Any, tagged_root: Path, tmp_path_factory: pytest.TempPath
     wall = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr[-4000:]
     samples = {t.code: logged_samples(tmp / "out", t.leaf) for t in TASKS}
-    return {"proxy": proxy, "samples": samples, "stderr": proc.stderr, "wall": wall, "server": server}
+    results = run_results(tmp / "out")["results"]
+    return {
+        "proxy": proxy,
+        "samples": samples,
+        "results": results,
+        "stderr": proc.stderr,
+        "wall": wall,
+        "server": server,
+    }
 
 
 def _fed(run: dict[str, Any], code: str) -> dict[str, Any]:
@@ -344,6 +352,14 @@ def test_permanent_failures_are_the_counted_outcome_within_the_bound(faulty_run:
     assert ac["outcome"] == "request_failed" and ac["attempts"] == 1 and "audio=none" in ac["error"]
     assert _answer(faulty_run, "AC").startswith("[LMMS_EVAL_REQUEST_FAILED after 0 retries] HTTP 400")
     assert "3 of 15 requests failed after retries" in faulty_run["stderr"]
+    # scored as the counted outcome: out of every denominator, counted per task, named at the run's end
+    for code in ("HC", "LD", "AC"):
+        (sample,) = faulty_run["samples"][code]
+        assert sample["acc"]["outcome"] == "request_failed"
+        task = faulty_run["results"][BY_CODE[code].leaf]
+        assert task["not_answered,none"] == 1 and task["acc,none"] is None, task
+        assert f"HumanSense task {code}" in faulty_run["stderr"]
+    assert faulty_run["results"]["humansense_ar"]["not_answered,none"] == 0
     assert faulty_run["wall"] < 240  # a generous bound against hangs
 
 
