@@ -26,7 +26,17 @@ from lmms_humansense.media import (
     silent_video,
 )
 from lmms_humansense.prompts import apply_variant, build_prompt
-from lmms_humansense.scoring import SE_METRICS, clustered_se, macro_mean, macro_se, mean_score, score_answer, se_item
+from lmms_humansense.scoring import (
+    SE_METRICS,
+    clustered_se,
+    count_clips,
+    join_provenance,
+    macro_mean,
+    macro_se,
+    mean_score,
+    score_answer,
+    se_item,
+)
 from lmms_humansense.wrappers import AUDIO_DROPPERS, CHAT_FILE_UPLOADERS, KEEP_AUDIO_COMMAND, TRACK_PLAYERS
 
 log = logging.getLogger("lmms_humansense")
@@ -38,6 +48,8 @@ __all__ = [
     "doc_to_text",
     "doc_to_visual",
     "clustered_se",
+    "count_clips",
+    "join_provenance",
     "macro_mean",
     "macro_se",
     "mean_score",
@@ -74,6 +86,7 @@ def process_docs(dataset: Any) -> Any:
 
     from lmms_humansense.data.root import resolve_root
     from lmms_humansense.data.schema import load_task_docs
+    from lmms_humansense.provenance import provenance, question_id
 
     spec = dataset[0]
     code, variant_name = spec["task"], spec["variant"]
@@ -92,6 +105,8 @@ def process_docs(dataset: Any) -> Any:
             doc["with_audio"] = bool(variant.audio and task.uses_audio)
             doc["first_of_task"] = i == 0  # where the per-task wrapper warning is said, once per run
             doc["prompt"] = _prompt(doc)  # fail now, naming the record, rather than mid-run
+            doc["qid"] = question_id(doc)  # what the question is; paired comparisons match on it
+            doc["provenance"] = provenance(root)
     except (OSError, ValueError) as exc:  # every loading error of ours is one of these, with its fix
         raise DataLoadStop(exc) from exc
     return datasets.Dataset.from_list(docs)
@@ -298,6 +313,7 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
         "score": robust.score,
         "clip": clip,
         "id": doc["id"],
+        "qid": doc.get("qid"),
         "task": doc["task"],
         "level": doc["level"],
         "variant": doc["variant"],
@@ -318,4 +334,6 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
         else {"clip": clip, "excluded": "audio-only task (the paper's Avg covers the 13 video tasks)"},
     }
     out.update({f"{metric}_se": se_item(out[metric]) for metric in SE_METRICS})
+    out["clips"] = {"clip": clip}
+    out["provenance"] = {"clip": clip, "provenance": doc.get("provenance")}
     return out

@@ -230,3 +230,21 @@ def se_item(item: dict[str, Any]) -> dict[str, Any]:
     if item.get("score") is None:
         return {key: value for key, value in item.items() if key in ("clip", "excluded")}
     return {"value": item["score"], "clip": item.get("clip")}
+
+
+def count_clips(items: Iterable[Any]) -> int | None:
+    """Leaf aggregation of ``clips``: how many clips the task's questions come from.
+
+    The report needs it for honest intervals: a clustered standard error read off a few clips is
+    itself uncertain (degrees of freedom ``clips − 1``), and results.json holds no other count of
+    clips.  ``None`` when no question was logged.
+    """
+    clips = {str(x.get("clip")) for x in items if isinstance(x, dict)}
+    return len(clips) if clips else None
+
+
+def join_provenance(items: Iterable[Any]) -> str | None:
+    """Leaf aggregation of ``provenance``: the package and lmms-eval versions and the annotation
+    digest the task's questions were scored under (normally one; several joined by `` | ``)."""
+    seen = sorted({str(x["provenance"]) for x in items if isinstance(x, dict) and x.get("provenance")})
+    return " | ".join(seen) if seen else None
