@@ -17,7 +17,6 @@ Two scores stand side by side for every item:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +71,21 @@ def official_score(response: str | None, answer_format: AnswerFormat, gold: str)
     raise ValueError(f"unknown answer format {answer_format!r}")
 
 
+def first_answer_tag(response: str) -> str | None:
+    """What ``re.search(r"<answer>(.*?)</answer>", response, re.DOTALL)`` captures, in linear time.
+
+    The lazy regex tries every ``<answer>`` in turn and scans to the end from each one that is
+    never closed: quadratic on a long reply repeating the tag.  Its match is always the first
+    ``<answer>`` and the first ``</answer>`` after it (if that one has none, no later one has), so
+    two ``find`` calls give the same capture.
+    """
+    start = response.find("<answer>")
+    if start < 0:
+        return None
+    end = response.find("</answer>", start + len("<answer>"))
+    return None if end < 0 else response[start + len("<answer>") : end]
+
+
 def _think_single(gold: str, answer: str, gold_option: str) -> float:
     """``score_think.py``'s single-choice rule: a bare letter a-d, "x." prefixed text, or the
     text of the gold option.  (Its letter list stops at d: a bare "e" only scores through the
@@ -116,8 +130,8 @@ def official_think_score(
     index = "abcde".find(gold[:1].lower())
     if 0 <= index < len(options):
         gold_option = options[index]
-    tag = re.search(r"<answer>(.*?)</answer>", response, re.DOTALL)
-    answer = tag.group(1).strip() if tag else response
+    tag = first_answer_tag(response)
+    answer = tag.strip() if tag is not None else response
     if answer_format == "single":
         return _think_single(gold, answer if tag else response[0], gold_option)
     if answer_format == "multi":

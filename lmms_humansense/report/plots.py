@@ -243,6 +243,7 @@ def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
     rotate = n > 4
     partial_seen = False
     intervals_seen = False
+    without_interval: set[str] = set()
     for i, s in enumerate(all_series):
         for j, key in enumerate(keys):
             cell = s.summary.get(key) or {"value": None, "tasks": 0, "of": 0}
@@ -278,6 +279,8 @@ def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
                 ax.errorbar(x, value, yerr=[[value - ci[0]], [ci[1] - value]], fmt="none", ecolor="#333333", capsize=2)
                 top = ci[1]
                 intervals_seen = True
+            elif s.kind == "run":
+                without_interval.add(s.legend)
             text = f"{value:.3f}{s.flags.get(key, '')}"
             ax.text(
                 x,
@@ -308,6 +311,9 @@ def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
     if intervals_seen:
         handles.append(Patch(color="white"))
         labels.append("error bars: the run's 95 % interval (questions clustered by clip); the paper gives none")
+    if without_interval:
+        handles.append(Patch(color="white"))
+        labels.append(f"no error bar: no interval recorded for {', '.join(sorted(without_interval))}")
     fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=10, frameon=False)
     ax.set_title(
         "HumanSense by level, overall (15 tasks) and the paper's Avg (13 video tasks)", fontsize=13, fontweight="bold"
