@@ -271,7 +271,7 @@ _NEGATED = re.compile(r"(?:\bnot|n[’']t|\bnever)\s+(?:\w+\s+)?$", re.IGNORECAS
 # "except B", and before "is incorrect", "is not correct", "would be rude", "can be ruled out".
 _EXCLUDED_BEFORE = re.compile(
     r"(?:\bnot|n[’']t|\bnever|\brules?\s+out|\bruling\s+out|\beliminat\w*|\bexclud\w*|\bexcept|\bother\s+than)"
-    r"\s+(?:[\w’'-]+,?\s+){0,4}$",
+    r"\s+(?:(?!(?:but|rather|instead|so|is|are)\b)[\w’'-]+\s+){0,4}$",
     re.IGNORECASE,
 )
 _EXCLUDED_AFTER = re.compile(
@@ -283,7 +283,13 @@ _EXCLUDED_AFTER = re.compile(
 )
 # Every place _NEGATED or _EXCLUDED_BEFORE could start a match (a superset: no word boundaries asked).
 _NEGATION_WORD = re.compile(r"not|n[’']t|never|rul(?:e|ing)|elimin|exclu|except|other", re.IGNORECASE)
-#: How far before a letter its exclusion may start.
+# Every place an _EXCLUDED_AFTER predicate could be (a superset).
+_PREDICATE_WORD = re.compile(
+    r"not|incorrect|wrong|false|unlikely|implausible|rude|inappropriate|impossible|out|eliminated|excluded|"
+    r"inconsistent|irrelevant",
+    re.IGNORECASE,
+)
+#: How far before a letter its exclusion may start (and after it, its predicate).
 _EXCLUSION_REACH = 45
 
 
@@ -372,16 +378,21 @@ def _tokens(text: str, valid: str) -> list[str]:
     # Where a negation could start: the few letters near one are checked with _NEGATED, the rest
     # need no look back (an answer of thousands of letters is read in one pass).
     negations = [m.start() for m in _NEGATION_WORD.finditer(text)]
+    predicates = [m.start() for m in _PREDICATE_WORD.finditer(text)]
     for m in _TOKEN.finditer(text):
         letter = (m.group("boxed") or m.group("bare")).upper()
         if letter not in valid or (m.group("bare") and _is_word(m.group("bare"), text, m.end())):
             continue
-        start = m.start()
+        start, end = m.start(), m.end()
         near = bisect.bisect_left(negations, start - _EXCLUSION_REACH)
+        # Only from the negation words before the letter (a handful), never from every position.
         if near < len(negations) and negations[near] < start:
-            if _EXCLUDED_BEFORE.search(text[max(0, start - _EXCLUSION_REACH) : start]):
+            if any(
+                _EXCLUDED_BEFORE.match(text, g, start) for g in negations[near : bisect.bisect_left(negations, start)]
+            ):
                 continue
-        if _EXCLUDED_AFTER.match(text, m.end()):
+        after = bisect.bisect_left(predicates, end)
+        if after < len(predicates) and predicates[after] < end + _EXCLUSION_REACH and _EXCLUDED_AFTER.match(text, end):
             continue
         found.append(letter)
     return found
@@ -399,6 +410,7 @@ _VERDICT = re.compile(
     r"(?P<verdict>yes|no|true|false|correct|incorrect|present|absent|right|wrong)\b",
     re.IGNORECASE,
 )
+_VERDICT_WORD = re.compile(r"\b(?:yes|no|true|false|correct|incorrect|present|absent|right|wrong)\b", re.IGNORECASE)
 _POSITIVE = frozenset({"yes", "true", "correct", "present", "right"})
 
 
@@ -418,7 +430,7 @@ def _whole_answer_shapes(text: str, valid: str) -> tuple[Outcome, list[str]] | N
     if _SLASHED.fullmatch(text):
         letters = [c.upper() for c in text if c.isalpha()]
         return ("ok", letters) if all(c in valid for c in letters) else ("invalid", [])
-    verdicts = list(_VERDICT.finditer(text))
+    verdicts = list(_VERDICT.finditer(text)) if len(_VERDICT_WORD.findall(text, 0, 4096)) >= 2 else []
     if len(verdicts) >= 2 and len({v["letter"] for v in verdicts}) == len(verdicts):
         chosen = [v["letter"] for v in verdicts if v["verdict"].lower() in _POSITIVE]
         if any(v["letter"] not in valid for v in verdicts):
@@ -594,8 +606,19 @@ _HEADLINE = re.compile(
 )
 
 
-def _before(text: str, m: re.Match[str], pattern: re.Pattern[str]) -> bool:
-    return bool(pattern.search(text, max(0, m.start() - 30), m.start()))
+# Where a bound, a minus or a "not" could start (a superset), so that each number looks back only
+# from those few places and an answer of thousands of numbers stays linear.
+_GUARD = re.compile(r"not|rather|instead|nor|at|more|fewer|less|over|under|up|no|[<>≥≤]|minus|[-−–]", re.IGNORECASE)
+
+
+_HEADLINE_WORD = re.compile(r"people|persons|individuals|humans|figures|in\s+total|in\s+all|altogether", re.IGNORECASE)
+
+
+def _before(text: str, m: re.Match[str], pattern: re.Pattern[str], guards: Sequence[int]) -> bool:
+    """Whether ``pattern`` ends right before the number, started from a guard in the 30 characters before."""
+    low = bisect.bisect_left(guards, m.start() - 30)
+    high = bisect.bisect_left(guards, m.start())
+    return any(pattern.match(text, g, m.start()) for g in guards[low:high])
 
 
 def parse_number(response: str) -> Parsed:
@@ -609,15 +632,19 @@ def parse_number(response: str) -> Parsed:
     if not text:
         return Parsed("empty")
     numbers = [m for m in _NUMBER.finditer(text) if not _is_pronoun_one(text, m)]
-    if any(_before(text, m, _MINUS) and m.group("digits") for m in numbers):
+    guards = [g.start() for g in _GUARD.finditer(text)]
+    if guards and any(m.group("digits") and _before(text, m, _MINUS, guards) for m in numbers):
         return Parsed("invalid")
-    numbers = [m for m in numbers if not _before(text, m, _NOT_NUMBER) and not _PART_OF.match(text, m.end())]
+    if guards:
+        numbers = [m for m in numbers if not _before(text, m, _NOT_NUMBER, guards)]
+    if " of " in text:
+        numbers = [m for m in numbers if not _PART_OF.match(text, m.end())]
     keywords = [k.start() for k in _NUMBER_KEYWORD.finditer(text)]
     declared = [m for m in numbers if _is_declared_number(text, m, keywords)]
-    headline = [m for m in numbers if _HEADLINE.match(text, m.end())]
+    headline = [m for m in numbers if _HEADLINE.match(text, m.end())] if _HEADLINE_WORD.search(text) else []
     if headline:
         declared = headline[:1]
-    if any(_before(text, m, _BOUND) for m in (declared[-1:] if declared else numbers)):
+    if guards and any(_before(text, m, _BOUND, guards) for m in (declared[-1:] if declared else numbers)):
         return Parsed("ambiguous")
     if declared:
         if _NUMBER_HEDGE.match(text, declared[-1].end()):
