@@ -209,4 +209,4 @@ def test_report_intervals_of_a_real_run_never_have_width_0(random_runs: tuple[Pa
     assert settings["lmms-eval"] == version("lmms-eval") and settings["lmms-humansense"] == version("lmms-humansense")
     assert settings["annotations"].startswith("sha256:") and settings["timezone"] == "Asia/Singapore (UTC+08:00)"
     md = to_markdown(report)
-    assert f"lmms-eval {version('lmms-eval')}" in md and "UTC+08:00" in md
+    assert f"lmms-eval `{version('lmms-eval')}`" in md and "UTC+08:00" in md

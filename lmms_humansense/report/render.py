@@ -314,9 +314,9 @@ def _runs_section(report: Mapping[str, Any]) -> list[str]:
     lines += ["", "Provenance:", ""]
     for run in runs:
         s = run["settings"]
-        parts = [f"{name} {s[name]}" for name in ("lmms-humansense", "lmms-eval", "annotations") if s.get(name)]
+        parts = [f"{name} `{s[name]}`" for name in ("lmms-humansense", "lmms-eval", "annotations") if s.get(name)]
         if s.get("provenance"):
-            parts.append(f"several: {s['provenance']}")
+            parts.append(f"several: `{s['provenance']}`")
         if s.get("git checkout"):
             parts.append(f"run from a git checkout at `{s['git checkout']}`")
         lines.append(f"- {run['id']}: " + ("; ".join(parts) or "not recorded (a file written before provenance was)"))
