@@ -15,7 +15,7 @@ drawn ``--replicates`` times and run through the very functions the report uses
 
 The figure's own error is ``sqrt(c (1 - c) / R)``: 0.49 points at c = 95 % with R = 2,000.
 
-Run: ``python benchmarks/coverage.py [--replicates 2000]``
+Run: ``python benchmarks/coverage.py [--replicates 2000] [--parts tasks,macro,paired]``
 """
 
 from __future__ import annotations
@@ -149,14 +149,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=20261201)
+    parser.add_argument(
+        "--parts", default="tasks,macro,paired", help="comma-separated: tasks, macro, paired (default: all)"
+    )
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     rng = np.random.default_rng(args.seed)
     reps = args.replicates
     start = time.process_time()
     error = 100 * np.sqrt(0.95 * 0.05 / reps)
     print(f"replicates {reps:,}; a coverage figure's own standard error at 95 %: {error:.2f} points (z {Z95:.2f})")
 
-    tasks = task_coverage(reps, rng)
+    if "tasks" in parts:
+        _print_tasks(task_coverage(reps, rng))
+    if "macro" in parts:
+        _print_macro(macro_coverage(reps, rng))
+    if "paired" in parts:
+        _print_paired(*paired_coverage(reps, rng))
+    print(f"\nCPU time {time.process_time() - start:.0f} s")
+
+
+def _print_tasks(tasks: dict) -> None:
     print("\nTasks: coverage, the lowest over the three clusterings (% ; width-0 intervals: none unless said)")
     print("accuracy " + " ".join(f"{n:>6}" for n in SIZES))
     for p in ACCURACIES:
@@ -165,13 +178,15 @@ def main() -> None:
     zero = max(v[1] for v in tasks.values())
     print(f"lowest task coverage {100 * min(v[0] for v in tasks.values()):.1f} %; largest share of width 0: {zero:.3f}")
 
-    macro = macro_coverage(reps, rng)
+
+def _print_macro(macro: dict) -> None:
     print("\nLevels, overall, paper Avg: the lowest coverage over profiles, sizes and clusterings (%)")
     for key in SUMMARY_KEYS:
         worst = min((v, k) for k, v in macro.items() if k[3] == key)
         print(f"{key:>10}: {100 * worst[0]:.1f}  (at {worst[1][0]}, {worst[1][1]} questions per task)")
 
-    paired_tasks, paired_rows = paired_coverage(reps, rng)
+
+def _print_paired(paired_tasks: dict, paired_rows: dict) -> None:
     print(f"\nPaired B − A, tasks: lowest coverage {100 * min(paired_tasks.values()):.1f} %", end="")
     print(f" over {len(paired_tasks)} configurations with an interval (the lowest over accuracies and clusterings)")
     print("size      " + " ".join(f"{n:>6}" for n in SIZES))
@@ -186,7 +201,6 @@ def main() -> None:
     print(
         f"two seeds of one chance model: intervals containing 0, mean over tasks and levels {100 * np.mean(chance):.1f} %"
     )
-    print(f"\nCPU time {time.process_time() - start:.0f} s")
 
 
 if __name__ == "__main__":
