@@ -462,10 +462,11 @@ _SENTENCE_END = re.compile(r"[.!?\n]\s*")
 
 def _final_letters(text: str, echoes: dict[str, re.Pattern[str]]) -> _Group | None:
     """A closing sentence of letters only after prose: "B would be rude. A.", "C? No. A."."""
-    starts = [m.end() for m in _SENTENCE_END.finditer(text) if m.end() < len(text)]
-    if not starts:
+    body = text.rstrip(" \t.!?\n")
+    cut = max(body.rfind(c) for c in ".!?\n")  # where the last sentence starts (one pass in C)
+    if cut < 0:
         return None
-    last = starts[-1]
+    last = _SENTENCE_END.match(text, cut).end()
     group = _letters_only(text, _read_group(text, last, echoes))
     before = text[:last]
     if group is None or not re.search(r"[A-Za-z]{2,}", before):
