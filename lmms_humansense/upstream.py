@@ -39,6 +39,7 @@ RUNTIME_MODULES: dict[str, str] = {
     "answers.py": "answers.py",
     "prompts.py": "prompts.py",
     "scoring.py": "scoring.py",
+    "provenance.py": "provenance.py",
     "wrappers.py": "wrappers.py",
     "files.py": "files.py",
     "media.py": "media.py",
