@@ -3,11 +3,11 @@
 Two synthetic runs over the paper's 3,882 questions (its per-task counts), 1 to 6 questions per
 clip (3.5 on average, as HumanSense asks several questions about one clip), scores 0/1 drawn with a
 per-clip difficulty shared by both runs (so the pairing matters), B a few points better than A.
-Timed: :func:`lmms_humansense.report.paired.compare` (matching by task and doc id, per-clip tables,
-the paired cluster bootstrap with the default replicates, every task and summary row), as CPU time
-(other processes on a shared machine do not count), the median of ``--repeat`` calls.
+Timed: :func:`lmms_humansense.report.paired.compare` (matching, clustered standard errors and the
+MOVER interval of every task and summary row; the file keeps its old name), as CPU time (other
+processes on a shared machine do not count), the median of ``--repeat`` calls.
 
-Run: ``python benchmarks/bootstrap.py [--repeat 5] [--replicates 2000]``
+Run: ``python benchmarks/bootstrap.py [--repeat 5]``
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import numpy as np
 
 from lmms_humansense.catalog import TASKS
 from lmms_humansense.report.paired import Samples, compare
-from lmms_humansense.report.stats import REPLICATES
 
 
 def synthetic_runs(seed: int = 0) -> tuple[Samples, Samples]:
@@ -47,25 +46,24 @@ def synthetic_runs(seed: int = 0) -> tuple[Samples, Samples]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--replicates", type=int, default=REPLICATES)
     args = parser.parse_args()
     a, b = synthetic_runs()
     clips = len({clip for clip, _ in a.scores.values()})
     times = []
     for _ in range(args.repeat):
         start = time.process_time()
-        paired = compare(a, b, replicates=args.replicates)
+        paired = compare(a, b)
         times.append(time.process_time() - start)
     overall = paired["summary"]["overall"]
     print(f"Python {platform.python_version()} on {platform.machine()}, {sys.platform}")
-    print(f"{len(a.scores):,} questions over {clips:,} clips, {args.replicates:,} replicates, two runs")
+    print(f"{len(a.scores):,} questions over {clips:,} clips, two runs")
     print(
         f"compare(): median {statistics.median(times):.3f} s CPU (min {min(times):.3f}, max {max(times):.3f}) "
         f"over {args.repeat} calls"
     )
     print(
         f"overall B - A = {overall['diff']:+.4f}, 95 % interval [{overall['ci'][0]:+.4f}, {overall['ci'][1]:+.4f}], "
-        f"B > A in {overall['share_b_better']:.1%} of replicates"
+        f"{overall['verdict']}"
     )
     return 0
 

@@ -2,7 +2,8 @@
 
 A linear parser takes about 4x the time for 4x the text.  Each shape repeats a fragment that makes
 one of the parser's steps work hard (letter runs with separators, declarations, number words,
-unclosed tags, label lines) up to 1, 4, 16 and 64 KB, for every answer format; the figure is the
+unclosed tags, label lines) up to 1, 4, 16 and 64 KB, for every answer format, and the official
+think rule (``score --think``) on a repeated unclosed ``<answer>`` up to 128 KB; the figure is the
 median CPU time of ``--repeat`` calls (CPU time, so other processes on a shared machine do not
 count).
 
@@ -18,6 +19,7 @@ import sys
 import time
 
 from lmms_humansense.answers import parse
+from lmms_humansense.scoring import official_think_score
 
 OPTIONS = ["A. happy", "B. sad", "C. angry", "D. calm"]
 SHAPES = {
@@ -56,6 +58,16 @@ def main() -> None:
             text = fragment * (kb * 1024 // len(fragment))
             row.append(max(cpu_ms(text, f, args.repeat) for f in FORMATS))  # the slowest format
         print(f"| {name} | " + " | ".join(f"{ms:.1f}" for ms in row) + f" | {row[-1] / max(row[-2], 1e-9):.1f}x |")
+    print("\n`score --think` (score_think.py's rule), a repeated unclosed `<answer>`, CPU ms:")
+    for kb in (16, 64, 128):
+        text = "<answer>" * (kb * 1024 // len("<answer>"))
+        times = []
+        for _ in range(args.repeat):
+            start = time.process_time()
+            for f in FORMATS:
+                official_think_score(text, f, OPTIONS, "A")
+            times.append(time.process_time() - start)
+        print(f"| {kb} KB | {statistics.median(times) * 1000:.1f} |")
     short = max(cpu_ms("B", f, 200) for f in FORMATS)
     print(f"\na one-letter answer: {short * 1000:.0f} µs", file=sys.stdout)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import bisect
 import re
 import string
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -99,8 +100,10 @@ def focus(response: str) -> str:
 
 
 def _clean(response: str) -> str:
-    """The focused answer without markdown emphasis, quotes and ``\\boxed{}``."""
-    return _BOXED.sub(r" \1 ", focus(response)).translate(_MARKUP).strip()
+    """The focused answer without markdown emphasis, quotes and ``\\boxed{}``; full-width letters,
+    digits and punctuation (``Ｂ``, ``Ａ，Ｃ``, ``３``) read as their ASCII forms."""
+    text = unicodedata.normalize("NFKC", focus(response))
+    return _BOXED.sub(r" \1 ", text).translate(_MARKUP).strip()
 
 
 # --- Options ------------------------------------------------------------------------------------
@@ -157,7 +160,11 @@ _ITEM = re.compile(
     r"|(?P<bare>[A-Za-z])(?![A-Za-z0-9/\-]|\.[A-Za-z]))",
     re.IGNORECASE,
 )
-_SEPARATOR = re.compile(r"\s*(?P<sep>,|;|&|\+|、|\band\b|\bor\b)?\s*", re.IGNORECASE)
+_SEPARATOR = re.compile(
+    r"\s*(?P<sep>[,;]\s*(?:and|or)\b|,|;|&|\+|、|\band\b|\bor\b)?\s*"
+    r"(?P<hedge>(?:possibly|maybe|perhaps|probably)\b\s*(?:also\s+)?)?",
+    re.IGNORECASE,
+)
 _NEXT_WORD = re.compile(r"\s+([a-z][a-z'’]+)")
 # Words that may follow a letter without making it an article: "the answer is A because ...".
 _CONNECTORS = frozenset({"and", "or", "as", "because", "since", "is", "was", "seems", "which", "given", "due"})
@@ -207,7 +214,8 @@ def _read_group(text: str, pos: int, echoes: dict[str, re.Pattern[str]]) -> _Gro
         if echo and (m := echo.match(text, end)):
             end = m.end()
         sep = _SEPARATOR.match(text, end)
-        or_pending = (sep["sep"] or "").lower() == "or"
+        # "B or C", "C, or possibly D", "A and maybe C": a hedge between letters, not an answer
+        or_pending = (sep["sep"] or "").lower().endswith("or") or bool(sep["hedge"])
         pos = sep.end()
     return _Group(letters, hedged, boxed, end)
 
@@ -223,9 +231,11 @@ def _letters_only(text: str, group: _Group) -> _Group | None:
 _VERB = r"(?:is|are|was|would\s+be|will\s+be|should\s+be|must\s+be)"
 # The words that open a declaration; the letters follow.  "option C" alone is only a mention.
 _LEAD_IN = re.compile(
-    rf"""(?=\b[abcfglopsrw]|答)  # cheap first test: most places start no lead-in
+    rf"""(?=\b[abcfglopsrtw]|答)  # cheap first test: most places start no lead-in
     (?:
         \b(?:final\s+)?answers?\b(?:\s+{_VERB})?
+      | \bwhich\s+(?:is|would\s+be|makes\s+it)\s+(?:(?:option|choice)\s+)?
+      | \b(?:that|this)\s+leaves\s+(?:(?:us\s+with|only|just)\s+)?(?:(?:option|choice)\s+)?
       | 答案(?:是|为)?
       | \b(?:option|choice|letter|selection|pick)\s*(?:{_VERB}\b|[:：])
       | \b(?:correct|right|best|likely|appropriate|accurate|plausible|suitable|selected|chosen)\b
@@ -250,11 +260,37 @@ _POST_TAIL = re.compile(
     re.IGNORECASE,
 )
 # A conclusion: "Therefore, C." -- only when nothing but punctuation follows the letters.
-_CONCLUSION = re.compile(r"\b(?:therefore|thus|hence|so)\b\s*[,:]?\s*", re.IGNORECASE)
+_CONCLUSION = re.compile(
+    r"\b(?:therefore|thus|hence|so)\b\s*[,:]?\s*"
+    r"(?:[^.;!?\n]{0,60}?\b(?:is|are|must\s+be|would\s+be|has\s+to\s+be)\s+(?:(?:option|choice)\s+)?)?",
+    re.IGNORECASE,
+)
 _CONCLUSION_END = re.compile(r"\s*(?:[.!;,\n]|$)")
 _NEGATED = re.compile(r"(?:\bnot|n[’']t|\bnever)\s+(?:\w+\s+)?$", re.IGNORECASE)
-# Every place _NEGATED could start a match (a superset: no word boundaries asked).
-_NEGATION_WORD = re.compile(r"not|n[’']t|never", re.IGNORECASE)
+# A letter standing alone is excluded, not chosen, after "not a red dress (D)", "rules out A and C",
+# "except B", and before "is incorrect", "is not correct", "would be rude", "can be ruled out".
+_EXCLUDED_BEFORE = re.compile(
+    r"(?:\bnot|n[’']t|\bnever|\brules?\s+out|\bruling\s+out|\beliminat\w*|\bexclud\w*|\bexcept|\bother\s+than)"
+    r"\s+(?:(?!(?:but|rather|instead|so|is|are)\b)[\w’'-]+\s+){0,4}$",
+    re.IGNORECASE,
+)
+_EXCLUDED_AFTER = re.compile(
+    r"\s*(?:[)\]）]\s*)?(?:[a-z]+\s+){0,3}?(?:is|are|was|seems?|looks?|sounds?|would\s+be|can\s+be|could\s+be|must\s+be)\s+"
+    r"(?:(?:also|clearly|definitely|probably|certainly|too|an?)\s+)?"
+    r"(?:not\b|incorrect|wrong|false|unlikely|implausible|rude|inappropriate|impossible|out\b|ruled\s+out|"
+    r"eliminated|excluded|inconsistent|irrelevant)",
+    re.IGNORECASE,
+)
+# Every place _NEGATED or _EXCLUDED_BEFORE could start a match (a superset: no word boundaries asked).
+_NEGATION_WORD = re.compile(r"not|n[’']t|never|rul(?:e|ing)|elimin|exclu|except|other", re.IGNORECASE)
+# Every place an _EXCLUDED_AFTER predicate could be (a superset).
+_PREDICATE_WORD = re.compile(
+    r"not|incorrect|wrong|false|unlikely|implausible|rude|inappropriate|impossible|out|eliminated|excluded|"
+    r"inconsistent|irrelevant",
+    re.IGNORECASE,
+)
+#: How far before a letter its exclusion may start (and after it, its predicate).
+_EXCLUSION_REACH = 45
 
 
 def _last_declaration(text: str, echoes: dict[str, re.Pattern[str]]) -> _Group | None:
@@ -336,23 +372,106 @@ _TOKEN = re.compile(
 
 def _tokens(text: str, valid: str) -> list[str]:
     """Valid letters standing alone anywhere, in reading order: upper-case ones that are not the
-    article, and bracketed ones of either case.  A negated letter ("not C", "I don't think B") is
-    left out: "angry (B), not sad (C)" gives B."""
+    article, and bracketed ones of either case.  A negated or excluded letter ("not C", "I don't
+    think B", "rules out A", "C is incorrect") is left out: "angry (B), not sad (C)" gives B."""
     found = []
     # Where a negation could start: the few letters near one are checked with _NEGATED, the rest
     # need no look back (an answer of thousands of letters is read in one pass).
     negations = [m.start() for m in _NEGATION_WORD.finditer(text)]
+    predicates = [m.start() for m in _PREDICATE_WORD.finditer(text)]
     for m in _TOKEN.finditer(text):
         letter = (m.group("boxed") or m.group("bare")).upper()
         if letter not in valid or (m.group("bare") and _is_word(m.group("bare"), text, m.end())):
             continue
-        start = m.start()
-        near = bisect.bisect_left(negations, start - 25)
+        start, end = m.start(), m.end()
+        near = bisect.bisect_left(negations, start - _EXCLUSION_REACH)
+        # Only from the negation words before the letter (a handful), never from every position.
         if near < len(negations) and negations[near] < start:
-            if _NEGATED.search(text[max(0, start - 25) : start]):
+            if any(
+                _EXCLUDED_BEFORE.match(text, g, start) for g in negations[near : bisect.bisect_left(negations, start)]
+            ):
                 continue
+        after = bisect.bisect_left(predicates, end)
+        if after < len(predicates) and predicates[after] < end + _EXCLUSION_REACH and _EXCLUDED_AFTER.match(text, end):
+            continue
         found.append(letter)
     return found
+
+
+_ALL = r"(?:all|every(?:thing|\s+(?:one|option|choice))?)(?:\s+(?:of\s+)?(?:them|the\s+(?:options|choices|above)|options|choices))?"
+_ALL_OF_THEM = re.compile(rf"\s*{_ALL}\s*(?:are\s+(?:correct|right|true))?\s*[.!]?\s*", re.IGNORECASE)
+_ALL_EXCEPT = re.compile(
+    rf"\s*{_ALL}\s*(?:are\s+(?:correct|right|true)\s*)?,?\s*(?:except(?:\s+for)?|but(?!\s+not)|other\s+than|apart\s+from|besides)\s+",
+    re.IGNORECASE,
+)
+_SLASHED = re.compile(r"\s*[A-Ha-h](?:\s*/\s*[A-Ha-h])+\s*[.!]?\s*")
+_VERDICT = re.compile(
+    r"(?<![A-Za-z0-9])[(\[]?(?P<letter>[A-H])[)\]]?\s*[.:)\-–]?\s*[^\n;/|]{0,40}?[\s:=\-–(]"
+    r"(?P<verdict>yes|no|true|false|correct|incorrect|present|absent|right|wrong)\b",
+    re.IGNORECASE,
+)
+_VERDICT_WORD = re.compile(r"\b(?:yes|no|true|false|correct|incorrect|present|absent|right|wrong)\b", re.IGNORECASE)
+_POSITIVE = frozenset({"yes", "true", "correct", "present", "right"})
+
+
+def _whole_answer_shapes(text: str, valid: str) -> tuple[Outcome, list[str]] | None:
+    """Answers that name letters by what they leave out or by a verdict per option:
+    "All of the above", "All except A and C", "A/B", "A: Yes / B: No / ...",
+    "A) happy - no; B) angry - yes"; ``None`` for any other answer."""
+    if _ALL_OF_THEM.fullmatch(text):
+        return "ok", list(valid)
+    if m := _ALL_EXCEPT.match(text):
+        group = _read_group(text, m.end(), {})
+        if group.letters and re.fullmatch(r"[\s.,;:!]*", text[group.end :]):
+            if any(c not in valid for c in group.letters):
+                return "invalid", []
+            rest = [c for c in valid if c not in group.letters]
+            return ("ok", rest) if rest else ("unparsed", [])
+    if _SLASHED.fullmatch(text):
+        letters = [c.upper() for c in text if c.isalpha()]
+        return ("ok", letters) if all(c in valid for c in letters) else ("invalid", [])
+    verdicts = list(_VERDICT.finditer(text)) if len(_VERDICT_WORD.findall(text, 0, 4096)) >= 2 else []
+    if len(verdicts) >= 2 and len({v["letter"] for v in verdicts}) == len(verdicts):
+        chosen = [v["letter"] for v in verdicts if v["verdict"].lower() in _POSITIVE]
+        if any(v["letter"] not in valid for v in verdicts):
+            return "invalid", []
+        return ("ok", chosen) if chosen else ("unparsed", [])
+    return None
+
+
+# "Wait, no", "actually", "on second thought": what follows replaces what came before.
+_REVISION = re.compile(
+    r"\b(?:wait|actually|correction|on\s+second\s+thought|looking\s+again|scratch\s+that|i\s+mean)\b", re.IGNORECASE
+)
+
+
+def _revision(text: str, group: _Group, valid: str) -> tuple[Outcome, list[str]] | None:
+    """A declaration taken back later ("The answer is B. Wait, no, it is C."): the one valid
+    letter after the revision, ``ambiguous`` for several, ``None`` when nothing is revised."""
+    m = _REVISION.search(text, group.end)
+    if not m:
+        return None
+    after = sorted(set(_tokens(text[m.end() :], valid)))
+    if not after:
+        return None
+    return ("ok", after) if len(after) == 1 else ("ambiguous", [])
+
+
+_SENTENCE_END = re.compile(r"[.!?\n]\s*")
+
+
+def _final_letters(text: str, echoes: dict[str, re.Pattern[str]]) -> _Group | None:
+    """A closing sentence of letters only after prose: "B would be rude. A.", "C? No. A."."""
+    body = text.rstrip(" \t.!?\n")
+    cut = max(body.rfind(c) for c in ".!?\n")  # where the last sentence starts (one pass in C)
+    if cut < 0:
+        return None
+    last = _SENTENCE_END.match(text, cut).end()
+    group = _letters_only(text, _read_group(text, last, echoes))
+    before = text[:last]
+    if group is None or not re.search(r"[A-Za-z]{2,}", before):
+        return None
+    return group
 
 
 def _read_letters(response: str, options: Sequence[str]) -> tuple[Outcome, list[str]]:
@@ -361,10 +480,16 @@ def _read_letters(response: str, options: Sequence[str]) -> tuple[Outcome, list[
     if not text:
         return "empty", []
     valid = option_letters(options)
+    special = _whole_answer_shapes(text, valid)
+    if special is not None:
+        return special
     echoes = _echo_patterns(options, valid)
     first = _read_group(text, 0, echoes)
-    group = _letters_only(text, first) or _last_declaration(text, echoes)
+    group = _letters_only(text, first) or _last_declaration(text, echoes) or _final_letters(text, echoes)
     if group:
+        revised = _revision(text, group, valid)
+        if revised is not None:
+            return revised
         letters, hedged = group.letters, group.hedged
     else:
         letters, hedged = _leading(text, echoes, first) or _by_option_text(text, options, valid), False
@@ -396,7 +521,8 @@ _NUMBER_WORDS = {
     "zero": 0, "none": 0, "no one": 0, "nobody": 0, "one": 1, "two": 2, "three": 3, "four": 4,
     "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
 }  # fmt: skip
-_WORD = r"no\s+one|nobody|none|zero|one|two|three|four|five|six|seven|eight|nine|ten"
+_NOBODY = r"no\s+(?:one|people|persons?|humans?|individuals?|men|women|children|kids|adults)\b"
+_WORD = rf"{_NOBODY}|nobody|none|zero|one|two|three|four|five|six|seven|eight|nine|ten"
 # Not part of a word, a decimal list, a time ("0:05") or a thousands group ("1,000").
 _NUMBER = re.compile(
     rf"(?<![A-Za-z0-9_.,])(?<!\d:)(?:(?P<digits>\d+(?:\.\d+)?)|(?P<word>{_WORD}))(?![A-Za-z0-9_]|[.,:]\d)",
@@ -424,7 +550,8 @@ _PRONOUN_ONE = re.compile(rf"\b(?:{'|'.join(_PRONOUN_WORDS)})\s+$", re.IGNORECAS
 def _number_value(m: re.Match[str]) -> int | None:
     """The whole number a match stands for; ``None`` for a fraction such as 2.5 (3.0 is 3)."""
     if m.group("word"):
-        return _NUMBER_WORDS[re.sub(r"\s+", " ", m.group("word").lower())]
+        word = re.sub(r"\s+", " ", m.group("word").lower())
+        return 0 if word.startswith("no ") else _NUMBER_WORDS[word]
     value = float(m.group("digits"))
     return int(value) if value.is_integer() else None
 
@@ -461,6 +588,40 @@ def _is_declared_number(text: str, m: re.Match[str], keywords: Sequence[int]) ->
     return not _LIST_ITEM.search(text[start : m.start()])
 
 
+# "at least 3", "more than 9": a bound, not a count.
+_BOUND = re.compile(
+    r"(?:\bat\s+(?:least|most)|\b(?:more|fewer|less)\s+than|\bover|\bunder|\bup\s+to|\bno\s+more\s+than|>|<|≥|≤)\s*$",
+    re.IGNORECASE,
+)
+# "-1", "minus 2": a negative number is no count.
+_MINUS = re.compile(r"(?:(?<![A-Za-z0-9])[-−–]|\bminus\s+)$", re.IGNORECASE)
+# "7 people, not 6", "rather than 5": the number ruled out.
+_NOT_NUMBER = re.compile(r"(?:\bnot|\brather\s+than|\binstead\s+of|\bnor)\s+(?:exactly\s+)?$", re.IGNORECASE)
+# "2 of them children", "two of whom": part of a count already given.
+_PART_OF = re.compile(r"\s+of\s+(?:them|whom|those|these)\b", re.IGNORECASE)
+# "There are 4 people: two men and two women", "4 in total: ...": a count followed by its breakdown.
+_HEADLINE = re.compile(
+    r"\s+(?:(?:people|persons|individuals|humans|figures)\b(?:\s+in\s+total|\s+in\s+all|\s+altogether)?"
+    r"|in\s+total|in\s+all|altogether)\s*(?:[:：(—–]|,\s*(?:namely|including)\b)",
+    re.IGNORECASE,
+)
+
+
+# Where a bound, a minus or a "not" could start (a superset), so that each number looks back only
+# from those few places and an answer of thousands of numbers stays linear.
+_GUARD = re.compile(r"not|rather|instead|nor|at|more|fewer|less|over|under|up|no|[<>≥≤]|minus|[-−–]", re.IGNORECASE)
+
+
+_HEADLINE_WORD = re.compile(r"people|persons|individuals|humans|figures|in\s+total|in\s+all|altogether", re.IGNORECASE)
+
+
+def _before(text: str, m: re.Match[str], pattern: re.Pattern[str], guards: Sequence[int]) -> bool:
+    """Whether ``pattern`` ends right before the number, started from a guard in the 30 characters before."""
+    low = bisect.bisect_left(guards, m.start() - 30)
+    high = bisect.bisect_left(guards, m.start())
+    return any(pattern.match(text, g, m.start()) for g in guards[low:high])
+
+
 def parse_number(response: str) -> Parsed:
     """A whole number ("10" is ten, not one).
 
@@ -472,8 +633,20 @@ def parse_number(response: str) -> Parsed:
     if not text:
         return Parsed("empty")
     numbers = [m for m in _NUMBER.finditer(text) if not _is_pronoun_one(text, m)]
+    guards = [g.start() for g in _GUARD.finditer(text)]
+    if guards and any(m.group("digits") and _before(text, m, _MINUS, guards) for m in numbers):
+        return Parsed("invalid")
+    if guards:
+        numbers = [m for m in numbers if not _before(text, m, _NOT_NUMBER, guards)]
+    if " of " in text:
+        numbers = [m for m in numbers if not _PART_OF.match(text, m.end())]
     keywords = [k.start() for k in _NUMBER_KEYWORD.finditer(text)]
     declared = [m for m in numbers if _is_declared_number(text, m, keywords)]
+    headline = [m for m in numbers if _HEADLINE.match(text, m.end())] if _HEADLINE_WORD.search(text) else []
+    if headline:
+        declared = headline[:1]
+    if guards and any(_before(text, m, _BOUND, guards) for m in (declared[-1:] if declared else numbers)):
+        return Parsed("ambiguous")
     if declared:
         if _NUMBER_HEDGE.match(text, declared[-1].end()):
             return Parsed("ambiguous")

@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--paired",
         action="store_true",
         help="RESULTS are two runs A B logged with --log_samples: add B - A per task and level, question by "
-        "question, with paired bootstrap intervals and a forest plot",
+        "question (by content identity), with paired intervals and a forest plot",
     )
     p.add_argument("--force", action="store_true", help="with --paired: compare runs of different variants")
     p.set_defaults(func=_report)

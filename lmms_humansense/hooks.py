@@ -28,7 +28,17 @@ from lmms_humansense.media import (
 )
 from lmms_humansense.outcomes import ANSWERED, NOT_ANSWERED, classify, count_empty, count_not_answered, outcome_item
 from lmms_humansense.prompts import apply_variant, build_prompt
-from lmms_humansense.scoring import SE_METRICS, clustered_se, macro_mean, macro_se, mean_score, score_answer, se_item
+from lmms_humansense.scoring import (
+    SE_METRICS,
+    clustered_se,
+    count_clips,
+    join_provenance,
+    macro_mean,
+    macro_se,
+    mean_score,
+    score_answer,
+    se_item,
+)
 from lmms_humansense.wrappers import AUDIO_DROPPERS, KEEP_AUDIO_COMMAND, SOUND_NOTES
 
 log = logging.getLogger("lmms_humansense")
@@ -40,8 +50,10 @@ __all__ = [
     "doc_to_text",
     "doc_to_visual",
     "clustered_se",
+    "count_clips",
     "count_empty",
     "count_not_answered",
+    "join_provenance",
     "macro_mean",
     "macro_se",
     "mean_score",
@@ -78,6 +90,7 @@ def process_docs(dataset: Any) -> Any:
 
     from lmms_humansense.data.root import resolve_root
     from lmms_humansense.data.schema import load_task_docs
+    from lmms_humansense.provenance import provenance, question_id
 
     spec = dataset[0]
     code, variant_name = spec["task"], spec["variant"]
@@ -96,6 +109,8 @@ def process_docs(dataset: Any) -> Any:
             doc["with_audio"] = bool(variant.audio and task.uses_audio)
             doc["first_of_task"] = i == 0  # where the per-task wrapper warning is said, once per run
             doc["prompt"] = _prompt(doc)  # fail now, naming the record, rather than mid-run
+            doc["qid"] = question_id(doc)  # what the question is; paired comparisons match on it
+            doc["provenance"] = provenance(root)
     except (OSError, ValueError) as exc:  # every loading error of ours is one of these, with its fix
         raise DataLoadStop(exc) from exc
     return datasets.Dataset.from_list(docs)
@@ -346,6 +361,7 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
         "score": robust.score,
         "clip": clip,
         "id": doc["id"],
+        "qid": doc.get("qid"),
         "task": doc["task"],
         "level": doc["level"],
         "variant": doc["variant"],
@@ -379,4 +395,6 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
         acc["excluded"] = outcome
         out["acc_official"] = out["paper_avg"] = left_out
     out.update({f"{metric}_se": se_item(out[metric]) for metric in SE_METRICS})
+    out["clips"] = {"clip": clip}
+    out["provenance"] = {"clip": clip, "provenance": doc.get("provenance")}
     return out

@@ -31,7 +31,7 @@ from typing import Any
 from lmms_humansense.catalog import BY_CODE, TASKS
 from lmms_humansense.data.schema import RawRecord, RecordError, normalise, unknown_task_types
 from lmms_humansense.data.taskmap import TaskMapError, load_task_map, read_spec, unknown_error
-from lmms_humansense.scoring import score_answer
+from lmms_humansense.scoring import clustered_se, count_clips, score_answer
 
 #: Fields of an official ``questions`` object; any other key holds a model's answer.
 RECORD_FIELDS = frozenset(
@@ -50,6 +50,9 @@ class TaskScore:
     n_empty: int = 0  # empty answers (in acc's denominator as 0)
     n_unanswered: int = 0  # no answer at all (in no denominator)
     records: list[str] = field(default_factory=list)
+    #: (clip, score) of every scored answer, for the clustered standard errors and intervals
+    robust_items: list[tuple[str, float]] = field(default_factory=list)
+    official_items: list[tuple[str, float]] = field(default_factory=list)
 
     @property
     def acc(self) -> float | None:
@@ -73,6 +76,11 @@ class TaskScore:
             "n_empty": self.n_empty,
             "n_unanswered": self.n_unanswered,
             "parse_failure": self.parse_failure,
+            # the same clustered standard errors and clip count an lmms-eval run records, so the
+            # report gives a re-scored file the same intervals
+            "acc_se": clustered_se({"value": v, "clip": c} for c, v in self.robust_items),
+            "acc_official_se": clustered_se({"value": v, "clip": c} for c, v in self.official_items),
+            "clips": count_clips({"clip": c} for c, _ in self.robust_items),
         }
 
 
@@ -172,6 +180,7 @@ def score_files(
             response = "" if response is None else str(response)
             scored = score_answer(response, doc["answer_format"], doc["options"], doc["answer"], think=think)
             entry.robust += scored.robust.score
+            entry.robust_items.append((doc["clip"], scored.robust.score))
             entry.failures += 0 if scored.robust.parsed.ok else 1
             official = scored.official
             if official is None:
@@ -179,6 +188,7 @@ def score_files(
             else:
                 entry.n += 1
                 entry.official += official
+                entry.official_items.append((doc["clip"], official))
     return {t.code: scores[t.code] for t in TASKS if t.code in scores}
 
 

@@ -17,7 +17,6 @@ Two scores stand side by side for every item:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +71,21 @@ def official_score(response: str | None, answer_format: AnswerFormat, gold: str)
     raise ValueError(f"unknown answer format {answer_format!r}")
 
 
+def first_answer_tag(response: str) -> str | None:
+    """What ``re.search(r"<answer>(.*?)</answer>", response, re.DOTALL)`` captures, in linear time.
+
+    The lazy regex tries every ``<answer>`` in turn and scans to the end from each one that is
+    never closed: quadratic on a long reply repeating the tag.  Its match is always the first
+    ``<answer>`` and the first ``</answer>`` after it (if that one has none, no later one has), so
+    two ``find`` calls give the same capture.
+    """
+    start = response.find("<answer>")
+    if start < 0:
+        return None
+    end = response.find("</answer>", start + len("<answer>"))
+    return None if end < 0 else response[start + len("<answer>") : end]
+
+
 def _think_single(gold: str, answer: str, gold_option: str) -> float:
     """``score_think.py``'s single-choice rule: a bare letter a-d, "x." prefixed text, or the
     text of the gold option.  (Its letter list stops at d: a bare "e" only scores through the
@@ -116,8 +130,8 @@ def official_think_score(
     index = "abcde".find(gold[:1].lower())
     if 0 <= index < len(options):
         gold_option = options[index]
-    tag = re.search(r"<answer>(.*?)</answer>", response, re.DOTALL)
-    answer = tag.group(1).strip() if tag else response
+    tag = first_answer_tag(response)
+    answer = tag.strip() if tag is not None else response
     if answer_format == "single":
         return _think_single(gold, answer if tag else response[0], gold_option)
     if answer_format == "multi":
@@ -230,3 +244,21 @@ def se_item(item: dict[str, Any]) -> dict[str, Any]:
     if item.get("score") is None:
         return {key: value for key, value in item.items() if key in ("clip", "excluded")}
     return {"value": item["score"], "clip": item.get("clip")}
+
+
+def count_clips(items: Iterable[Any]) -> int | None:
+    """Leaf aggregation of ``clips``: how many clips the task's questions come from.
+
+    The report needs it for honest intervals: a clustered standard error read off a few clips is
+    itself uncertain (degrees of freedom ``clips − 1``), and results.json holds no other count of
+    clips.  ``None`` when no question was logged.
+    """
+    clips = {str(x.get("clip")) for x in items if isinstance(x, dict)}
+    return len(clips) if clips else None
+
+
+def join_provenance(items: Iterable[Any]) -> str | None:
+    """Leaf aggregation of ``provenance``: the package and lmms-eval versions and the annotation
+    digest the task's questions were scored under (normally one; several joined by `` | ``)."""
+    seen = sorted({str(x["provenance"]) for x in items if isinstance(x, dict) and x.get("provenance")})
+    return " | ".join(seen) if seen else None

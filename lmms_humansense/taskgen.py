@@ -48,6 +48,12 @@ def _metric_block(hooks: str) -> str:
             f"    aggregation: !function {hooks}.{function}",
             "    higher_is_better: false",
         ]
+    for metric, function in (("clips", "count_clips"), ("provenance", "join_provenance")):
+        lines += [
+            f"  - metric: {metric}",
+            f"    aggregation: !function {hooks}.{function}",
+            "    higher_is_better: true",
+        ]
     return "\n".join(lines) + "\n"
 
 

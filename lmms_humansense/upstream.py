@@ -40,6 +40,7 @@ RUNTIME_MODULES: dict[str, str] = {
     "prompts.py": "prompts.py",
     "scoring.py": "scoring.py",
     "outcomes.py": "outcomes.py",
+    "provenance.py": "provenance.py",
     "wrappers.py": "wrappers.py",
     "files.py": "files.py",
     "media.py": "media.py",

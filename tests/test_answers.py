@@ -231,3 +231,179 @@ def test_option_text_drops_label_and_normalises() -> None:
 )
 def test_focus(response: str, focused: str) -> None:
     assert focus(response) == focused
+
+
+# --- Shapes a careful grader reads, and the old reader missed or inverted ---------------------
+# Each shape in several phrasings; an exclusion, a negation, a bound or a hedge never yields the
+# letter or number it excludes (it reads as the rest, or as no reading).
+
+NOT_CHOSEN = [  # a letter said to be wrong is not the answer
+    "A is incorrect.",
+    "A is wrong.",
+    "Option A is not correct.",
+    "A is not the right answer.",
+    "A would be rude.",
+    "A can be ruled out.",
+]
+
+
+@pytest.mark.parametrize("response", NOT_CHOSEN)
+def test_a_letter_said_to_be_wrong_is_not_read(response: str) -> None:
+    assert parse_single(response, EMOTIONS) == UNPARSED
+    assert parse_multi(response, ACTIONS) == UNPARSED
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ("The answer is B. Wait, no, looking again it is C.", ok("C")),
+        ("The answer is A. Actually, on second thought, D.", ok("D")),
+        ("I choose B. Wait, it is C.", ok("C")),
+        ("The answer is B. Actually, C or D.", AMBIGUOUS),
+        ("The answer is B. Actually, she looks furious.", ok("B")),  # a revision naming no letter
+    ],
+)
+def test_a_revised_answer_reads_as_the_revision(response: str, expected: Parsed) -> None:
+    assert parse_single(response, EMOTIONS) == expected
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ("All except A and C.", ok("BD")),
+        ("All except D.", ok("ABC")),
+        ("All of them except B", ok("ACD")),
+        ("All options but A.", ok("BCD")),
+        ("Everything other than C and D", ok("AB")),
+        ("All of the above", ok("ABCD")),
+        ("All of them.", ok("ABCD")),
+        ("All options are correct.", ok("ABCD")),
+    ],
+)
+def test_exclusions_and_all_of_the_above(response: str, expected: Parsed) -> None:
+    assert parse_multi(response, ACTIONS) == expected
+
+
+@pytest.mark.parametrize("response", ["All except D.", "All of the above", "All but A"])
+def test_exclusions_on_single_choice_are_ambiguous(response: str) -> None:
+    assert parse_single(response, EMOTIONS) == AMBIGUOUS
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ("C is incorrect; A and B.", ok("AB")),
+        ("D is wrong; A and C.", ok("AC")),
+        ("She is waving, which rules out B and D; A and C.", ok("AC")),
+        ("He is walking (A), but not sitting down (D).", ok("A")),
+        ("The man runs (C), but not a sleeping pose (D)", ok("C")),
+        ("A, B, and D", ok("ABD")),
+        ("A, C, and D.", ok("ACD")),
+        ("A, B and D", ok("ABD")),
+    ],
+)
+def test_multi_select_negations_and_lists(response: str, expected: Parsed) -> None:
+    assert parse_multi(response, ACTIONS) == expected
+
+
+@pytest.mark.parametrize("response", ["C, or possibly D", "A and maybe C", "B, perhaps C", "A or B"])
+def test_hedged_letters_are_ambiguous(response: str) -> None:
+    assert parse_multi(response, ACTIONS) == AMBIGUOUS
+    assert parse_single(response, EMOTIONS) == AMBIGUOUS
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ("A: Yes / B: Yes / C: No / D: No", ok("AB")),
+        ("A: No / B: Yes / C: Yes / D: No", ok("BC")),
+        ("A) walking - no; B) sitting - yes; C) running - yes; D) sleeping - no", ok("BC")),
+        ("A: false\nB: true\nC: false\nD: true", ok("BD")),
+        ("A: No / B: No / C: No / D: No", UNPARSED),
+    ],
+)
+def test_per_option_verdicts(response: str, expected: Parsed) -> None:
+    assert parse_multi(response, ACTIONS) == expected
+
+
+def test_per_option_verdicts_on_single_choice() -> None:
+    assert parse_single("A) happy - no; B) angry - yes; C) sad - no; D) surprised - no", EMOTIONS) == ok("B")
+    assert parse_single("A: Yes / B: Yes / C: No / D: No", EMOTIONS) == AMBIGUOUS
+
+
+@pytest.mark.parametrize(
+    ("response", "options", "expected"),
+    [
+        ("Ｂ", EMOTIONS, ok("B")),
+        ("答案：Ｃ", EMOTIONS, ok("C")),
+        ("Ｄ。", EMOTIONS, ok("D")),
+        ("（Ｂ）", EMOTIONS, ok("B")),
+    ],
+)
+def test_full_width_letters(response: str, options: list[str], expected: Parsed) -> None:
+    assert parse_single(response, options) == expected
+
+
+@pytest.mark.parametrize(("response", "expected"), [("Ａ，Ｃ", ok("AC")), ("Ａ、Ｃ", ok("AC")), ("Ｂ，Ｄ", ok("BD"))])
+def test_full_width_letter_sets(response: str, expected: Parsed) -> None:
+    assert parse_multi(response, ACTIONS) == expected
+
+
+@pytest.mark.parametrize(
+    ("response", "options", "expected"),
+    [
+        ("He keeps turning toward the man on the left, so the speaker is A", EMOTIONS, ok("A")),
+        ("D seems off and C is too strong, so the best fit is B", EMOTIONS, ok("B")),
+        ("She raises her voice, which is option B", EMOTIONS, ok("B")),
+        ("She smiles at the end, which is A.", EMOTIONS, ok("A")),
+        ("B and C do not fit the tone. That leaves A.", EMOTIONS, ok("A")),
+        ("C and D are out. That leaves option B.", EMOTIONS, ok("B")),
+        ("B would be rude. A.", EMOTIONS, ok("A")),
+        ("C? No. A.", EMOTIONS, ok("A")),
+        ("D is too much. B is too little. C.", EMOTIONS, ok("C")),
+        ("E. calm. She is relaxed, which rules out A and C.", FIVE, ok("E")),
+        ("E. calm — she is relaxed, which rules out B and D.", FIVE, ok("E")),
+    ],
+)
+def test_a_conclusion_after_reasoning_that_names_other_letters(
+    response: str, options: list[str], expected: Parsed
+) -> None:
+    assert parse_single(response, options) == expected
+
+
+@pytest.mark.parametrize(("response", "expected"), [("A/B", ok("AB")), ("B/C", ok("BC")), ("A / C / D", ok("ACD"))])
+def test_slashed_letters(response: str, expected: Parsed) -> None:
+    assert parse_multi(response, ACTIONS) == expected
+    assert parse_single(response, EMOTIONS) == AMBIGUOUS
+
+
+@pytest.mark.parametrize(
+    "response", ["at least 3", "more than 9", "There are at least 4 people.", "over 5 people", "fewer than 3"]
+)
+def test_a_bound_is_not_a_count(response: str) -> None:
+    assert parse_number(response) == AMBIGUOUS
+
+
+@pytest.mark.parametrize("response", ["-1", "minus 2", "The count is -3."])
+def test_a_negative_number_is_not_a_count(response: str) -> None:
+    assert parse_number(response) == INVALID
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ("There are 4 people in total: two men and two women.", ok("4")),
+        ("5 people in total: 3 adults and 2 kids", ok("5")),
+        ("There are four people: two men and two women", ok("4")),
+        ("There are 6 people (four men and two women).", ok("6")),
+        ("3 people, 2 of them children", ok("3")),
+        ("I see six people, two of whom are children.", ok("6")),
+        ("There are 7 people, not 6", ok("7")),
+        ("5 people rather than 4", ok("5")),
+        ("There are no people in the video", ok("0")),
+        ("No one appears in the clip.", ok("0")),
+        ("３", ok("3")),
+    ],
+)
+def test_a_count_with_its_breakdown_or_a_correction(response: str, expected: Parsed) -> None:
+    assert parse_number(response) == expected

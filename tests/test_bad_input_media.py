@@ -222,6 +222,13 @@ LONG_ANSWERS = {
     "negations": "not A " * 11_000,
     "label lines": "A.\n" * 21_000,
     "whitespace after a letter": "A" + " " * 65_000 + "x",
+    "per-option verdicts": "A: Yes / B: No / " * 4_000,
+    "conclusions": "so the speaker is A " * 3_400,
+    "revisions": "The answer is B. Wait, " * 2_900,
+    "exclusions": "rules out A and C " * 3_700,
+    "bounds": "at least 3 " * 6_000,
+    "sentences": "B would be rude. " * 3_900,
+    "full-width letters": "Ａ，" * 11_000,
 }
 
 
@@ -246,7 +253,8 @@ _PIECES = (
     "or", "&", ",", ".", ";", ":", "(", ")", "-", "\n", " ", "\t", "<think>", "</think>", "<answer>", "</answer>",
     "\\boxed{", "}", "**", "happy", "sad", "angry", "walking", "one", "two", "ten", "none", "3", "10", "2.5", "1,000",
     "0:05", "in total", "there are", "the one", "one of", "Yes", "no", "答案是", "、", "seems", "A woman", "N/A", "•",
-    "é", "İ", "\u2028",
+    "é", "İ", "\u2028", "Wait,", "actually", "All", "except", "of the above", "rules out", "is incorrect", "at least",
+    "more than", "-1", "of them", "maybe", "possibly", "/", "Yes /", "which is", "That leaves", "Ｂ", "，",
 )  # fmt: skip
 _ITEMS = (
     ("single", ["A. happy", "B. sad", "C. angry", "D. calm"]),

@@ -163,3 +163,50 @@ def test_levels_overall_and_paper_avg_carry_macro_standard_errors(random_runs: t
     assert res["humansense"]["acc_se,none"] == pytest.approx(macro([t.code for t in TASKS]), abs=1e-12)
     assert res["humansense"]["paper_avg_se,none"] == pytest.approx(macro(list(paper_avg_codes())), abs=1e-12)
     assert isinstance(res["humansense"]["acc_official_se,none"], float)
+
+
+def test_each_task_records_its_clips_provenance_and_question_identities(
+    random_runs: tuple[Path, Path], clip_root: Path
+) -> None:
+    """results.json carries each task's clip count and provenance (this package's and lmms-eval's
+    versions and the annotation digest); every logged sample its question's content identity."""
+    from importlib.metadata import version
+
+    from lmms_humansense.provenance import annotation_digest
+
+    out = random_runs[0]
+    res = run_results(out)["results"]
+    expected = (
+        f"lmms-humansense {version('lmms-humansense')}; lmms-eval {version('lmms-eval')}; "
+        f"annotations sha256:{annotation_digest(clip_root)}"
+    )
+    for t in TASKS:
+        assert res[t.leaf]["clips,none"] == 5  # 6 questions, the first two on one clip
+        assert res[t.leaf]["provenance,none"] == expected
+        qids = [r["acc"]["qid"] for r in logged_samples(out, t.leaf)]
+        assert len(qids) == 6 and len(set(qids)) == 6 and all(len(q) == 16 for q in qids)
+    assert "clips,none" not in res["humansense"]  # a count of one task, not a group metric
+
+
+def test_report_intervals_of_a_real_run_never_have_width_0(random_runs: tuple[Path, Path]) -> None:
+    """On 6 questions per task, every task, level, overall and paper Avg interval holds its value
+    and has width; the report names the versions, the data digest and the date's zone."""
+    from importlib.metadata import version
+
+    from lmms_humansense.report.load import load_runs
+    from lmms_humansense.report.render import build, to_markdown
+
+    report = build(load_runs([random_runs[0]]), [])
+    (run,) = report["runs"]
+    for t in TASKS:
+        e = run["tasks"][t.code]
+        low, high = e["acc_ci"]
+        assert low <= e["acc"] <= high and high - low > 0.1  # 6 questions say little
+    for key, cell in run["summary"].items():
+        low, high = cell["acc"]["ci"]
+        assert low <= cell["acc"]["value"] <= high and high > low, key
+    settings = run["settings"]
+    assert settings["lmms-eval"] == version("lmms-eval") and settings["lmms-humansense"] == version("lmms-humansense")
+    assert settings["annotations"].startswith("sha256:") and settings["timezone"] == "Asia/Singapore (UTC+08:00)"
+    md = to_markdown(report)
+    assert f"lmms-eval `{version('lmms-eval')}`" in md and "UTC+08:00" in md

@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from conftest import bin_path, cli_env, run_results
 from PIL import Image
@@ -18,28 +17,40 @@ from PIL import Image
 from lmms_humansense import cli
 from lmms_humansense.catalog import LEVELS, TASKS, paper_avg_codes
 from lmms_humansense.report.forest import forest_size
-from lmms_humansense.report.paired import compare, load_samples
+from lmms_humansense.report.paired import compare, load_samples, paired_markdown
 from lmms_humansense.report.plots import pixel_size
-from lmms_humansense.report.stats import TaskClips, bootstrap_task_means, macro_replicates, percentile_interval
+from lmms_humansense.report.stats import TOO_FEW_CLIPS, PairedTask, paired_difference
 
 
 @pytest.fixture(scope="module")
 def other_runs(clip_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The dummy model on part of the questions, on other tasks, and under the blind variant."""
     tmp = tmp_path_factory.mktemp("paired_runs")
+    # Two copies of the root: one with the annotation file's records reversed (the same questions
+    # at other doc ids), one where a question's gold answer changed (another data version).
+    reordered, changed = tmp / "reordered_root", tmp / "changed_root"
+    for root in (reordered, changed):
+        shutil.copytree(clip_root, root)
+    vqa = json.loads((clip_root / "HumanSense_VQA.json").read_text())
+    (reordered / "HumanSense_VQA.json").write_text(json.dumps(vqa[::-1]))
+    first_ar = next(r for r in vqa if r["video_path"].split("/")[-1].startswith("ar_"))
+    first_ar["questions"]["answer"] = "ABCD" if first_ar["questions"]["answer"] != "ABCD" else "A"
+    (changed / "HumanSense_VQA.json").write_text(json.dumps(vqa))
     jobs = {
-        "part": ["--tasks", "humansense_ar,humansense_er", "--limit", "4"],
-        "other": ["--tasks", "humansense_gr", "--limit", "2"],
-        "blind": ["--tasks", "humansense_blind_ar,humansense_blind_er"],
+        "part": (["--tasks", "humansense_ar,humansense_er", "--limit", "4"], clip_root),
+        "other": (["--tasks", "humansense_gr", "--limit", "2"], clip_root),
+        "blind": (["--tasks", "humansense_blind_ar,humansense_blind_er"], clip_root),
+        "reordered": (["--tasks", "humansense_ar,humansense_er"], reordered),
+        "changed": (["--tasks", "humansense_ar,humansense_er"], changed),
     }
     procs = {}
-    for name, args in jobs.items():
+    for name, (args, root) in jobs.items():
         work = tmp / name
         work.mkdir()
         procs[name] = subprocess.Popen(
             [bin_path("lmms-eval"), *args, "--model", "dummy", "--model_args", "response=A"]
             + ["--output_path", str(work / "out"), "--log_samples"],
-            env=cli_env(work, clip_root),
+            env=cli_env(work, root),
             cwd=work,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -73,14 +84,15 @@ def test_paired_figures_are_the_runs_numbers(random_runs: tuple[Path, Path], pai
     a, b = (_task_means(r) for r in random_runs)
     assert paired["questions_compared"] == 6 * len(TASKS)
     assert paired["only_in_a"] == paired["only_in_b"] == paired["unscored_in_either"] == []
-    assert paired["replicates"] == 2000
+    assert paired["matched_by"] == "question identity (record content)"
+    assert paired["subset"] is True and paired["paper_questions"] == sum(t.expected for t in TASKS)
     for t in TASKS:
         e = paired["tasks"][t.code]
         assert (e["a"], e["b"]) == (pytest.approx(a[t.code]), pytest.approx(b[t.code]))
         assert e["diff"] == pytest.approx(b[t.code] - a[t.code])
-        assert (e["questions"], e["clips"]) == (6, 5)
-        assert e["ci"][0] <= e["diff"] <= e["ci"][1]
-        assert 0 <= e["share_b_better"] <= 1
+        assert (e["questions"], e["clips"], e["subset"]) == (6, 5, True)
+        assert e["ci"][0] <= e["diff"] <= e["ci"][1] and e["ci"][1] - e["ci"][0] > 0
+        assert e["verdict"] in ("A ahead", "B ahead", "no difference shown")
     res_a, res_b = (_results(r) for r in random_runs)
     for key, group in [*((lv, f"humansense_{lv.lower()}") for lv in LEVELS), ("overall", "humansense")]:
         e = paired["summary"][key]
@@ -90,38 +102,60 @@ def test_paired_figures_are_the_runs_numbers(random_runs: tuple[Path, Path], pai
     assert e["diff"] == pytest.approx(res_b["humansense"]["paper_avg,none"] - res_a["humansense"]["paper_avg,none"])
 
 
-def test_paired_interval_is_a_paired_cluster_bootstrap(random_runs: tuple[Path, Path]) -> None:
-    """The overall's interval, recomputed here from the logged samples with the same draws."""
+def test_two_seeds_of_one_chance_model_show_no_difference(paired_report: dict[str, Path]) -> None:
+    """The chance baseline under two seeds: the same model, so at least 95 % of the 15 tasks and 6
+    summary rows must show no difference (at most one of 21 may, by chance)."""
+    paired = json.loads(paired_report["report.json"].read_text())["paired"]
+    rows = [*paired["tasks"].values(), *paired["summary"].values()]
+    shown = [e for e in rows if e["ci"][0] > 0 or e["ci"][1] < 0]
+    assert len(rows) == 21 and len(shown) <= 1, shown
+
+
+def test_paired_interval_is_the_stats_modules(random_runs: tuple[Path, Path]) -> None:
+    """The overall's interval, recomputed here from the logged samples with the stats functions."""
     a, b = (load_samples(r) for r in random_runs)
-    paired = compare(a, b, replicates=500, seed=7)
-    tables = {}
+    paired = compare(a, b)
+    parts = []
     for t in TASKS:
         keys = sorted(k for k in a.scores if k[0] == t.code)
-        tables[t.code] = TaskClips.from_scores(
-            [a.scores[k][0] for k in keys], [[a.scores[k][1] for k in keys], [b.scores[k][1] for k in keys]]
+        parts.append(
+            PairedTask.from_scores(
+                [a.scores[k][1] for k in keys], [b.scores[k][1] for k in keys], [a.scores[k][0] for k in keys]
+            )
         )
-    reps = macro_replicates(bootstrap_task_means(tables, 500, 7), [t.code for t in TASKS])
-    diff = reps[:, 1] - reps[:, 0]
-    assert paired["summary"]["overall"]["ci"] == pytest.approx(list(percentile_interval(diff)))
-    assert paired["summary"]["overall"]["share_b_better"] == pytest.approx(float(np.mean(diff > 0)))
+    d = paired_difference(parts)
+    assert paired["summary"]["overall"]["ci"] == pytest.approx(list(d.ci))
+    assert paired["summary"]["overall"]["diff"] == pytest.approx(d.diff)
 
 
-def test_identical_runs_differ_by_zero(random_runs: tuple[Path, Path]) -> None:
+def test_identical_runs_differ_by_zero_with_an_interval_of_width(random_runs: tuple[Path, Path]) -> None:
+    """Runs that agree on every one of 6 questions do not prove a difference of exactly 0."""
     a = load_samples(random_runs[0])
     paired = compare(a, a)
     for e in [*paired["tasks"].values(), *paired["summary"].values()]:
-        assert e["diff"] == 0 and e["ci"] == [0.0, 0.0] and e["share_b_better"] == 0
+        assert e["diff"] == 0 and e["ci"][0] < 0 < e["ci"][1] and e["verdict"] == "no difference shown"
 
 
-def test_a_run_shifted_by_a_known_amount(random_runs: tuple[Path, Path]) -> None:
-    """B = A + 0.25 on every question: every replicate's difference is 0.25, so is its interval."""
+def test_a_run_better_on_every_question(random_runs: tuple[Path, Path]) -> None:
+    """B right wherever A is wrong: the difference is the share A got wrong, and it is shown."""
     a = load_samples(random_runs[0])
-    b = replace(a, scores={k: (clip, s + 0.25) for k, (clip, s) in a.scores.items()})
+    b = replace(a, scores={k: (clip, 1.0) for k, (clip, _) in a.scores.items()})
     paired = compare(a, b)
+    overall = paired["summary"]["overall"]
+    assert overall["diff"] == pytest.approx(1 - overall["a"])
+    assert overall["ci"][0] > 0 and overall["verdict"] == "B ahead"
+
+
+def test_one_clip_per_task_has_no_interval(random_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    """With every question of a task on one clip, no interval is honest: N/A, in JSON and Markdown."""
+    a = load_samples(random_runs[0])
+    one = replace(a, scores={k: ("the-clip", s) for k, (_, s) in a.scores.items()})
+    b = load_samples(random_runs[1])
+    b = replace(b, scores={k: ("the-clip", s) for k, (_, s) in b.scores.items()})
+    paired = compare(one, b)
     for e in [*paired["tasks"].values(), *paired["summary"].values()]:
-        assert e["diff"] == pytest.approx(0.25)
-        assert e["ci"] == pytest.approx([0.25, 0.25])
-        assert e["share_b_better"] == 1
+        assert e["ci"] is None and e["verdict"] == TOO_FEW_CLIPS
+    assert f"| {TOO_FEW_CLIPS} | {TOO_FEW_CLIPS} |" in paired_markdown(paired)
 
 
 def test_paired_markdown_and_forest_plot(paired_report: dict[str, Path]) -> None:
@@ -139,16 +173,20 @@ def test_paired_markdown_and_forest_plot(paired_report: dict[str, Path]) -> None
         f"{e['b']:.3f}",
         f"{e['diff']:+.3f}",
         f"[{e['ci'][0]:+.3f}, {e['ci'][1]:+.3f}]",
-        f"{e['share_b_better']:.1%}",
-        "78 (65)",
+        e["verdict"],
+        f"78 (65) of {e['paper_questions']:,}",
     ]
+    assert f"**A subset: {6 * len(TASKS)} of the benchmark's 3,882 questions;" in section
+    assert "matched by question identity (record content)" in section
     for t in TASKS:
         assert f"| {t.code} {t.name} | " in md
     assert "### Questions left out\n\n- none" in md
     with Image.open(paired_report["forest.png"]) as im:
         assert im.size == pixel_size(forest_size(len(TASKS) + len(LEVELS) + 2))
         assert len(im.getcolors(maxcolors=1_000_000) or []) > 20
+    svg = paired_report["forest.svg"].read_text()
     assert ET.parse(paired_report["forest.svg"]).getroot().tag.endswith("svg")
+    assert f"a subset: {6 * len(TASKS)} of 3,882 questions" in svg
 
 
 def test_two_runs_of_one_model_are_told_apart_by_the_args_that_differ(paired_report: dict[str, Path]) -> None:
@@ -188,7 +226,7 @@ def test_refusals(
 ) -> None:
     a, out = str(random_runs[0]), ["--out", str(tmp_path / "r"), "--no-plots"]
     err = _error(["report", str(other_runs["part"]), str(other_runs["other"]), "--paired", *out], capsys)
-    assert "share no question (matched by task and doc id)" in err
+    assert "share no question (matched by question identity (record content))" in err
     err = _error(["report", a, str(other_runs["blind"]), "--paired", *out], capsys)
     assert "different variants (default in" in err and "blind in" in err and "Pass --force" in err
     err = _error(["report", a, "--paired", *out], capsys)
@@ -252,3 +290,44 @@ def test_forest_title_stays_inside_the_image_with_long_model_args(paired_report:
         assert_readable(fig, whole_markers=False)  # its x range follows the data
     finally:
         plt.close(fig)
+
+
+def test_a_reordered_annotation_file_is_matched_by_content(
+    random_runs: tuple[Path, Path], other_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """Run B's root holds the same records in reverse order: every doc id names another question,
+    yet each question is matched with itself."""
+    a, b = load_samples(other_runs["part"]), load_samples(other_runs["reordered"])
+    paired = compare(a, b)
+    assert paired["questions_compared"] == 8 and paired["different_data"] == []
+    assert len(paired["only_in_b"]) == 4  # the 2 of 6 per task that --limit 4 left out of A
+    assert {a.docs[k] for k in a.scores} != {b.docs[k] for k in a.scores}  # other positions
+    assert paired["tasks"]["AR"]["diff"] == 0 and paired["tasks"]["ER"]["diff"] == 0  # same dummy answer
+
+
+def test_a_different_data_version_is_refused_in_one_line(
+    other_runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    b = str(other_runs["changed"])
+    out = ["--out", str(tmp_path / "r"), "--no-plots"]
+    err = _error(["report", str(other_runs["part"]), b, "--paired", *out], capsys)
+    assert "1 questions of A (" in err and "differ from the question B (" in err and "--force" in err
+    assert cli.main(["report", str(other_runs["part"]), b, "--paired", "--force", *out]) == 0
+    paired = json.loads((tmp_path / "r" / "report.json").read_text())["paired"]
+    assert paired["questions_compared"] == 7 and paired["different_data"] == ["AR:AR-VQA00000", "AR:AR-VQA00000"]
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "- 2 different questions at the same task and doc id (--force): `AR:AR-VQA00000`" in md
+
+
+def test_older_samples_without_identity_are_matched_by_doc_id(random_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    """Samples written before the question identity: matched by task and doc id, and said so."""
+    old = tmp_path / "old"
+    shutil.copytree(random_runs[1], old)
+    for file in old.rglob("*_samples_*.jsonl"):
+        rows = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+        for row in rows:
+            row["acc"].pop("qid", None)
+        file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    paired = compare(load_samples(random_runs[0]), load_samples(old))
+    assert paired["matched_by"] == "task and doc id (older files)"
+    assert paired["questions_compared"] == 6 * len(TASKS)

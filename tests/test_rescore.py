@@ -91,7 +91,17 @@ def test_think_rules_read_the_answer_tag(tmp_path: Path, capsys: pytest.CaptureF
     assert cli.main(["score", *map(str, paths), "--answer-key", MODEL, "--think", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out == {
-        "ES": {"acc": 1.0, "acc_official": 1.0, "n": 1, "n_empty": 0, "n_unanswered": 0, "parse_failure": 0.0}
+        "ES": {
+            "acc": 1.0,
+            "acc_official": 1.0,
+            "n": 1,
+            "n_empty": 0,
+            "n_unanswered": 0,
+            "parse_failure": 0.0,
+            "acc_se": "N/A",  # one clip: no standard error, as lmms-eval writes it
+            "acc_official_se": "N/A",
+            "clips": 1,
+        }
     }
 
 
@@ -110,6 +120,9 @@ def test_json_is_what_the_report_reads(tmp_path: Path, capsys: pytest.CaptureFix
         "n_empty": 1,
         "n_unanswered": 0,
         "parse_failure": 0.5,
+        "acc_se": 0.5,  # clip-clustered over the two answers' clips, as an lmms-eval run records it
+        "acc_official_se": "N/A",  # one non-empty answer
+        "clips": 2,
     }
     assert data["LD"]["n"] == 0 and data["LD"]["acc"] is None
     assert "without an answer" in captured.err and "LD 2" in captured.err
@@ -120,6 +133,13 @@ def test_json_is_what_the_report_reads(tmp_path: Path, capsys: pytest.CaptureFix
     assert run.variant == "official-runner" and run.label == "scores_Qwen25-Omni-7B [official-runner]"
     assert run.missing == ("LD",)
     assert run.tasks["AR"].acc_official == 1.0 and run.tasks["AR"].n == 1
+    assert (run.tasks["AR"].acc_se, run.tasks["AR"].clips) == (0.5, 2)
+    from lmms_humansense.report.render import build
+
+    entry = build([run], [])["runs"][0]["tasks"]["AR"]
+    assert (
+        entry["acc_ci"] is not None and entry["acc_ci"][0] <= 0.5 <= entry["acc_ci"][1]
+    )  # re-scored files get intervals
 
 
 def test_plain_output_has_every_task_and_the_averages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -147,3 +147,36 @@ def test_macro_se_agrees_with_a_cluster_bootstrap() -> None:
     means = bootstrap_task_means(tables, replicates=2000, seed=1)
     boot = bootstrap_se(macro_replicates(means, list(run))[:, 0])
     assert abs(boot - figure) / figure < 0.10, (boot, figure)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "<answer>B</answer>",
+        "x<answer> A </answer><answer>C</answer>",
+        "<answer><answer>B</answer>",
+        "<answer>unclosed",
+        "</answer><answer>D</answer>",
+        "<answer>a\nb</answer>",
+        "no tag",
+    ],
+)
+def test_first_answer_tag_captures_what_the_official_regex_does(response: str) -> None:
+    import re
+
+    from lmms_humansense.scoring import first_answer_tag
+
+    m = re.search(r"<answer>(.*?)</answer>", response, re.DOTALL)
+    assert first_answer_tag(response) == (m.group(1) if m else None)
+
+
+def test_score_think_is_linear_on_a_repeated_unclosed_answer_tag() -> None:
+    """64 KB of "<answer>" (the regex took seconds); a generous bound against hangs, the figure is
+    in benchmarks/README.md (benchmarks/parser.py)."""
+    import time
+
+    text = "<answer>" * 8_192
+    start = time.process_time()
+    for fmt in ("single", "multi", "numeric"):
+        official_think_score(text, fmt, OPTS, "A")  # type: ignore[arg-type]
+    assert time.process_time() - start < 0.1

@@ -36,7 +36,7 @@ def make_report(
     """Read ``results``, write the report into ``out_dir`` and return the written files by name.
 
     With ``paired``, ``results`` are two runs A and B, and the report adds their question-by-question
-    comparison (:mod:`.paired`): B − A with bootstrap intervals, and a forest plot."""
+    comparison (:mod:`.paired`): B − A with paired intervals, and a forest plot."""
     from lmms_humansense.report.load import load_runs
     from lmms_humansense.report.render import build, to_markdown
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from lmms_humansense.report.paired import paired_rows
 from lmms_humansense.report.plots import DPI, save_figure
+from lmms_humansense.report.stats import TOO_FEW_CLIPS
 
 TASK_COLOR = "#1f77b4"
 SUMMARY_COLOR = "#d62728"
@@ -38,6 +39,10 @@ def _forest(paired: Mapping[str, Any]) -> Any:
         y = n - 1 - i
         summary = key not in paired["tasks"]
         color = SUMMARY_COLOR if summary else TASK_COLOR
+        if e["ci"] is None:  # no honest interval: the point, hollow, and the reason
+            ax.plot(e["diff"], y, "D" if summary else "o", markerfacecolor="none", color=color, markersize=6)
+            ax.annotate(f"  {TOO_FEW_CLIPS}", (e["diff"], y), fontsize=8, va="center", color="#555555")
+            continue
         low, high = e["ci"]
         ax.errorbar(
             e["diff"],
@@ -60,7 +65,7 @@ def _forest(paired: Mapping[str, Any]) -> Any:
         ax.axhline(n - tasks - 0.5, color="#999999", linewidth=0.8)
     ax.axvline(0, color="#333333", linewidth=1, linestyle="--")
     ax.set_ylim(-0.7, n - 0.3)
-    ax.set_xlabel("B − A (accuracy; 95 % paired cluster-bootstrap interval)", fontsize=10)
+    ax.set_xlabel("B − A (accuracy; 95 % interval, questions clustered by clip)", fontsize=10)
     ax.grid(axis="x", color="#dddddd")
     ax.set_axisbelow(True)
     for side in ("top", "right"):
@@ -70,7 +75,10 @@ def _forest(paired: Mapping[str, Any]) -> Any:
     lines = ["B − A per task and level"]
     for name in ("a", "b"):
         lines += textwrap.wrap(f"{name.upper()} = {paired[name]['label']}", TITLE_CHARS, subsequent_indent="      ")
-    lines.append(f"{paired['questions_compared']:,} shared questions, {paired['replicates']:,} replicates")
+    shared = f"{paired['questions_compared']:,} shared questions"
+    if paired.get("subset"):
+        shared = f"a subset: {paired['questions_compared']:,} of {paired['paper_questions']:,} questions"
+    lines.append(shared)
     fig.suptitle("\n".join(lines), fontsize=11)
     return fig
 

@@ -39,16 +39,19 @@ class TaskResult:
     parse_failure: float | None
     n: int | None
     #: standard errors of ``acc`` and ``acc_official`` (clip-clustered); ``None`` when not known
-    acc_se: float | None = None
-    acc_official_se: float | None = None
+    acc_se: float | str | None = None
+    acc_official_se: float | str | None = None
     #: counted non-answers (``lmms_humansense.outcomes``); ``None`` in files that predate them
     empty: int | None = None
     not_answered: int | None = None
+    #: how many clips the questions come from (the intervals' degrees of freedom); ``None`` in
+    #: files written before the ``clips`` metric
+    clips: int | None = None
 
     def metric(self, name: str) -> float | None:
         return getattr(self, name)
 
-    def se(self, name: str) -> float | None:
+    def se(self, name: str) -> float | str | None:
         return getattr(self, f"{name}_se", None)
 
 
@@ -93,8 +96,14 @@ class Run:
     def scores(self, metric: str) -> dict[str, float | None]:
         return {code: result.metric(metric) for code, result in self.tasks.items()}
 
-    def ses(self, metric: str) -> dict[str, float | None]:
+    def ses(self, metric: str) -> dict[str, float | str | None]:
         return {code: result.se(metric) for code, result in self.tasks.items()}
+
+    def sizes(self) -> dict[str, int | None]:
+        return {code: result.n for code, result in self.tasks.items()}
+
+    def clip_counts(self) -> dict[str, int | None]:
+        return {code: result.clips for code, result in self.tasks.items()}
 
 
 def _number(value: Any) -> float | None:
@@ -102,6 +111,11 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
+
+
+def _se(value: Any) -> float | str | None:
+    """A standard error, or ``"N/A"`` (fewer than two clips: the interval counts one clip)."""
+    return "N/A" if isinstance(value, str) and value.strip().upper() == "N/A" else _number(value)
 
 
 def _fraction(path: Path, entry: str, name: str, value: Any) -> float | None:
@@ -248,6 +262,7 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
         if not leaves:
             continue
         tasks = {}
+        provenance: set[str] = set()
         for code, leaf in leaves.items():
             res = results[leaf]
             if not isinstance(res, Mapping):
@@ -261,10 +276,13 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
                 *(_fraction(path, leaf, m, res.get(f"{m},none")) for m in METRICS),
                 _count(path, f"n-samples of {leaf}", n),
                 # files written before the `_se` metrics carry the same figure as `_stderr_clustered`
-                *(_number(res.get(f"{m}_se,none", res.get(f"{m}_stderr_clustered,none"))) for m in SE_OF),
+                *(_se(res.get(f"{m}_se,none", res.get(f"{m}_stderr_clustered,none"))) for m in SE_OF),
                 empty=_count(path, f"empty answers of {leaf}", res.get("empty,none")),
                 not_answered=_count(path, f"not-answered questions of {leaf}", res.get("not_answered,none")),
+                clips=_count(path, f"clips of {leaf}", res.get("clips,none")),
             )
+            if res.get("provenance,none"):
+                provenance.add(str(res["provenance,none"]))
         reported: dict[str, float | None] = {}
         top = results.get(variant.prefix)
         if isinstance(top, Mapping):
@@ -285,12 +303,7 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
         }
         if limit is not None:
             settings["limit"] = f"--limit {limit:g}: only part of each task was run"
-        date = data.get("date")
-        if date:
-            settings["date"] = str(date)
-        version = data.get("lmms_eval_version")
-        if version:
-            settings["lmms-eval"] = str(version)
+        settings.update(_provenance_settings(data, provenance))
         runs.append(
             Run(
                 str(path),
@@ -311,6 +324,49 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
             f"among {len(results)} result entries). Run lmms-eval with --tasks humansense (or a level or variant)."
         )
     return runs
+
+
+#: lmms-eval 0.7.3 stamps ``date`` in this zone unless ``--timezone`` says otherwise.
+LMMS_EVAL_DEFAULT_ZONE = "Asia/Singapore"
+
+
+def _zone_name(zone: str) -> str:
+    """``Asia/Singapore (UTC+08:00)``; the bare name when the zone is unknown here."""
+    import datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        offset = datetime.datetime.now(ZoneInfo(zone)).strftime("%z")
+    except (ZoneInfoNotFoundError, ValueError):
+        return zone
+    return f"{zone} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def _provenance_settings(data: Mapping[str, Any], provenance: set[str]) -> dict[str, str]:
+    """Date and its zone, versions and the data digest, as far as the file records them.
+
+    lmms-eval 0.7.3's ``lmms_eval_version`` is ``<branch>@<commit>`` of the git checkout it ran in
+    (the user's project, not lmms-eval), so it is kept as ``git checkout``; lmms-eval's own version,
+    this package's and the annotation digest come from the ``provenance`` metric this package's
+    tasks record (files written before it have none, and say nothing rather than guess).
+    """
+    out: dict[str, str] = {}
+    date = data.get("date")
+    if date:
+        config = data.get("config") if isinstance(data.get("config"), Mapping) else {}
+        cli = config.get("resolved_cli_args") if isinstance(config.get("resolved_cli_args"), Mapping) else {}
+        out["date"] = str(date)
+        out["timezone"] = _zone_name(str(cli.get("timezone") or LMMS_EVAL_DEFAULT_ZONE))
+    if len(provenance) == 1:
+        for part in next(iter(provenance)).split("; "):
+            name, _, value = part.partition(" ")
+            out[name] = value
+    elif provenance:
+        out["provenance"] = " | ".join(sorted(provenance))  # tasks scored under different versions
+    commit = data.get("lmms_eval_version")
+    if commit and "unknown" not in str(commit):
+        out["git checkout"] = str(commit)
+    return out
 
 
 def run_label(model: str, args: Mapping[str, str]) -> str:
@@ -335,6 +391,9 @@ def run_from_scores(path: Path, data: Mapping[str, Any]) -> Run:
         code: TaskResult(
             *(_fraction(path, code, m, v.get(m)) for m in METRICS),
             _count(path, code, v.get("n")),
+            # files written before `score --json` recorded them have no interval (and say so)
+            *(_se(v.get(f"{m}_se")) for m in SE_OF),
+            _count(path, f"clips of {code}", v.get("clips")),
         )
         for code, v in data.items()
         if v.get("n") or v.get("n_empty")  # a task with no answer at all is missing, not 0

@@ -2,17 +2,19 @@
 
 Two runs on the same benchmark share its questions, and most of what makes a task hard for one
 model makes it hard for the other: comparing their means as if independent overstates the noise.
-Here questions are matched by task and doc id, clips are resampled within each task for both runs
-together (:mod:`.stats`), and every task, level, the overall and the paper Avg get B − A, a 95 %
-percentile interval and the share of replicates in which B is ahead.  The logged samples
-(``--log_samples``) hold the per-question scores; results.json holds only means.
+Here questions are matched by what they are (the content identity each logged sample carries, see
+:mod:`lmms_humansense.provenance`), never by position alone; every task, level, the overall and the
+paper Avg get B − A and a 95 % interval that keeps its coverage at any size (:mod:`.stats`:
+MOVER over the runs' clustered intervals), or "N/A, too few clips" where none would be honest.
+The logged samples (``--log_samples``) hold the per-question scores; results.json holds only means.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +28,10 @@ from lmms_humansense.report.load import (
     tell_apart,
 )
 from lmms_humansense.report.render import markdown_table, short_source
-from lmms_humansense.report.stats import (
-    REPLICATES,
-    SEED,
-    TaskClips,
-    bootstrap_task_means,
-    macro_replicates,
-    percentile_interval,
-)
+from lmms_humansense.report.stats import TOO_FEW_CLIPS, PairedTask, paired_difference
 from lmms_humansense.report.summary import SUMMARY_KEYS, SUMMARY_TITLES, summary_codes
+
+log = logging.getLogger("lmms_humansense")
 
 
 class PairedInputError(ReportInputError):
@@ -43,13 +40,20 @@ class PairedInputError(ReportInputError):
 
 @dataclass(frozen=True)
 class Samples:
-    """One run's per-question scores: (task code, doc id) -> (clip, score or ``None``)."""
+    """One run's per-question scores: (task code, question key) -> (clip, score or ``None``).
+
+    The key is the question's content identity (``qid``; a repeated identical question gets
+    ``#2``, ``#3``), or its doc id for files written before samples carried one
+    (``by_identity`` false).  ``docs`` maps each key to its doc id, for listing and for telling
+    a different data version (same position, other question) from a shorter run."""
 
     source: str
     variant: str
     label: str
     scores: dict[tuple[str, str], tuple[str, float | None]]
     model_args: str = ""
+    docs: dict[tuple[str, str], str] = field(default_factory=dict)
+    by_identity: bool = True
 
 
 def _leaf_codes() -> dict[str, tuple[str, str]]:
@@ -87,7 +91,7 @@ def load_samples(path: str | Path, metric: str = "acc") -> Samples:
     model = str(config.get("model") or "run")
     model_args = model_args_text(config.get("model_args"))
     label = f"{run_label(model, parse_model_args(model_args))} [{variant}]"
-    scores: dict[tuple[str, str], tuple[str, float | None]] = {}
+    rows: list[tuple[str, str, str | None, str, float | None]] = []
     for file in samples:
         code = leaves[file.name[len(f"{stamp}_samples_") : -len(".jsonl")]][1]
         for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
@@ -102,78 +106,135 @@ def load_samples(path: str | Path, metric: str = "acc") -> Samples:
                     f"{file} line {n} is not a HumanSense logged sample ({exc!r}); re-run with this package's tasks."
                 ) from None
             value = item.get("score") if isinstance(item, Mapping) else None
-            scores[(code, doc)] = (clip, None if value is None else float(value))
-    return Samples(str(results), variant, label, scores, model_args)
+            qid = audit.get("qid")
+            rows.append((code, doc, str(qid) if qid else None, clip, None if value is None else float(value)))
+    by_identity = all(qid for _, _, qid, _, _ in rows)
+    scores: dict[tuple[str, str], tuple[str, float | None]] = {}
+    docs: dict[tuple[str, str], str] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for code, doc, qid, clip, value in sorted(rows, key=lambda r: (r[0], r[1])):
+        base = (code, qid if by_identity and qid else doc)
+        seen[base] = seen.get(base, 0) + 1
+        key = base if seen[base] == 1 else (code, f"{base[1]}#{seen[base]}")
+        scores[key] = (clip, value)
+        docs[key] = doc
+    return Samples(str(results), variant, label, scores, model_args, docs, by_identity)
 
 
-def compare(
-    a: Samples, b: Samples, *, force: bool = False, replicates: int = REPLICATES, seed: int = SEED
-) -> dict[str, Any]:
-    """B − A per task and summary row, with paired cluster-bootstrap intervals, as a JSON-ready dict."""
+def compare(a: Samples, b: Samples, *, force: bool = False) -> dict[str, Any]:
+    """B − A per task and summary row with 95 % intervals (or "N/A, too few clips"), as a JSON-ready dict."""
     if a.variant != b.variant and not force:
         raise PairedInputError(
             f"the runs come from different variants ({a.variant} in {a.source}, {b.variant} in {b.source}); "
             "their questions are asked differently. Pass --force to compare them anyway (e.g. default against blind)."
         )
-    shared = sorted(set(a.scores) & set(b.scores))
-    if not shared:
-        raise PairedInputError(
-            f"{a.source} and {b.source} share no question (matched by task and doc id): "
-            "they were run on different data roots or different tasks."
+    by_identity = a.by_identity and b.by_identity
+    if not by_identity:
+        old = [s.source for s in (a, b) if not s.by_identity]
+        log.warning(
+            "%s: logged samples without a question identity (written before it was recorded); "
+            "questions matched by task and doc id, which cannot tell a reordered or changed annotation file",
+            ", ".join(old),
         )
+        a, b = _by_doc(a), _by_doc(b)
+    how = "question identity (record content)" if by_identity else "task and doc id (older files)"
+    shared = sorted(set(a.scores) & set(b.scores))
     only_a = sorted(set(a.scores) - set(b.scores))
     only_b = sorted(set(b.scores) - set(a.scores))
+    # Same task and position, another question: different data versions (a shorter run is not).
+    places_b = {(k[0], b.docs.get(k, k[1])) for k in only_b}
+    differ_a = [k for k in only_a if (k[0], a.docs.get(k, k[1])) in places_b]
+    places_a = {(k[0], a.docs.get(k, k[1])) for k in only_a}
+    differ_b = [k for k in only_b if (k[0], b.docs.get(k, k[1])) in places_a]
+    if (differ_a or differ_b) and not force:
+        raise PairedInputError(
+            f"{len(differ_a):,} questions of A ({a.source}) differ from the question B ({b.source}) holds at the same "
+            f"task and doc id ({len(shared):,} are the same): the runs used different data versions. "
+            "Re-run both on one data root, or pass --force to compare only the questions both hold (the rest are listed)."
+        )
+    if not shared:
+        raise PairedInputError(
+            f"{a.source} and {b.source} share no question (matched by {how}): "
+            "they were run on different data roots or different tasks."
+        )
     unscored = [k for k in shared if a.scores[k][1] is None or b.scores[k][1] is None]
     kept = [k for k in shared if a.scores[k][1] is not None and b.scores[k][1] is not None]
-    tables: dict[str, TaskClips] = {}
+    tables: dict[str, PairedTask] = {}
     counts: dict[str, tuple[int, int]] = {}
     for t in TASKS:
         keys = [k for k in kept if k[0] == t.code]
         if not keys:
             continue
         clips = [a.scores[k][0] for k in keys]
-        tables[t.code] = TaskClips.from_scores(clips, [[a.scores[k][1] for k in keys], [b.scores[k][1] for k in keys]])
+        tables[t.code] = PairedTask.from_scores(
+            [a.scores[k][1] for k in keys],  # type: ignore[misc]
+            [b.scores[k][1] for k in keys],  # type: ignore[misc]
+            clips,
+        )
         counts[t.code] = (len(keys), len(set(clips)))
-    means = bootstrap_task_means(tables, replicates, seed)
-    point = {code: (tab.sums.sum(axis=1) / tab.counts.sum()) for code, tab in tables.items()}
 
     def entry(codes: list[str]) -> dict[str, Any] | None:
         present = [c for c in codes if c in tables]
         if not present:
             return None
-        reps = macro_replicates(means, present)
-        diff = reps[:, 1] - reps[:, 0]
-        value_a = sum(float(point[c][0]) for c in present) / len(present)
-        value_b = sum(float(point[c][1]) for c in present) / len(present)
-        low, high = percentile_interval(diff)
+        d = paired_difference([tables[c] for c in present])
+        questions = sum(counts[c][0] for c in present)
+        paper = sum(BY_CODE[c].expected for c in codes)
         return {
-            "a": value_a,
-            "b": value_b,
-            "diff": value_b - value_a,
-            "ci": [low, high],
-            "share_b_better": float((diff > 0).mean()),
+            "a": d.a,
+            "b": d.b,
+            "diff": d.diff,
+            "ci": list(d.ci) if d.ci else None,
+            "verdict": d.verdict,
             "tasks": len(present),
             "of": len(codes),
-            "questions": sum(counts[c][0] for c in present),
+            "questions": questions,
             "clips": sum(counts[c][1] for c in present),
+            "paper_questions": paper,
+            "subset": questions < paper,
         }
 
-    def listed(keys: list[tuple[str, str]]) -> list[str]:
-        return [f"{code}:{doc}" for code, doc in keys]
+    def listed(keys: list[tuple[str, str]], s: Samples) -> list[str]:
+        return [f"{code}:{s.docs.get((code, key), key)}" for code, key in keys]
 
+    tasks = {t.code: entry([t.code]) for t in TASKS}
+    paper_total = sum(t.expected for t in TASKS)
     return {
         "a": {"label": a.label, "variant": a.variant, "source": short_source(a.source)},
         "b": {"label": b.label, "variant": b.variant, "source": short_source(b.source)},
-        "metric_note": "B − A; 95 % interval and share from a paired cluster bootstrap (clips resampled within tasks)",
-        "replicates": replicates,
-        "seed": seed,
-        "tasks": {t.code: entry([t.code]) for t in TASKS},
+        "metric_note": (
+            "B − A; 95 % interval: MOVER over each run's clustered Korn-Graubard interval "
+            "(docs/statistics.md); N/A with fewer than two clips"
+        ),
+        "matched_by": how,
+        "tasks": tasks,
         "summary": {key: entry(list(summary_codes(key))) for key in SUMMARY_KEYS},
         "questions_compared": len(kept),
-        "only_in_a": listed(only_a),
-        "only_in_b": listed(only_b),
-        "unscored_in_either": listed(unscored),
+        "paper_questions": paper_total,
+        "subset": len(kept) < paper_total,
+        "only_in_a": listed(only_a, a),
+        "only_in_b": listed(only_b, b),
+        "different_data": listed(differ_a, a) + listed(differ_b, b),
+        "unscored_in_either": listed(unscored, a),
     }
+
+
+def _by_doc(s: Samples) -> Samples:
+    """The same run keyed by doc id (when the other run's samples carry no identity)."""
+    if not s.by_identity:
+        return s
+    scores = {(k[0], s.docs[k]): v for k, v in s.scores.items()}
+    return replace(s, scores=scores, docs={k: k[1] for k in scores}, by_identity=False)
+
+
+def subset_note(paired: Mapping[str, Any]) -> str:
+    """One sentence saying the comparison covers part of the benchmark, or ``""`` when it is whole."""
+    if not paired.get("subset"):
+        return ""
+    return (
+        f"A subset: {paired['questions_compared']:,} of the benchmark's {paired['paper_questions']:,} questions; "
+        "differences and intervals are those of this subset, not of the full benchmark."
+    )
 
 
 def task_name(code: str) -> str:
@@ -206,18 +267,20 @@ def paired_markdown(paired: Mapping[str, Any], image: str | None = None) -> str:
         f"- **A**: {a['label']} (`{a['source']}`)",
         f"- **B**: {b['label']} (`{b['source']}`)",
         "",
-        f"{paired['questions_compared']:,} questions scored in both runs, matched by task and doc id. The interval "
-        f"is the 2.5-97.5 % range of B − A over {paired['replicates']:,} paired cluster-bootstrap replicates "
-        f"(seed {paired['seed']}): clips resampled within each task, the same draw for both runs, levels and "
-        "averages as macro means over their tasks. *B > A* is the share of replicates in which B is ahead; "
-        "an interval that contains 0 shows no difference.",
+        f"{paired['questions_compared']:,} questions scored in both runs, matched by {paired['matched_by']}. "
+        "The interval is 95 % (MOVER over each run's clip-clustered Korn-Graubard interval, levels and averages "
+        "as macro means over their tasks; docs/statistics.md); an interval that contains 0 shows no difference; "
+        f"*{TOO_FEW_CLIPS}*: a task with fewer than two clips, where no interval would be honest.",
         "",
     ]
+    note = subset_note(paired)
+    if note:
+        lines += [f"**{note}**", ""]
     if a["variant"] != b["variant"]:
         lines += [f"Different variants ({a['variant']} and {b['variant']}), compared with --force.", ""]
     if image:
         lines += [f"![Forest plot: B − A with its 95 % interval per task and level]({image})", ""]
-    header = ["", "A", "B", "B − A", "95 % interval", "B > A", "questions (clips)"]
+    header = ["", "A", "B", "B − A", "95 % interval", "reading", "questions (clips)"]
     rows = []
     for key, title, e in paired_rows(paired):
         name = title if key in BY_CODE else f"**{title}**"
@@ -228,9 +291,9 @@ def paired_markdown(paired: Mapping[str, Any], image: str | None = None) -> str:
                 f"{e['a']:.3f}",
                 f"{e['b']:.3f}",
                 f"{e['diff']:+.3f}",
-                f"[{e['ci'][0]:+.3f}, {e['ci'][1]:+.3f}]",
-                f"{e['share_b_better']:.1%}",
-                f"{e['questions']:,} ({e['clips']:,})",
+                f"[{e['ci'][0]:+.3f}, {e['ci'][1]:+.3f}]" if e["ci"] else TOO_FEW_CLIPS,
+                e["verdict"],
+                f"{e['questions']:,} ({e['clips']:,})" + (f" of {e['paper_questions']:,}" if e["subset"] else ""),
             ]
         )
     lines += markdown_table(header, rows, "l" + "r" * (len(header) - 1))
@@ -238,6 +301,7 @@ def paired_markdown(paired: Mapping[str, Any], image: str | None = None) -> str:
         ("only in A", paired["only_in_a"]),
         ("only in B", paired["only_in_b"]),
         ("not scored in one of the runs", paired["unscored_in_either"]),
+        ("different questions at the same task and doc id (--force)", paired.get("different_data", [])),
     ]
     lines += ["", "### Questions left out", ""]
     lines += [f"- {len(keys):,} {what}: {_listed(keys)}" for what, keys in left if keys] or ["- none"]

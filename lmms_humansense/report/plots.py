@@ -199,6 +199,18 @@ def _levels_legend(report: Mapping[str, Any], all_series: Sequence[Series]) -> l
         (MISMATCH_NOTE, "⚠" in marks),
         (INTERVAL_NOTE, any(c.get("value") is not None and c.get("ci") for c in cells)),
     ]
+    # a run whose file records no interval (an older results file, a re-scored file without clips)
+    bare = sorted(
+        s.legend
+        for s in all_series
+        if s.kind == "run"
+        and any(
+            (c := s.summary.get(key) or {}).get("value") is not None and not c.get("ci")
+            for key in report["summary_rows"]
+        )
+    )
+    if bare:
+        notes.append((f"no error bar: no interval recorded for {', '.join(bare)}", True))
     return [s.legend for s in all_series] + [textwrap.fill(note, 70) for note, shown in notes if shown]
 
 

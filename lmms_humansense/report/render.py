@@ -15,7 +15,7 @@ from typing import Any
 from lmms_humansense.catalog import BY_CODE, TASKS
 from lmms_humansense.report.load import METRICS, SE_OF, Run
 from lmms_humansense.report.paper import HUMAN, TABLE1, PaperRow, find_row
-from lmms_humansense.report.stats import interval
+from lmms_humansense.report.stats import task_interval
 from lmms_humansense.report.summary import SUMMARY_KEYS, SUMMARY_TITLES, Cell, summarise, summary_codes
 from lmms_humansense.scoring import macro_mean
 
@@ -124,7 +124,7 @@ def _run_entry(index: int, run: Run, metric: str, reference: PaperRow | None) ->
             continue
         entry: dict[str, Any] = {m: result.metric(m) for m in METRICS}
         for m in SE_OF:
-            ci = interval(result.metric(m), result.se(m))
+            ci = task_interval(result.metric(m), result.se(m), result.n, result.clips)
             entry.update({f"{m}_se": result.se(m), f"{m}_ci": list(ci) if ci else None})
         entry.update(n=result.n, paper_n=t.expected)
         if reference is not None:
@@ -134,7 +134,12 @@ def _run_entry(index: int, run: Run, metric: str, reference: PaperRow | None) ->
             entry["paper_inside_ci"] = _inside(entry[f"{metric}_ci"], ref)
         tasks[t.code] = entry
     summary: dict[str, Any] = {}
-    per_metric = {m: summarise(run.scores(m), run.ses(m) if m in SE_OF else None) for m in METRICS}
+    per_metric = {
+        m: summarise(run.scores(m), run.ses(m), run.sizes(), run.clip_counts())
+        if m in SE_OF
+        else summarise(run.scores(m))
+        for m in METRICS
+    }
     ref_summary = summarise(reference.scores) if reference is not None else {}
     for key in SUMMARY_KEYS:
         summary[key] = {m: per_metric[m][key].as_dict() for m in METRICS}
@@ -270,6 +275,11 @@ def _date(stamp: str) -> str:
     return stamp
 
 
+def _zone_offset(zone: str) -> str:
+    """``UTC+08:00`` from ``Asia/Singapore (UTC+08:00)``; the zone as given otherwise."""
+    return zone[zone.index("(") + 1 : -1] if zone.endswith(")") and "(" in zone else zone
+
+
 def _paper_avg_text(row: Mapping[str, Any]) -> str:
     text = fmt(row["avg_published"], NOT_IN_PAPER)
     return f"{text} ⚠" if row["avg_mismatch"] is not None else text
@@ -315,18 +325,23 @@ def _runs_section(report: Mapping[str, Any]) -> list[str]:
                 s.get("audio", ""),
                 s.get("generation", ""),
                 questions,
-                _date(s.get("date", "")),
+                f"{_date(s.get('date', ''))} {_zone_offset(s.get('timezone', ''))}".strip(),
                 f"`{run['source']}`",
             ]
         )
     header = ["", "run", "variant", "model args", "frames", "audio", "generation", "questions", "date", "source"]
     lines += markdown_table(header, rows, "l" * len(header))
     # lmms-eval 0.7.3 stores as "lmms_eval_version" the `git describe` of the folder it ran in
-    # (utils.get_lmms_eval_version_string), not its own version: say so rather than mislabel it.
-    versions = [(run["id"], run["settings"].get("lmms-eval", "")) for run in runs]
-    known = [f"- {rid}: run from a git checkout at `{v}`" for rid, v in versions if v and "unknown" not in v]
-    if known:
-        lines += ["", *known, "", "(lmms-eval records the git state of the folder it ran in, not its own version.)"]
+    # (utils.get_lmms_eval_version_string), not its own version: the versions come from the tasks.
+    lines += ["", "Provenance:", ""]
+    for run in runs:
+        s = run["settings"]
+        parts = [f"{name} `{s[name]}`" for name in ("lmms-humansense", "lmms-eval", "annotations") if s.get(name)]
+        if s.get("provenance"):
+            parts.append(f"several: `{s['provenance']}`")
+        if s.get("git checkout"):
+            parts.append(f"run from a git checkout at `{s['git checkout']}`")
+        lines.append(f"- {run['id']}: " + ("; ".join(parts) or "not recorded (a file written before provenance was)"))
     lines += ["", "### Warnings", ""]
     warned = [(run["id"], w) for run in runs for w in run["warnings"]]
     lines += [f"- **{rid}**: {w}" for rid, w in warned] or ["- none"]
@@ -480,9 +495,11 @@ HOW_TO_READ = (
     "audio, prompt or answer parsing (see Runs).",
     "- **Δ** is the run minus the first `--paper-model` row, task by task; a level's Δ is the mean over the "
     "tasks both have.",
-    "- **[low, high]** after a run's number is its 95 % interval (`value ± 1.96 se`; questions clustered "
-    "by clip, levels and averages as macro means whose variance is the sum of their tasks' over the task "
-    "count squared). The paper's rows are as published: it gives no interval.",
+    "- **[low, high]** after a run's number is its 95 % interval: Clopper-Pearson on the effective sample "
+    "size (questions over the design effect of their clustering by clip, with a degrees-of-freedom "
+    "correction for few clips: Korn and Graubard's interval), levels and averages on the macro mean's "
+    "effective size. It keeps 95 % coverage from 3 questions per task to the full set and never has width 0 "
+    "(docs/statistics.md). The paper's rows are as published: it gives no interval.",
     "- **acc vs acc_official**: the paper's numbers come from the official scorer; `acc_official` "
     "applies the same rules. When the two differ, the model answers in a form the official scorer "
     "misreads (for example a sentence that starts with another letter).",
