@@ -159,11 +159,20 @@ def test_frame_count_and_size_follow_the_official_reader() -> None:
     assert h % 28 == 0 and w % 28 == 0 and h * w <= 360 * 420 and abs(w / h - 16 / 9) < 0.1
 
 
-def test_adapter_refuses_unknown_arguments_and_batches() -> None:
+def test_adapter_refuses_unknown_arguments_and_batches_it_cannot_keep() -> None:
     with pytest.raises(TypeError, match="unknown model_args"):
         HumanSenseOmni(pretrained="x", fps=2)
-    with pytest.raises(ValueError, match="batch_size=1"):
-        HumanSenseOmni(pretrained="x", batch_size=4)
+    with pytest.raises(ValueError, match="batch_size=0 must be a whole number of at least 1"):
+        HumanSenseOmni(pretrained="x", batch_size=0)
+    with pytest.raises(ValueError, match="decoding=official samples .* use batch_size=1 with it"):
+        HumanSenseOmni(pretrained="x", batch_size=4, decoding="official")
+    with pytest.raises(ValueError, match="prepare_ahead='many' must be a whole number of at least 0"):
+        HumanSenseOmni(pretrained="x", prepare_ahead="many")
+
+
+def test_a_checkpoint_of_another_architecture_is_named(tiny_qwen2_vl: Path) -> None:
+    with pytest.raises(ValueError, match=r"is a 'qwen2_vl' checkpoint; this adapter runs qwen2_5_omni, qwen3_omni_moe"):
+        HumanSenseOmni(pretrained=str(tiny_qwen2_vl), device="cpu")
 
 
 def test_unknown_frame_reader_or_decoding_is_named_with_the_choices(
