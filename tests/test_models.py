@@ -111,6 +111,29 @@ def test_omni_adapter_withholds_sound_in_the_noaudio_variant(omni_run: Path) -> 
         assert fed["audio_tokens"] == 0 and fed["audio_source"] == "none", t.code
 
 
+def test_omni_batches_spread_by_device_map_answer_as_one_question_at_a_time(
+    omni_run: Path, tiny_omni: Path, small_root: Path, tmp_path: Path
+) -> None:
+    """Batches of 3 (video, speech-video and audio-only questions of both variants in one run),
+    prepared ahead, the model loaded with ``device_map=auto`` (the CPU here): the same answers
+    and the same ``acc.fed`` as the one-at-a-time run."""
+    from test_omni_batches import answers, same_answers
+
+    out = tmp_path / "out"
+    proc = run_lmms_eval(
+        ["--model", "humansense_omni", "--model_args", f"pretrained={tiny_omni},device_map=auto,dtype=float32"]
+        + ["--batch_size", "3", "--tasks", "humansense,humansense_noaudio", "--gen_kwargs", "max_new_tokens=6"]
+        + ["--output_path", str(out), "--log_samples"],
+        cli_env(tmp_path, small_root),
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one, three = answers(omni_run), answers(out)
+    same_answers(one, three)
+    assert {fed["architecture"] for _, fed in one.values()} == {"qwen2_5_omni"}
+    assert {fed["batch"] for _, fed in one.values()} == {1} and max(fed["batch"] for _, fed in three.values()) == 3
+
+
 def test_omni_run_reports_every_group(omni_run: Path) -> None:
     res = run_results(omni_run)["results"]
     for name in ("humansense", "humansense_noaudio"):

@@ -1,6 +1,6 @@
 """``humansense_omni`` on Qwen3-Omni-MoE (tiny random-weight checkpoint built here) through the
-``lmms-eval`` CLI over all 15 tasks, batches against one question at a time for both
-architectures, the Qwen3-Omni reader's rounding (32) for several clip lengths after the processor,
+``lmms-eval`` CLI over all 15 tasks, batches against one question at a time (Qwen2.5-Omni's
+batches: tests/test_models.py, against its shared run), the Qwen3-Omni reader's rounding (32) for several clip lengths after the processor,
 and what each processor really keeps of a 45 s sound (Qwen2.5-Omni cuts it to 30 s)."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import datasets
 import pytest
-from conftest import cli_env, humansense_cli, logged_samples, run_lmms_eval
+from conftest import cli_env, logged_samples, run_lmms_eval
 from fixture_data import make_root, write_video
 from tiny_models import build_tiny_omni, build_tiny_qwen3_omni
 
-from lmms_humansense import hooks
+from lmms_humansense import cli, hooks
 from lmms_humansense.catalog import BY_CODE, TASKS
 from lmms_humansense.models.omni import (
     MAX_PIXELS,
@@ -46,10 +46,10 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_root(tmp_path_factory.mktemp("batch_root"), per_task=1)
 
 
-def _run(tmp: Path, root: Path, model_args: str) -> Path:
+def _run(tmp: Path, root: Path, model_args: str, batch_size: int = 1) -> Path:
     out = tmp / "out"
     proc = run_lmms_eval(
-        ["--model", "humansense_omni", "--model_args", f"{model_args},dtype=float32"]
+        ["--model", "humansense_omni", "--model_args", f"{model_args},dtype=float32", "--batch_size", str(batch_size)]
         + ["--tasks", "humansense,humansense_noaudio", "--gen_kwargs", "max_new_tokens=6"]
         + ["--output_path", str(out), "--log_samples"],
         cli_env(tmp, root),
@@ -59,7 +59,8 @@ def _run(tmp: Path, root: Path, model_args: str) -> Path:
     return out
 
 
-def _answers(out: Path) -> dict[str, tuple[str, dict]]:
+def answers(out: Path) -> dict[str, tuple[str, dict]]:
+    """Each task's (one) answer and ``acc.fed`` of a run over ``humansense,humansense_noaudio``."""
     rows = {}
     for leaf in LEAVES:
         (row,) = logged_samples(out, leaf)
@@ -72,12 +73,12 @@ def _answers(out: Path) -> dict[str, tuple[str, dict]]:
 def qwen3_runs(tiny_qwen3: Path, root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The same 28 questions one at a time, nothing prepared ahead, then 4 per batch, prepared ahead."""
     one = _run(tmp_path_factory.mktemp("q3_b1"), root, f"pretrained={tiny_qwen3},device=cpu,prepare_ahead=0")
-    four = _run(tmp_path_factory.mktemp("q3_b4"), root, f"pretrained={tiny_qwen3},device=cpu,batch_size=4")
+    four = _run(tmp_path_factory.mktemp("q3_b4"), root, f"pretrained={tiny_qwen3},device=cpu", batch_size=4)
     return one, four
 
 
 def test_qwen3_omni_answers_every_task_under_the_official_protocol(qwen3_runs: tuple[Path, Path]) -> None:
-    for leaf, (text, fed) in _answers(qwen3_runs[0]).items():
+    for leaf, (text, fed) in answers(qwen3_runs[0]).items():
         code = leaf.rsplit("_", 1)[1].upper()
         task, noaudio = BY_CODE[code], "noaudio" in leaf
         assert text.strip() and 0 < fed["new_tokens"] <= 6, leaf
@@ -97,7 +98,7 @@ def test_qwen3_omni_answers_every_task_under_the_official_protocol(qwen3_runs: t
             assert fed["audio_tokens"] == 0 and fed["audio_source"] == "none", leaf
 
 
-def _same(one: dict[str, tuple[str, dict]], many: dict[str, tuple[str, dict]]) -> None:
+def same_answers(one: dict[str, tuple[str, dict]], many: dict[str, tuple[str, dict]]) -> None:
     assert one.keys() == many.keys()
     for leaf in one:
         assert many[leaf][0] == one[leaf][0], leaf
@@ -106,23 +107,10 @@ def _same(one: dict[str, tuple[str, dict]], many: dict[str, tuple[str, dict]]) -
 
 
 def test_qwen3_omni_batches_answer_as_one_question_at_a_time(qwen3_runs: tuple[Path, Path]) -> None:
-    one, four = _answers(qwen3_runs[0]), _answers(qwen3_runs[1])
-    _same(one, four)
+    one, four = answers(qwen3_runs[0]), answers(qwen3_runs[1])
+    same_answers(one, four)
     assert {fed["batch"] for _, fed in one.values()} == {1}
     assert max(fed["batch"] for _, fed in four.values()) == 4
-
-
-def test_qwen25_omni_batches_spread_by_device_map_answer_as_one_question_at_a_time(
-    tiny_qwen25: Path, root: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """Batches of 3 (video, speech video and audio-only questions in one run), the model loaded
-    with ``device_map=auto`` (the CPU here), against the default one-at-a-time run."""
-    one = _run(tmp_path_factory.mktemp("q25_b1"), root, f"pretrained={tiny_qwen25},device=cpu")
-    three = _run(tmp_path_factory.mktemp("q25_b3"), root, f"pretrained={tiny_qwen25},device_map=auto,batch_size=3")
-    a, b = _answers(one), _answers(three)
-    _same(a, b)
-    assert {fed["architecture"] for _, fed in a.values()} == {"qwen2_5_omni"}
-    assert max(fed["batch"] for _, fed in b.values()) == 3
 
 
 @pytest.mark.parametrize(("seconds", "fps", "size"), [(2.0, 8, (96, 64)), (20.0, 4, (96, 64)), (40.0, 4, (320, 180))])
@@ -186,28 +174,47 @@ def test_the_report_warns_when_sound_was_cut(tiny_qwen25: Path, long_sound_root:
     (row,) = logged_samples(out, "humansense_fr2")
     assert row["acc"]["fed"]["audio_cut"] is True
     (results,) = sorted(out.rglob("*_results.json"))
-    report = humansense_cli(tmp_path, "report", str(results), "--out", str(tmp_path / "report"), "--no-plots")
-    assert report.returncode == 0, report.stderr[-3000:]
+    assert cli.main(["report", str(results), "--out", str(tmp_path / "report"), "--no-plots"]) == 0
     text = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
     assert "sound cut to what the feature extractor keeps on FR2 (1 of 1 questions)" in text
 
 
 def test_an_unreadable_clip_names_its_question_after_the_ones_before_it_are_answered(
-    tiny_qwen3: Path, root: Path, tmp_path: Path
+    tiny_qwen3: Path, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Prepared ahead and batched, a clip that does not decode still stops the run with its own
-    doc named, as one question at a time would."""
+    doc named, when its turn comes: every question before it has its answer by then."""
+    from lmms_eval.evaluator import simple_evaluate
+    from lmms_eval.tasks import TaskManager
+
+    from lmms_humansense.media import MediaError
+    from lmms_humansense.models.omni import Question, kind_of
+    from lmms_humansense.taskgen import tasks_dir
+
     broken = tmp_path / "root"
     shutil.copytree(root, broken)
     records = json.loads((broken / "HumanSense_VQA.json").read_text())
     target = next(r for r in records if "/gr_" in r["video_path"])
     (broken / target["video_path"].removeprefix("data/")).write_bytes(b"not a video")
-    proc = run_lmms_eval(
-        ["--model", "humansense_omni", "--model_args", f"pretrained={tiny_qwen3},device=cpu,batch_size=4"]
-        + ["--tasks", "humansense_ar,humansense_gr", "--gen_kwargs", "max_new_tokens=2"]
-        + ["--output_path", str(tmp_path / "out")],
-        cli_env(tmp_path, broken),
-        tmp_path,
-    )
-    assert proc.returncode != 0
-    assert "gr_000.mp4" in proc.stderr and "HumanSense doc" in proc.stderr and "(task GR)" in proc.stderr
+    monkeypatch.setenv("HUMANSENSE_ROOT", str(broken))
+    docs = [
+        hooks.process_docs(datasets.Dataset.from_list([{"task": code, "variant": variant}]))[0]
+        for code, variant in (("AR", "default"), ("ER", "default"), ("GR", "default"), ("AR", "noaudio"))
+    ]
+    questions = [Question(i, d, hooks.doc_to_text(d), {"max_new_tokens": 2}, kind_of(d)) for i, d in enumerate(docs)]
+    model = HumanSenseOmni(pretrained=str(tiny_qwen3), device="cpu", dtype="float32", batch_size=4)
+    seen = []
+    with pytest.raises(MediaError, match=r"HumanSense doc GR-\S+ \(task GR\): .*gr_000\.mp4: frames do not decode"):
+        for q, _ in model.answers(questions):
+            seen.append(q.index)
+    assert seen == [0, 1]  # the two questions before the broken one, answered in the same batch
+    manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False)
+    with pytest.raises(MediaError, match=r"\(task GR\): .*gr_000\.mp4: frames do not decode"):
+        simple_evaluate(
+            model="humansense_omni",
+            model_args=f"pretrained={tiny_qwen3},device=cpu,dtype=float32",
+            batch_size=4,
+            tasks=["humansense_ar", "humansense_gr"],
+            task_manager=manager,
+            gen_kwargs="max_new_tokens=2",
+        )

@@ -384,7 +384,7 @@ class HumanSenseOmni(lmms):
 
     ``--model_args pretrained=<hub id or folder>,device=cpu|cuda|cuda:N,dtype=auto|bfloat16|float16|float32``;
     ``device_map=auto`` spreads one checkpoint over the visible GPUs (one process);
-    ``batch_size=N`` answers N questions of one kind per forward pass (left padding);
+    ``--batch_size N`` (lmms-eval's own option) answers N questions of one kind per forward pass (left padding);
     ``prepare_ahead=N`` (default 2, 0 = off) batches are read and processed while the model answers;
     ``attn_implementation=flash_attention_2`` as the official runner, if installed;
     ``frames=official|open_r1_16``, ``decoding=greedy|official``, ``seed=N`` (see the module notes).
@@ -728,5 +728,6 @@ def _count(name: str, value: int | str, least: int) -> int:
     except (TypeError, ValueError):
         number = least - 1
     if number < least:
-        raise ValueError(f"humansense_omni: {name}={value!r} must be a whole number of at least {least}")
+        given = "--batch_size N on the lmms-eval command line" if name == "batch_size" else f"{name}=N in --model_args"
+        raise ValueError(f"humansense_omni: {name}={value!r} must be a whole number of at least {least} ({given})")
     return number

@@ -1,0 +1,94 @@
+"""Questions per second of ``humansense_omni`` with the tiny models: batch 1 / 4 / 8, prepared ahead on / off.
+
+    python benchmarks/omni.py                        # the paper's 3,882 generated questions (hours on 2 cores)
+    python benchmarks/omni.py --per-task 10          # 10 questions per task (150), what benchmarks/README.md shows
+    python benchmarks/omni.py --arch qwen3 --batches 1 8
+
+The root has the paper's per-task counts (or ``--per-task`` of them) over 2 generated clips per task
+(2 s, 96x64, h264 + AAC), the ``default`` variant.  Each configuration answers every question once
+through :meth:`HumanSenseOmni.answers` (the code ``generate_until`` runs, without lmms-eval's task
+set-up), after a warm-up on one question per task (model load, audio cache and first-call costs
+are left out).  Tiny random-weight models spend little time generating, so these ratios show what
+preparing ahead and batching save on the CPU side; on a GPU with a 7B model the generate share grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def questions(root: Path, per_task: int | None) -> list[Any]:
+    from hooks import load_docs
+
+    from lmms_humansense import hooks as plugin_hooks
+    from lmms_humansense.models.omni import Question, kind_of
+
+    docs = load_docs(root)
+    if per_task:
+        kept: dict[str, list[dict[str, Any]]] = {}
+        for doc in docs:
+            kept.setdefault(doc["task"], [])
+            if len(kept[doc["task"]]) < per_task:
+                kept[doc["task"]].append(doc)
+        docs = [doc for task_docs in kept.values() for doc in task_docs]
+    return [
+        Question(i, d, plugin_hooks.doc_to_text(d), {"max_new_tokens": 8, "until": ["\n\n"]}, kind_of(d))
+        for i, d in enumerate(docs)
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-task", type=int, default=None, help="questions per task (default: the paper's counts)")
+    parser.add_argument("--arch", choices=("qwen2_5", "qwen3", "both"), default="both")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--ahead", type=int, nargs="+", default=[0, 2], help="prepare_ahead values (0 = off)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        from hooks import _setup_env, full_size_root
+
+        _setup_env(tmp)
+        root = full_size_root(tmp / "root")
+        os.environ["HUMANSENSE_ROOT"] = str(root)
+        from tiny_models import build_tiny_omni, build_tiny_qwen3_omni
+
+        from lmms_humansense.models.omni import HumanSenseOmni
+
+        qs = questions(root, args.per_task)
+        warm = [next(q for q in qs if q.doc["task"] == code) for code in dict.fromkeys(q.doc["task"] for q in qs)]
+        builders = {"qwen2_5": build_tiny_omni, "qwen3": build_tiny_qwen3_omni}
+        chosen = list(builders) if args.arch == "both" else [args.arch]
+        print(f"{len(qs)} questions; torch threads {__import__('torch').get_num_threads()}")
+        print("| model | batch | prepared ahead | seconds | questions/s |")
+        print("|---|---:|---:|---:|---:|")
+        for arch in chosen:
+            path = builders[arch](tmp / arch)
+            for size in args.batches:
+                for ahead in args.ahead:
+                    model = HumanSenseOmni(
+                        pretrained=str(path), device="cpu", dtype="float32", batch_size=size, prepare_ahead=ahead
+                    )
+                    for _ in model.answers(warm):
+                        pass
+                    start = time.perf_counter()
+                    answered = sum(1 for _ in model.answers(qs))
+                    took = time.perf_counter() - start
+                    label = "Qwen2.5-Omni" if arch == "qwen2_5" else "Qwen3-Omni-MoE"
+                    print(
+                        f"| tiny {label} | {size} | {ahead or 'off'} | {took:.1f} | {answered / took:.2f} |", flush=True
+                    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
