@@ -4,8 +4,8 @@
     python benchmarks/omni.py --per-task 10          # 10 questions per task (150), what benchmarks/README.md shows
     python benchmarks/omni.py --arch qwen3 --batches 1 8
 
-The root has the paper's per-task counts (or ``--per-task`` of them) over 2 generated clips per task
-(2 s, 96x64, h264 + AAC), the ``default`` variant.  Each configuration answers every question once
+The root (``tests/fixture_data.make_paper_root``) has the paper's per-task counts (or ``--per-task``
+of them) over one generated clip per task (2 s, 32x32, h264 + AAC), the ``default`` variant.  Each configuration answers every question once
 through :meth:`HumanSenseOmni.answers` (the code ``generate_until`` runs, without lmms-eval's task
 set-up), after a warm-up on one question per task (model load, audio cache and first-call costs
 are left out).  Tiny random-weight models spend little time generating, so these ratios show what
@@ -22,17 +22,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The generated roots and tiny checkpoints are test scaffolding (tests/), not part of the package.
+# tests/ replaces this script's own folder on the path: benchmarks/multiprocess.py would otherwise
+# shadow the `multiprocess` package that `datasets` imports.
+sys.path[0] = str(Path(__file__).resolve().parent.parent / "tests")
 
 
 def questions(root: Path, per_task: int | None) -> list[Any]:
-    from hooks import load_docs
+    import datasets
 
-    from lmms_humansense import hooks as plugin_hooks
+    from lmms_humansense import hooks
+    from lmms_humansense.catalog import TASKS
     from lmms_humansense.models.omni import Question, kind_of
 
-    docs = load_docs(root)
+    os.environ["HUMANSENSE_ROOT"] = str(root)
+    docs: list[dict[str, Any]] = []
+    for task in TASKS:
+        docs += hooks.process_docs(datasets.Dataset.from_list([{"task": task.code, "variant": "default"}])).to_list()
     if per_task:
         kept: dict[str, list[dict[str, Any]]] = {}
         for doc in docs:
@@ -41,7 +47,7 @@ def questions(root: Path, per_task: int | None) -> list[Any]:
                 kept[doc["task"]].append(doc)
         docs = [doc for task_docs in kept.values() for doc in task_docs]
     return [
-        Question(i, d, plugin_hooks.doc_to_text(d), {"max_new_tokens": 8, "until": ["\n\n"]}, kind_of(d))
+        Question(i, d, hooks.doc_to_text(d), {"max_new_tokens": 8, "until": ["\n\n"]}, kind_of(d))
         for i, d in enumerate(docs)
     ]
 
@@ -55,16 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        from hooks import _setup_env, full_size_root
-
-        _setup_env(tmp)
-        root = full_size_root(tmp / "root")
-        os.environ["HUMANSENSE_ROOT"] = str(root)
+        os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HOME=str(tmp / "hf"))
+        os.environ["HUMANSENSE_CACHE"] = str(tmp / "cache")
+        from fixture_data import make_paper_root
         from tiny_models import build_tiny_omni, build_tiny_qwen3_omni
 
         from lmms_humansense.models.omni import HumanSenseOmni
 
-        qs = questions(root, args.per_task)
+        qs = questions(make_paper_root(tmp / "root"), args.per_task)
         warm = [next(q for q in qs if q.doc["task"] == code) for code in dict.fromkeys(q.doc["task"] for q in qs)]
         builders = {"qwen2_5": build_tiny_omni, "qwen3": build_tiny_qwen3_omni}
         chosen = list(builders) if args.arch == "both" else [args.arch]

@@ -1,4 +1,4 @@
-"""``humansense_omni``: Qwen2.5-Omni-family checkpoints under the official HumanSense protocol.
+"""``humansense_omni``: Qwen2.5-Omni and Qwen3-Omni checkpoints under the official HumanSense protocol.
 
 lmms-eval 0.7.3's own ``qwen2_5_omni`` wrappers cannot reproduce the paper's Omni numbers: the chat
 wrapper never reads a video's own sound and caps video at 16 frames of 384x384; the simple wrapper
@@ -14,6 +14,23 @@ This adapter does what the official runner (``HumanSense_bench/src/model/Qwen25o
 * the video's own sound, interleaved with its frames (``use_audio_in_video``), for the 5 speech
   video tasks, and no sound for the other video tasks; the audio file alone for FR2 and PC;
 * text-only, greedy generation through the thinker (``model.thinker.generate``).
+
+The architecture is read from the checkpoint's ``config.json`` (``model_type`` ``qwen2_5_omni`` or
+``qwen3_omni_moe``), no flag: Qwen3-Omni's reference reader (qwen-omni-utils with
+``image_patch_size=16``) counts pixels in merged patches of 16 x 2 = 32 pixels where Qwen2.5-Omni's
+counts 28, so the same budget (360x420 pixels at most, at least 128 merged patches per frame)
+gives sides that are multiples of 32; the frame count rule is the same.  ``acc.fed`` records the
+architecture and the reader's factor.
+
+Speed without changing an answer: ``--batch_size N`` answers up to N questions of one kind (text
+only, frames, frames with their sound, a sound file: one ``use_audio_in_video`` per forward pass)
+and one ``max_new_tokens``/``until`` per forward pass, left-padded; under greedy decoding each
+answer is the one batch 1 gives (tested for both architectures).  Batches run in the order of
+their first question and answers come back one by one in request order
+(:meth:`HumanSenseOmni.answers`, where a journal of finished questions can hook in).
+``prepare_ahead=N`` (default 2) batches are read, decoded and run through the processor in a
+thread (:mod:`lmms_humansense.models.ahead`) while the model answers.  ``device_map=auto``
+spreads one checkpoint over the visible GPUs of one process.
 
 Two switches reproduce what the official code does beyond that default, each recorded in
 ``acc.fed``:
