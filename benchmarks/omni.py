@@ -1,7 +1,7 @@
 """Questions per second of ``humansense_omni`` with the tiny models: batch 1 / 4 / 8, prepared ahead on / off.
 
     python benchmarks/omni.py                        # the paper's 3,882 generated questions (hours on 2 cores)
-    python benchmarks/omni.py --per-task 2           # 2 questions per task (30), what benchmarks/README.md shows
+    python benchmarks/omni.py --per-task 4           # 4 questions per task (60), what benchmarks/README.md shows
     python benchmarks/omni.py --arch qwen3 --batches 1 8
 
 The root (``tests/fixture_data.make_paper_root``) has the paper's per-task counts (or ``--per-task``
