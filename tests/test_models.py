@@ -124,6 +124,29 @@ def test_omni_adapter_withholds_sound_in_the_noaudio_variant(omni_run: Path) -> 
         assert fed["audio_tokens"] == 0 and fed["audio_source"] == "none", t.code
 
 
+def test_omni_batches_spread_by_device_map_answer_as_one_question_at_a_time(
+    omni_run: Path, tiny_omni: Path, small_root: Path, tmp_path: Path
+) -> None:
+    """Batches of 3 (video, speech-video and audio-only questions of both variants in one run),
+    prepared ahead, the model loaded with ``device_map=auto`` (the CPU here): the same answers
+    and the same ``acc.fed`` as the one-at-a-time run."""
+    from test_omni_batches import answers, same_answers
+
+    out = tmp_path / "out"
+    proc = run_lmms_eval(
+        ["--model", "humansense_omni", "--model_args", f"pretrained={tiny_omni},device_map=auto,dtype=float32"]
+        + ["--batch_size", "3", "--tasks", "humansense,humansense_noaudio", "--gen_kwargs", "max_new_tokens=6"]
+        + ["--output_path", str(out), "--log_samples"],
+        cli_env(tmp_path, small_root),
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one, three = answers(omni_run), answers(out)
+    same_answers(one, three)
+    assert {fed["architecture"] for _, fed in one.values()} == {"qwen2_5_omni"}
+    assert {fed["batch"] for _, fed in one.values()} == {1} and max(fed["batch"] for _, fed in three.values()) == 3
+
+
 def test_omni_run_reports_every_group(omni_run: Path) -> None:
     res = run_results(omni_run)["results"]
     for name in ("humansense", "humansense_noaudio"):
@@ -186,11 +209,20 @@ def test_frame_count_and_size_follow_the_official_reader() -> None:
     assert h % 28 == 0 and w % 28 == 0 and h * w <= 360 * 420 and abs(w / h - 16 / 9) < 0.1
 
 
-def test_adapter_refuses_unknown_arguments_and_batches() -> None:
+def test_adapter_refuses_unknown_arguments_and_batches_it_cannot_keep() -> None:
     with pytest.raises(ModelArgsStop, match=r"humansense_omni does not take --model_args 'fps'; it takes pretrained, "):
         HumanSenseOmni(pretrained="x", fps=2)
-    with pytest.raises(ValueError, match="batch_size=1"):
-        HumanSenseOmni(pretrained="x", batch_size=4)
+    with pytest.raises(ValueError, match="batch_size=0 must be a whole number of at least 1"):
+        HumanSenseOmni(pretrained="x", batch_size=0)
+    with pytest.raises(ValueError, match="decoding=official samples .* use batch_size=1 with it"):
+        HumanSenseOmni(pretrained="x", batch_size=4, decoding="official")
+    with pytest.raises(ValueError, match="prepare_ahead='many' must be a whole number of at least 0"):
+        HumanSenseOmni(pretrained="x", prepare_ahead="many")
+
+
+def test_a_checkpoint_of_another_architecture_is_named(tiny_qwen2_vl: Path) -> None:
+    with pytest.raises(ValueError, match=r"is a 'qwen2_vl' checkpoint; this adapter runs qwen2_5_omni, qwen3_omni_moe"):
+        HumanSenseOmni(pretrained=str(tiny_qwen2_vl), device="cpu")
 
 
 def test_unknown_frame_reader_or_decoding_is_named_with_the_choices(

@@ -185,6 +185,34 @@ def test_one_device_for_every_process_is_refused(
         simple_evaluate(model=model, model_args=model_args, tasks=["humansense_ar"], task_manager=manager)
 
 
+@pytest.mark.parametrize(
+    ("world_size", "model_args", "message"),
+    [
+        (2, "device_map=auto", r"device_map=auto spreads one copy .* this launch runs 2 processes.*plain `lmms-eval`"),
+        (1, "device=cpu,device_map=auto", r"device=cpu puts the model on one device.*drop device= to spread it"),
+        (1, "device=cpu,device_map=cuda:0", r"device=cpu and device_map=cuda:0 name different devices"),
+    ],
+)
+def test_device_maps_that_cannot_work_are_refused_with_the_fix(
+    world_size: int, model_args: str, message: str, monkeypatch: pytest.MonkeyPatch, generated_root: Path
+) -> None:
+    from lmms_eval.evaluator import simple_evaluate
+    from lmms_eval.tasks import TaskManager
+
+    from lmms_humansense.taskgen import tasks_dir
+
+    monkeypatch.setenv("HUMANSENSE_ROOT", str(generated_root))
+    _as_rank(monkeypatch, 0, world_size)
+    manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False)
+    with pytest.raises(ValueError, match=message):
+        simple_evaluate(
+            model="humansense_omni",
+            model_args=f"pretrained=/nowhere,{model_args}",
+            tasks=["humansense_ar"],
+            task_manager=manager,
+        )
+
+
 # --- python -m lmms_eval from the checkout's root --------------------------------------------------------
 def test_python_m_lmms_eval_from_the_checkout_finds_the_tasks_when_the_source_tree_shadows_the_install(
     tmp_path: Path, generated_root: Path

@@ -3,7 +3,7 @@
 No model hub is reachable where this package is tested, and a 7B checkpoint would not fit a CI
 box anyway.  These builders write a complete, loadable folder -- config, random weights, a real
 byte-level BPE tokenizer, processor files, chat template -- for the two architectures the
-HumanSense code paths need: Qwen2.5-Omni (the ``humansense_omni`` adapter) and Qwen2-VL (the stock
+HumanSense code paths need: Qwen2.5-Omni and Qwen3-Omni-MoE (the ``humansense_omni`` adapter) and Qwen2-VL (the stock
 ``qwen2_vl`` wrapper of lmms-eval).  Every transformers code path (processor, vision and audio
 encoders, M-RoPE, generation) runs for real; only the numbers in the weights are meaningless.
 """
@@ -169,6 +169,117 @@ def build_tiny_omni(target: Path, seed: int = 0, thinker_generation: dict[str, A
     processor = Qwen2_5OmniProcessor(
         image_processor=Qwen2VLImageProcessor(),
         video_processor=Qwen2VLVideoProcessor(),
+        feature_extractor=WhisperFeatureExtractor(feature_size=128),
+        tokenizer=tokenizer,
+        chat_template=template,
+    )
+    processor.save_pretrained(target)
+    return target
+
+
+def build_tiny_qwen3_omni(target: Path, seed: int = 0) -> Path:
+    """A loadable Qwen3-Omni-MoE folder (thinker only, about 100 k parameters).
+
+    The thinker's text model has 2 layers of 4 experts (2 per token), the vision tower 2 blocks of
+    patch 16 and merge 2 (the real model's rounding factor, 32), the audio encoder 1 layer; the
+    processor is assembled as Qwen3-Omni's is (Qwen2-VL image/video processors at patch 16, a
+    128-bin Whisper feature extractor).  No talker (``enable_audio_output=False``).
+    """
+    import torch
+    from transformers import (
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+        Qwen3OmniMoeConfig,
+        Qwen3OmniMoeForConditionalGeneration,
+        Qwen3OmniMoeProcessor,
+        WhisperFeatureExtractor,
+    )
+
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    specials = {
+        "image_token": "<|image_pad|>",
+        "audio_token": "<|audio_pad|>",
+        "video_token": "<|video_pad|>",
+        "vision_bos_token": "<|vision_start|>",
+        "vision_eos_token": "<|vision_end|>",
+        "audio_bos_token": "<|audio_start|>",
+        "audio_eos_token": "<|audio_end|>",
+    }
+    tokenizer = _tokenizer(specials, list(specials.values()))
+    ids = {k: tokenizer.convert_tokens_to_ids(v) for k, v in specials.items()}
+    hidden = 32
+    thinker = {
+        "audio_config": {
+            "num_mel_bins": 128,
+            "encoder_layers": 1,
+            "encoder_attention_heads": 2,
+            "encoder_ffn_dim": 32,
+            "d_model": 16,
+            "output_dim": hidden,
+            "n_window": 50,
+            "downsample_hidden_size": 8,
+        },
+        "vision_config": {
+            "depth": 2,
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_heads": 2,
+            "out_hidden_size": hidden,
+            "patch_size": 16,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "deepstack_visual_indexes": [0],
+            "num_position_embeddings": 64,
+        },
+        "text_config": {
+            "vocab_size": len(tokenizer),
+            "hidden_size": hidden,
+            "intermediate_size": 64,
+            "moe_intermediate_size": 16,
+            "num_experts": 4,
+            "num_experts_per_tok": 2,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "head_dim": 16,
+            "max_position_embeddings": 32768,
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 10000.0,
+                "mrope_section": [2, 3, 3],
+                "mrope_interleaved": True,
+            },
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        },
+        "audio_token_id": ids["audio_token"],
+        "image_token_id": ids["image_token"],
+        "video_token_id": ids["video_token"],
+        "audio_start_token_id": ids["audio_bos_token"],
+        "audio_end_token_id": ids["audio_eos_token"],
+        "vision_start_token_id": ids["vision_bos_token"],
+        "vision_end_token_id": ids["vision_eos_token"],
+        "user_token_id": tokenizer.convert_tokens_to_ids("<|im_start|>"),
+    }
+    config = Qwen3OmniMoeConfig(thinker_config=thinker, enable_audio_output=False)
+    torch.manual_seed(seed)
+    model = Qwen3OmniMoeForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(target)
+    template = _template(
+        VISION_BOS=specials["vision_bos_token"],
+        VISION_EOS=specials["vision_eos_token"],
+        IMAGE=specials["image_token"],
+        VIDEO=specials["video_token"],
+        AUDIO_BOS=specials["audio_bos_token"],
+        AUDIO_EOS=specials["audio_eos_token"],
+        AUDIO=specials["audio_token"],
+    )
+    processor = Qwen3OmniMoeProcessor(
+        image_processor=Qwen2VLImageProcessor(patch_size=16, merge_size=2),
+        video_processor=Qwen2VLVideoProcessor(patch_size=16, merge_size=2),
         feature_extractor=WhisperFeatureExtractor(feature_size=128),
         tokenizer=tokenizer,
         chat_template=template,

@@ -23,7 +23,8 @@ class Placement:
     rank: int
     world_size: int
     local_rank: int
-    device: Any  # torch.device (torch is imported only when a model is built)
+    device: Any  # torch.device (torch is imported only when a model is built); with device_map=auto, the first
+    device_map: str | None = None  # "auto": one process spreads the model over every visible GPU
 
 
 def _leave_together() -> None:
@@ -61,7 +62,7 @@ def _env_int(name: str, default: int) -> int:
     return value
 
 
-def placement(model: str, device: str | None = None) -> Placement:
+def placement(model: str, device: str | None = None, device_map: str | None = None) -> Placement:
     """Choose this process's device from the environment, honouring a ``device=`` model arg.
 
     No ``device`` (or ``auto``): ``cuda:<LOCAL_RANK>`` when CUDA is there, else the CPU.  ``cuda``
@@ -69,8 +70,15 @@ def placement(model: str, device: str | None = None) -> Placement:
     GPU (``cuda:1``) in a launch of several processes would stack every process on that GPU, which
     is never what a data-parallel launch wants: that is refused, naming the fix.  ``cpu`` is fine
     for any number of processes.
+
+    ``device_map=auto`` (one process, the model split over every visible GPU) is refused under a
+    launch of several processes (each would spread its own copy over the same GPUs) and next to
+    a ``device`` that names one device; ``device_map=<one device>`` is the same as ``device=``.
     """
     import torch
+
+    if device_map is not None and str(device_map).strip().lower() not in ("", "none"):
+        return _mapped(model, device, str(device_map).strip().lower())
 
     rank = _env_int("RANK", 0)
     world_size = _env_int("WORLD_SIZE", 1)
@@ -103,3 +111,32 @@ def placement(model: str, device: str | None = None) -> Placement:
     chosen = torch.device("cuda", local_rank)
     torch.cuda.set_device(chosen)  # collectives (NCCL) and bare .cuda() calls use this process's GPU
     return Placement(rank, world_size, local_rank, chosen)
+
+
+def _mapped(model: str, device: str | None, device_map: str) -> Placement:
+    """The placement of a ``device_map=`` model arg (see :func:`placement`)."""
+    import torch
+
+    world_size = _env_int("WORLD_SIZE", 1)
+    asked = (device or "auto").strip().lower()
+    if device_map != "auto":
+        if asked != "auto" and torch.device(asked) != torch.device(device_map):
+            raise ValueError(
+                f"{model}: device={device} and device_map={device_map} name different devices; "
+                f"give one of them (device={device_map}, or device_map=auto to spread the model over the visible GPUs)"
+            )
+        return placement(model, device_map)
+    if world_size > 1:
+        raise ValueError(
+            f"{model}: device_map=auto spreads one copy of the model over every visible GPU, but this launch runs "
+            f"{world_size} processes, each of which would do the same on the same GPUs. Run device_map=auto with plain "
+            "`lmms-eval` (one process), or drop device_map for a data-parallel launch (one full copy per GPU)."
+        )
+    if asked != "auto":
+        raise ValueError(
+            f"{model}: device={device} puts the model on one device, device_map=auto spreads it over the visible GPUs; "
+            "drop device= to spread it, or drop device_map= to keep it on one device"
+        )
+    if not torch.cuda.is_available():  # accelerate's "auto" then keeps everything on the CPU
+        return Placement(0, 1, 0, torch.device("cpu"), "auto")
+    return Placement(0, 1, 0, torch.device("cuda", 0), "auto")

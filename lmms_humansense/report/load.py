@@ -69,6 +69,9 @@ class Run:
     limit: float | None = None
     label: str = ""
     command: str = ""  # the lmms-eval command line that produced the file, as far as it says
+    #: task code -> (questions whose sound the model's feature extractor cut, questions logged), from
+    #: the ``acc.fed`` records of the samples logged next to the results file (empty without them)
+    sound_cut: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def expected(self) -> tuple[str, ...]:
@@ -242,6 +245,32 @@ def _command(data: Mapping[str, Any], model: str, model_args: str, limit: float 
     return " ".join(parts)
 
 
+def sound_cut(path: Path, leaves: Mapping[str, str]) -> dict[str, tuple[int, int]]:
+    """Per task, how many logged questions had their sound cut by the feature extractor (and of how many).
+
+    Read from ``acc.fed.audio_cut`` of the ``<stamp>_samples_<leaf>.jsonl`` files lmms-eval writes
+    next to the results file with ``--log_samples``; tasks with no such file, or models that keep
+    no record, are left out (nothing to say, not "no cut")."""
+    stamp = path.name[: -len("_results.json")] if path.name.endswith("_results.json") else None
+    out: dict[str, tuple[int, int]] = {}
+    for code, leaf in leaves.items():
+        file = path.parent / f"{stamp}_samples_{leaf}.jsonl"
+        if stamp is None or not file.is_file():
+            continue
+        cut = total = 0
+        for line in file.read_text(encoding="utf-8").splitlines():
+            try:
+                fed = json.loads(line)["acc"]["fed"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+            if isinstance(fed, Mapping) and "audio_cut" in fed:
+                total += 1
+                cut += bool(fed["audio_cut"])
+        if total:
+            out[code] = (cut, total)
+    return out
+
+
 def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
     """Every HumanSense variant found in one lmms-eval results file, as one run each."""
     results = data.get("results")
@@ -316,6 +345,7 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
                 limit,
                 run_label(model, args),
                 command,
+                sound_cut(path, leaves),
             )
         )
     if not runs:

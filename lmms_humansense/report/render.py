@@ -100,6 +100,13 @@ def _warnings(run: Run) -> list[str]:
     if failing:
         listed = ", ".join(f"{c} {v:.0%}" for c, v in failing)
         out.append(f"answers the parser could not read on {listed}: check the answer format before reading accuracy")
+    cut = {c: n for c, n in run.sound_cut.items() if n[0]}
+    if cut:
+        listed = ", ".join(f"{c} ({k} of {n} questions)" for c, (k, n) in cut.items())
+        out.append(
+            f"sound cut to what the feature extractor keeps on {listed}: those questions were answered on the "
+            "first part of their sound only (see `audio_seconds` and `audio_given_seconds` in the logged samples)"
+        )
     from lmms_humansense.wrappers import AUDIO_DROPPERS
 
     heard = [c for c in run.tasks if BY_CODE[c].uses_audio]
