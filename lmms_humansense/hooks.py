@@ -234,6 +234,22 @@ def media_withheld(doc: dict[str, Any]) -> bool:
     return not VARIANTS[doc["variant"]].media
 
 
+#: What the protocol gives a question, by :func:`question_kind`.
+KINDS = ("text", "video", "video+sound", "audio")
+
+
+def question_kind(doc: dict[str, Any]) -> str:
+    """The one rule for what a question gets, before any file is read: ``text`` (the ``blind``
+    variant), ``audio`` (FR2/PC: the sound file alone), ``video+sound`` (frames and the video's own
+    track) or ``video`` (frames, no sound).  :func:`question_media` (the wrappers' hooks) and this
+    package's models all build their inputs from it."""
+    if media_withheld(doc):
+        return "text"
+    if not BY_CODE[doc["task"]].has_video:
+        return "audio"
+    return "video+sound" if doc["with_audio"] else "video"
+
+
 @dataclass(frozen=True)
 class QuestionMedia:
     """What the protocol gives one question, in the form one kind of consumer takes it.
@@ -264,11 +280,12 @@ def question_media(doc: dict[str, Any], sound_apart: bool) -> QuestionMedia:
     wrapper, and a simple wrapper that never reads a video's track (``minicpm_o --force_simple``,
     read, not run) answers the speech tasks without their sound.
     """
-    if media_withheld(doc):
+    kind = question_kind(doc)
+    if kind == "text":
         return QuestionMedia(None, None, False)
-    has_video = BY_CODE[doc["task"]].has_video
+    has_video = kind != "audio"
     video = None
-    in_video = has_video and doc["with_audio"] and not sound_apart
+    in_video = kind == "video+sound" and not sound_apart
     if has_video:
         path = _checked_video(doc)
         if in_video:

@@ -343,7 +343,7 @@ def architecture_of(pretrained: str) -> tuple[Architecture, int]:
 
 
 #: What a question gives the model: the prompt only, frames, frames with their own sound, a sound file.
-KINDS = ("text", "video", "video+sound", "audio")
+KINDS = hooks.KINDS
 
 
 @dataclass
@@ -388,13 +388,8 @@ def plan_batches(questions: list[Question], size: int) -> list[Batch]:
     return sorted(batches, key=lambda b: b.questions[0].index)
 
 
-def kind_of(doc: dict[str, Any]) -> str:
-    """Which of :data:`KINDS` the protocol gives this doc (no media is read)."""
-    if hooks.media_withheld(doc):
-        return "text"
-    if not BY_CODE[doc["task"]].has_video:
-        return "audio"
-    return "video+sound" if doc["with_audio"] else "video"
+#: Which of :data:`KINDS` the protocol gives a doc: the hooks' one rule.
+kind_of = hooks.question_kind
 
 
 class HumanSenseOmni(lmms):

@@ -300,12 +300,12 @@ class HumanSenseServed(lmms):
 
     def content_for(self, doc: dict[str, Any], prompt: str, fed: ServedFed) -> list[dict[str, Any]]:
         """The user message's parts for one doc (media first, prompt last), recording them in ``fed``."""
-        code = doc["task"]
         parts: list[dict[str, Any]] = []
-        if hooks.media_withheld(doc):  # the blind variant: the question and options only
+        kind = hooks.question_kind(doc)  # the protocol's one rule for what this question gets
+        if kind == "text":  # the blind variant: the question and options only
             return [{"type": "text", "text": prompt}]
-        has_video = BY_CODE[code].has_video
-        sound = doc.get("with_audio") and self.audio != "none"
+        has_video = kind != "audio"
+        sound = kind in ("audio", "video+sound") and doc.get("with_audio") and self.audio != "none"
         if has_video:
             parts.extend(self._video_parts(doc, fed, keep_track=bool(sound and self.audio == "in_video")))
         if sound and not (has_video and self.audio == "in_video"):
