@@ -423,7 +423,7 @@ def run_from_scores(path: Path, data: Mapping[str, Any]) -> Run:
             _count(path, code, v.get("n")),
             # files written before `score --json` recorded them have no interval (and say so)
             *(_se(v.get(f"{m}_se")) for m in SE_OF),
-            _count(path, f"clips of {code}", v.get("clips")),
+            clips=_count(path, f"clips of {code}", v.get("clips")),
         )
         for code, v in data.items()
         if v.get("n") or v.get("n_empty")  # a task with no answer at all is missing, not 0
