@@ -192,13 +192,18 @@ def _is_word(letter: str, text: str, end: int) -> bool:
     return bool(m) and m.group(1) not in _CONNECTORS
 
 
+#: No answer names more letters than this in one place (HumanSense has at most 5 options), nor
+#: labels more lines: reading stops there, so a runaway answer ("A and A and ...") costs no more.
+_MAX_LETTERS = 26
+
+
 def _read_group(text: str, pos: int, echoes: dict[str, re.Pattern[str]]) -> _Group:
     """Letters starting at ``pos``: "B", "(A)(C)", "A, C and D", "option B", "(A) walking and (C) running"."""
     letters: list[str] = []
     hedged = boxed = False
     end = pos
     or_pending = False
-    while item := _ITEM.match(text, pos):
+    while len(letters) < _MAX_LETTERS and (item := _ITEM.match(text, pos)):
         kind = item.lastgroup  # which alternative read the letter(s): "boxed", "run" or "bare"
         found = item[kind]
         if kind == "bare" and _is_word(found, text, item.end()):
@@ -332,6 +337,8 @@ def _leading(text: str, echoes: dict[str, re.Pattern[str]], first: _Group) -> li
     letters: list[str] = []
     lines = text.splitlines()
     for line in lines:
+        if len(letters) >= _MAX_LETTERS:
+            break
         if not line.strip():
             continue
         if _BULLET.match(line):
