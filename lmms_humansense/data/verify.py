@@ -17,14 +17,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lmms_humansense.catalog import BY_CODE, TASKS
-from lmms_humansense.data.prepare import worker_count
+from lmms_humansense.data.pool import map_with_progress, worker_count
 from lmms_humansense.media import (
+    CacheError,
     MediaError,
     NoAudioTrackError,
     VideoInfo,
@@ -32,6 +32,7 @@ from lmms_humansense.media import (
     check_reaches_end,
     check_sound_heard,
     decode_audio,
+    ensure_cached_audio,
     open_media,
     probe_video,
     video_seconds,
@@ -148,8 +149,11 @@ def check_media(job: tuple[str, tuple[str, ...], bool]) -> tuple[str, str, str]:
 
     path, modalities, need_audio = job
     try:
-        if "audio" in modalities:
-            decode_audio(path)
+        if "audio" in modalities:  # decoded whole, as the run will: into the cache, so prepare need not again
+            try:
+                ensure_cached_audio(path)
+            except CacheError:  # verify checks the media; a cache that cannot be written is prepare's error
+                decode_audio(path)
         if any(m != "audio" for m in modalities):
             check_video_decodes(path, need_audio)
     except NoAudioTrackError as exc:
@@ -163,8 +167,6 @@ def check_media(job: tuple[str, tuple[str, ...], bool]) -> tuple[str, str, str]:
 
 def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
     """Check every record of ``root``; never raises for a problem in the data, reports it."""
-    from tqdm import tqdm
-
     from lmms_humansense.data.root import is_sample
     from lmms_humansense.data.schema import (
         RecordError,
@@ -258,20 +260,7 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
                 )
             )
     jobs = [(path, tuple(sorted(use.modalities)), use.needs_sound) for path, use in sorted(media.items())]
-    workers = workers or os.cpu_count() or 1
-    with tqdm(total=len(jobs), unit="file", desc="verify media", disable=not progress) as bar:
-        if workers == 1 or len(jobs) < 8:
-            results = map(check_media, jobs)
-            outcomes = []
-            for r in results:
-                outcomes.append(r)
-                bar.update()
-        else:
-            outcomes = []
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for r in pool.map(check_media, jobs, chunksize=4):
-                    outcomes.append(r)
-                    bar.update()
+    outcomes = list(map_with_progress(check_media, jobs, workers, "verify media", "file", progress))
     report.media_checked = len(jobs)
     for path, kind, message in outcomes:
         if kind:
