@@ -46,8 +46,8 @@ class Task:
     level: str
     task_type: str | None
     modality: Modality
-    answer: AnswerFormat
-    expected: int
+    answer_format: AnswerFormat
+    paper_count: int
 
     @property
     def leaf(self) -> str:

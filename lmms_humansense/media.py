@@ -36,7 +36,9 @@ class NoAudioTrackError(MediaError):
 
 
 class CacheError(MediaError):
-    """The audio cache cannot be written: a problem of ``HUMANSENSE_CACHE``, not of the media."""
+    """The question cannot get its sound because the audio cache cannot be written (a problem of
+    ``HUMANSENSE_CACHE``, not of the media file): a :class:`MediaError` to the run, which counts the
+    question as unreadable media, and its own outcome to ``prepare``."""
 
 
 @dataclass(frozen=True)

@@ -225,7 +225,7 @@ def task_table() -> str:
     for t in TASKS:
         rows.append(
             f"| {t.code} | `{t.leaf}` | {t.name} | {t.level} {LEVELS[t.level]} | {_INPUT[t.modality]} "
-            f"| {_ANSWER[t.answer]} | {t.expected} |"
+            f"| {_ANSWER[t.answer_format]} | {t.paper_count} |"
         )
     return "\n".join(rows)
 

@@ -88,7 +88,7 @@ def task_files() -> dict[str, str]:
 
 def task_readme() -> str:
     rows = "\n".join(
-        f"| {t.code} | {t.name} | {t.level} {LEVELS[t.level]} | `{t.leaf}` | {t.modality} | {t.expected} |"
+        f"| {t.code} | {t.name} | {t.level} {LEVELS[t.level]} | `{t.leaf}` | {t.modality} | {t.paper_count} |"
         for t in TASKS
     )
     variants = "\n".join(f"- `{v.prefix}`: {v.title}" for v in VARIANTS.values())
@@ -212,7 +212,7 @@ def test_missing_media_names_the_record_and_the_fix(root: Path) -> None:
 
 
 def test_the_catalog_has_the_papers_question_counts() -> None:
-    assert sum(t.expected for t in TASKS) == 3882
+    assert sum(t.paper_count for t in TASKS) == 3882
 '''
 
 
@@ -329,8 +329,8 @@ def _what_ran(run: Run, sample: bool) -> str:
         return "bundled SAMPLE set (generated media; the numbers mean nothing about a model)"
     if run.limit is not None:
         return f"--limit {run.limit:g}: part of each task"
-    if run.short:
-        expected = sum(BY_CODE[c].expected for c in run.tasks)
+    if run.short_tasks:
+        expected = sum(BY_CODE[c].paper_count for c in run.tasks)
         return (
             f"of the paper's {expected:,} questions for these tasks: a subset such as the bundled sample set, "
             "not the full set"

@@ -402,7 +402,9 @@ def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
 def count_differences(by_task: dict[str, list[Any]]) -> dict[str, tuple[int, int]]:
     """Tasks whose question count differs from the paper's: code -> (found, paper)."""
     return {
-        t.code: (len(by_task.get(t.code, [])), t.expected) for t in TASKS if len(by_task.get(t.code, [])) != t.expected
+        t.code: (len(by_task.get(t.code, [])), t.paper_count)
+        for t in TASKS
+        if len(by_task.get(t.code, [])) != t.paper_count
     }
 
 

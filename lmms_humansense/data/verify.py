@@ -248,14 +248,14 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
         for where in records:
             report.problems.append(Problem("ambiguous", where, path, shared_media_message(path, records)))
     for t in TASKS:
-        report.counts[t.code] = {"found": found[t.code], "paper": t.expected}
-        if found[t.code] != t.expected and not report.sample:
+        report.counts[t.code] = {"found": found[t.code], "paper": t.paper_count}
+        if found[t.code] != t.paper_count and not report.sample:
             report.problems.append(
                 Problem(
                     "count",
                     f"task {t.code} ({t.name})",
                     "",
-                    f"{found[t.code]} question(s), the paper has {t.expected}: records are missing or mapped to the "
+                    f"{found[t.code]} question(s), the paper has {t.paper_count}: records are missing or mapped to the "
                     "wrong task",
                 )
             )

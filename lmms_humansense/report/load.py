@@ -71,7 +71,7 @@ class Run:
     command: str = ""  # the lmms-eval command line that produced the file, as far as it says
 
     @property
-    def expected(self) -> tuple[str, ...]:
+    def variant_tasks(self) -> tuple[str, ...]:
         """The task codes this run's variant covers."""
         if self.variant in VARIANTS:
             return VARIANTS[self.variant].codes
@@ -80,12 +80,12 @@ class Run:
     @property
     def missing(self) -> tuple[str, ...]:
         """Tasks of the variant that have no number in this run (shown as missing, never as 0)."""
-        return tuple(c for c in self.expected if c not in self.tasks)
+        return tuple(c for c in self.variant_tasks if c not in self.tasks)
 
     @property
-    def short(self) -> tuple[str, ...]:
+    def short_tasks(self) -> tuple[str, ...]:
         """Tasks with fewer questions than the paper's: a smaller root (such as the sample set) or ``--limit``."""
-        return tuple(c for c, t in self.tasks.items() if t.n is not None and t.n < BY_CODE[c].expected)
+        return tuple(c for c, t in self.tasks.items() if t.n is not None and t.n < BY_CODE[c].paper_count)
 
     @property
     def variant_title(self) -> str:
