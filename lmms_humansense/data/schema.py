@@ -274,6 +274,86 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
     }
 
 
+@dataclass
+class RecordScan:
+    """One pass over a root's records, shared by the loader (which raises the first problem) and
+    ``verify`` (which lists them all).
+
+    ``entries`` follows the files' order, one per record of a mapped ``task_type``: its normalised
+    doc, or the :class:`RecordError` that refused it.  ``unknown`` holds the unmapped strings with
+    their counts, ``unknown_where`` the first record of each, ``map_error`` the loader's error for them.
+    """
+
+    records: list[RawRecord]
+    task_map: dict[str, str]
+    unknown: Counter
+    unknown_where: dict[str, str]
+    map_error: Exception | None
+    entries: list[tuple[RawRecord, dict[str, Any] | None, RecordError | None]]
+    duplicates: list[str]
+
+    def docs(self) -> list[tuple[RawRecord, dict[str, Any]]]:
+        return [(raw, doc) for raw, doc, _ in self.entries if doc is not None]
+
+
+def scan_records(root: Path) -> RecordScan:
+    """Read, map and normalise every record of ``root`` without stopping at a problem (an
+    annotation file that is not a JSON list of records still raises :class:`RecordError`)."""
+    from lmms_humansense.data.taskmap import TaskMapError
+
+    records = read_records(root)
+    map_error: Exception | None = None
+    try:  # automatic resolution included, so the loader and verify map alike
+        task_map = task_map_for(root, records)
+    except TaskMapError as exc:
+        task_map, map_error = load_task_map(root), exc
+    unknown = unknown_task_types(records, task_map)
+    unknown_where: dict[str, str] = {}
+    entries: list[tuple[RawRecord, dict[str, Any] | None, RecordError | None]] = []
+    for raw in records:
+        q = raw.record.get("questions") if isinstance(raw.record, dict) else None
+        task_type = q.get("task_type") if isinstance(q, dict) else None
+        if isinstance(task_type, str) and task_type in unknown:
+            unknown_where.setdefault(task_type, raw.where())
+            continue
+        try:
+            entries.append((raw, normalise(raw, task_map, root), None))
+        except RecordError as exc:
+            entries.append((raw, None, exc))
+    return RecordScan(records, task_map, unknown, unknown_where, map_error, entries, duplicates(records))
+
+
+def _first_problem(root: Path, scan: RecordScan) -> Exception | None:
+    """The error the loader stops with: the task map, the first bad record, then every missing
+    file at once, then every media file standing for different records."""
+    if scan.map_error is not None:
+        return scan.map_error
+    for _, _, error in scan.entries:
+        if error is not None:
+            return error
+    docs = scan.docs()
+    missing = [f"{doc['id']} ({raw.where()}): {doc['media_raw']}" for raw, doc in docs if not doc["media"]]
+    if missing:
+        shown = "\n  ".join(missing[:10])
+        more = f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else ""
+        return MediaMissingError(
+            f"{len(missing)} HumanSense record(s) reference media that is not under {root}:\n  {shown}{more}\n"
+            f"Fix: extract videos.zip and audios.zip into the root ({tool('download')} does it), "
+            "or point $HUMANSENSE_ROOT at the folder that holds HumanSense_VQA.json and videos/; "
+            f"{tool('verify')} lists every problem."
+        )
+    shared = shared_media((d["media"], d["media_raw"], d["id"]) for _, d in docs)
+    if shared:
+        listed = [shared_media_message(f, rs) for f, rs in sorted(shared.items())]
+        return MediaAmbiguousError(
+            f"{len(shared)} media file(s) of {root} each stand for records naming different files:\n  "
+            + "\n  ".join(listed[:10])
+            + (f"\n  ... and {len(listed) - 10} more" if len(listed) > 10 else "")
+            + f"\n{tool('verify')} lists every problem."
+        )
+    return None
+
+
 @lru_cache(maxsize=8)
 def _load_all(
     root: Path, stamp: tuple[tuple[str, int, int, int], ...]
@@ -284,41 +364,20 @@ def _load_all(
     once keeps task building fast.
     """
     del stamp  # only part of the cache key
-    records = read_records(root)
-    task_map = task_map_for(root, records)
+    scan = scan_records(root)
+    problem = _first_problem(root, scan)
+    if problem is not None:
+        raise problem
     by_task: dict[str, list[dict]] = {t.code: [] for t in TASKS}
-    missing: list[str] = []
-    for raw in records:
-        doc = normalise(raw, task_map, root)
-        if not doc["media"]:
-            missing.append(f"{doc['id']} ({raw.where()}): {doc['media_raw']}")
+    for _, doc in scan.docs():
         by_task[doc["task"]].append(doc)
-    if missing:
-        shown = "\n  ".join(missing[:10])
-        more = f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else ""
-        raise MediaMissingError(
-            f"{len(missing)} HumanSense record(s) reference media that is not under {root}:\n  {shown}{more}\n"
-            f"Fix: extract videos.zip and audios.zip into the root ({tool('download')} does it), "
-            "or point $HUMANSENSE_ROOT at the folder that holds HumanSense_VQA.json and videos/; "
-            f"{tool('verify')} lists every problem."
-        )
-    shared = shared_media((d["media"], d["media_raw"], d["id"]) for docs in by_task.values() for d in docs)
-    if shared:
-        listed = [shared_media_message(f, rs) for f, rs in sorted(shared.items())]
-        raise MediaAmbiguousError(
-            f"{len(shared)} media file(s) of {root} each stand for records naming different files:\n  "
-            + "\n  ".join(listed[:10])
-            + (f"\n  ... and {len(listed) - 10} more" if len(listed) > 10 else "")
-            + f"\n{tool('verify')} lists every problem."
-        )
-    repeats = duplicates(records)
-    if repeats:
+    if scan.duplicates:
         log.warning(
             "HumanSense: %d record(s) repeat an earlier one (kept; remove the copies if they are mistakes; "
             "%s lists them all), first: %s",
-            len(repeats),
+            len(scan.duplicates),
             tool("verify"),
-            repeats[0],
+            scan.duplicates[0],
         )
     _report_counts(root, by_task)
     return tuple(sorted(by_task)), by_task
