@@ -1,7 +1,8 @@
 """The ``lmms-humansense`` command: the plugin's tools around an lmms-eval run.
 
-Each sub-command is a small function over the package's modules; heavy imports happen inside
-them so ``lmms-humansense tasks-dir`` stays instant.
+Each sub-command is a small function over the package's modules.  Building the parser imports the
+modules that define the sub-commands' arguments (numpy with them); PyAV, lmms-eval, datasets and
+matplotlib are imported only by the command that needs them.
 """
 
 from __future__ import annotations

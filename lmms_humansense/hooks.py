@@ -186,8 +186,8 @@ def audio_path(doc: dict[str, Any]) -> str | None:
 # --- which lmms-eval wrapper is running ----------------------------------------------------------
 # The task template gives every wrapper the hooks treat differently its own entry of
 # ``lmms_eval_specific_kwargs`` (``run_model: <name>``), and lmms-eval 0.7.3 hands
-# the running wrapper's entry to ``doc_to_text`` (api/task.py ~1425), to ``doc_to_visual`` when it
-# takes two parameters (~1489) and to ``doc_to_messages`` (~1832).  So each call learns the wrapper
+# the running wrapper's entry to ``doc_to_text``, to ``doc_to_visual`` when it takes two parameters
+# and to ``doc_to_messages`` (``lmms_eval/api/task.py``).  So each call learns the wrapper
 # from its arguments: nothing is remembered between calls or between runs in one process.
 
 
@@ -203,12 +203,11 @@ def _wrapper(lmms_eval_specific_kwargs: dict[str, Any] | None) -> str | None:
 def _warn_if_audio_dropped(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None) -> None:
     """Say once per audio task and run, before the model answers, that the wrapper drops the sound.
 
-    Called from :func:`doc_to_text` while lmms-eval builds the requests, for the task's first doc
-    only (``first_of_task``), so the line comes before the progress bars.  lmms-eval also calls it
-    on that doc once while it builds the task (api/task.py ~848); the task's own kwargs dict (one
-    per task and run, built from its YAML) remembers that the line was said.  Once per task rather
-    than once per run: a run-wide "said it already" would have to live in a module global, which is
-    what let one run's wrapper leak into the next.
+    Called from :func:`doc_to_text` while lmms-eval builds the requests.  Two marks keep it to one
+    line: ``first_of_task`` (only the task's first doc says it, so one process of a data-parallel
+    run speaks, not every rank) and the task's own kwargs dict (lmms-eval also calls this on that
+    doc while it builds the task; the dict, one per task and run, remembers the line was said, so
+    nothing is kept in a module global that a next run in the process would inherit).
     """
     model = _wrapper(lmms_eval_specific_kwargs)
     known = model in AUDIO_DROPPERS or model in SOUND_NOTES

@@ -128,7 +128,7 @@ def _field(raw: RawRecord, container: dict[str, Any], name: str, kind: type | tu
     return value
 
 
-def _number(raw: RawRecord, q: dict[str, Any], name: str, what: str) -> float:
+def _nonnegative_field(raw: RawRecord, q: dict[str, Any], name: str, what: str) -> float:
     """An optional numeric field: 0 when absent, else a finite number >= 0, or the record is refused.
 
     The run computes the official frame sampling from ``fps`` and ``full_frame_number``; ``"inf"``
@@ -242,8 +242,8 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
         raise RecordError(
             f"{raw.where()}: {exc}; this record cannot be asked as the official runner asks it."
         ) from None
-    fps = _number(raw, q, "fps", "the clip's frames per second")
-    frames = _number(raw, q, "full_frame_number", "the clip's frame count")
+    fps = _nonnegative_field(raw, q, "fps", "the clip's frames per second")
+    frames = _nonnegative_field(raw, q, "full_frame_number", "the clip's frame count")
     transcript, transcript_problem = _transcript(raw, q, task)
     kind = "audios" if raw.source == AQA_FILE or task.modality == "audio" else "videos"
     resolved = resolve_media(root, media, kind)

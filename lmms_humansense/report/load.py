@@ -106,7 +106,7 @@ class Run:
         return {code: result.clips for code, result in self.tasks.items()}
 
 
-def _number(value: Any) -> float | None:
+def _metric_value(value: Any) -> float | None:
     """A metric value as a float; lmms-eval writes ``"N/A"`` or ``null`` when nothing was scored."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -115,7 +115,7 @@ def _number(value: Any) -> float | None:
 
 def _se(value: Any) -> float | str | None:
     """A standard error, or ``"N/A"`` (fewer than two clips: the interval counts one clip)."""
-    return "N/A" if isinstance(value, str) and value.strip().upper() == "N/A" else _number(value)
+    return "N/A" if isinstance(value, str) and value.strip().upper() == "N/A" else _metric_value(value)
 
 
 def _fraction(path: Path, entry: str, name: str, value: Any) -> float | None:
@@ -125,7 +125,7 @@ def _fraction(path: Path, entry: str, name: str, value: Any) -> float | None:
     the file was edited or written by something else, and a report built on it would rank models on
     an impossible number (and NaN would make report.json invalid JSON), so it is refused.
     """
-    number = _number(value)
+    number = _metric_value(value)
     if number is not None and not 0.0 <= number <= 1.0:  # also false for NaN
         raise ReportInputError(
             f"{path}: {entry} {name} is {value!r}, outside [0, 1]; every HumanSense metric is a fraction of "
@@ -136,7 +136,7 @@ def _fraction(path: Path, entry: str, name: str, value: Any) -> float | None:
 
 def _count(path: Path, entry: str, value: Any) -> int | None:
     """A task's number of scored questions, or ``None``; a negative or fractional count is refused."""
-    number = _number(value)
+    number = _metric_value(value)
     if number is None:
         return None
     if not (number >= 0 and number == int(number)):  # also false for NaN and infinity
@@ -253,7 +253,7 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
     model = str(config.get("model") or data.get("model_source") or data.get("model_name") or "unknown model")
     model_args = model_args_text(config.get("model_args"))
     args = parse_model_args(model_args)
-    limit = _number(config.get("limit"))
+    limit = _metric_value(config.get("limit"))
     gen_kwargs = str(config.get("gen_kwargs") or "")
     command = _command(data, model, model_args, limit, gen_kwargs)  # one per file, whatever its variants
     runs = []
