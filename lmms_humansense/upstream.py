@@ -132,8 +132,8 @@ and `not_answered` (a failed request leaves every denominator).
 
 
 def test_file() -> str:
-    """The exported unit test: :mod:`lmms_humansense.exported_test` with the upstream imports."""
-    return _rewrite((Path(__file__).resolve().parent / "exported_test.py").read_text(encoding="utf-8"))
+    """The exported unit test: :mod:`lmms_humansense.upstream_tests` with the upstream imports."""
+    return _rewrite((Path(__file__).resolve().parent / "upstream_tests.py").read_text(encoding="utf-8"))
 
 
 # -- current_tasks.md, PR.md ---------------------------------------------------------------------
