@@ -169,37 +169,9 @@ def _transcript(raw: RawRecord, q: dict[str, Any], task: Any) -> tuple[str, str]
     )
 
 
-def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str, Any]:
-    """One record as a flat doc; raises :class:`RecordError` naming the record and the field.
-
-    Media paths are resolved here too; an unresolved one is returned as an empty path plus the
-    raw string, so the caller can report every missing file at once.
-    """
-    rec = raw.record
-    if not isinstance(rec, dict):
-        raise RecordError(f"{raw.where()}: a record must be a JSON object, found {type(rec).__name__}.")
-    media = rec.get("video_path")
-    if not isinstance(media, str) or not media.strip():
-        raise RecordError(f"{raw.where()}: field video_path (the media file) is missing. Fix the record.")
-    if ".." in Path(media.replace("\\", "/")).parts:
-        raise RecordError(
-            f"{raw.where()}: video_path leaves the data root ('..'); media must lie inside {root}. "
-            "Fix: put the file under the root's videos/ or audios/ and give its path relative to the root."
-        )
-    q = rec.get("questions")
-    if not isinstance(q, dict):
-        raise RecordError(f"{raw.where()}: field questions is missing or not an object. Fix the record.")
-    task_type = _field(raw, q, "task_type", str)
-    code = task_map[task_type]
-    task = BY_CODE[code]
-    question = _field(raw, q, "question", str)
-    pattern = _field(raw, q, "question_pattern", str)
-    if pattern not in QUESTION_PATTERNS:
-        raise RecordError(
-            f"{raw.where()}: unknown question_pattern {pattern!r}; the official patterns are "
-            f"{', '.join(repr(p) for p in QUESTION_PATTERNS)}."
-        )
-    fmt = QUESTION_PATTERNS[pattern]
+def _options_and_gold(raw: RawRecord, q: dict[str, Any], fmt: str) -> tuple[list[str], str]:
+    """The record's options and its gold answer as the scorer compares it (letters upper-case and,
+    for a multi-select, sorted; a count as digits), or the :class:`RecordError` naming the field."""
     answer = str(_field(raw, q, "answer", (str, int))).strip()
     options: list[str] = []
     if fmt in ("single", "multi"):
@@ -236,6 +208,42 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
                 f"{raw.where()}: field questions.answer {answer!r} is above {MAX_COUNT}, but the official prompt asks "
                 f"for a numeral between 0 and {MAX_COUNT}, so no answer could be right. Fix the record."
             )
+    return options, answer
+
+
+def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str, Any]:
+    """One record as a flat doc with its id, checked field by field and its media resolved; raises
+    :class:`RecordError` naming the record and the field.
+
+    An unresolved media path is returned as an empty path plus the raw string, so the caller can
+    report every missing file at once.
+    """
+    rec = raw.record
+    if not isinstance(rec, dict):
+        raise RecordError(f"{raw.where()}: a record must be a JSON object, found {type(rec).__name__}.")
+    media = rec.get("video_path")
+    if not isinstance(media, str) or not media.strip():
+        raise RecordError(f"{raw.where()}: field video_path (the media file) is missing. Fix the record.")
+    if ".." in Path(media.replace("\\", "/")).parts:
+        raise RecordError(
+            f"{raw.where()}: video_path leaves the data root ('..'); media must lie inside {root}. "
+            "Fix: put the file under the root's videos/ or audios/ and give its path relative to the root."
+        )
+    q = rec.get("questions")
+    if not isinstance(q, dict):
+        raise RecordError(f"{raw.where()}: field questions is missing or not an object. Fix the record.")
+    task_type = _field(raw, q, "task_type", str)
+    code = task_map[task_type]
+    task = BY_CODE[code]
+    question = _field(raw, q, "question", str)
+    pattern = _field(raw, q, "question_pattern", str)
+    if pattern not in QUESTION_PATTERNS:
+        raise RecordError(
+            f"{raw.where()}: unknown question_pattern {pattern!r}; the official patterns are "
+            f"{', '.join(repr(p) for p in QUESTION_PATTERNS)}."
+        )
+    fmt = QUESTION_PATTERNS[pattern]
+    options, answer = _options_and_gold(raw, q, fmt)
     try:  # the prompt the run will ask, so a record verify accepts is one the run can ask
         build_prompt(question, options, fmt)
     except PromptError as exc:
@@ -297,7 +305,7 @@ class RecordScan:
 
 
 def scan_records(root: Path) -> RecordScan:
-    """Read, map and normalise every record of ``root`` without stopping at a problem (an
+    """Read, map and turn into docs every record of ``root`` without stopping at a problem (an
     annotation file that is not a JSON list of records still raises :class:`RecordError`)."""
     from lmms_humansense.data.taskmap import TaskMapError
 
@@ -317,7 +325,7 @@ def scan_records(root: Path) -> RecordScan:
             unknown_where.setdefault(task_type, raw.where())
             continue
         try:
-            entries.append((raw, normalise(raw, task_map, root), None))
+            entries.append((raw, record_to_doc(raw, task_map, root), None))
         except RecordError as exc:
             entries.append((raw, None, exc))
     return RecordScan(records, task_map, unknown, unknown_where, map_error, entries, duplicates(records))
