@@ -32,7 +32,7 @@ def _tasks(args: argparse.Namespace) -> int:
     print("groups (--tasks NAME):")
     print(f"  {default.prefix:<26} all {len(TASKS)} tasks, {default.title}")
     for level, title in LEVELS.items():
-        print(f"  {default.prefix}_{level.lower():<15} {level} {title}")
+        print(f"  {default.level_group(level):<26} {level} {title}")
     print("variant groups (each variant's tasks are <group>_<code>, e.g. humansense_noaudio_ar):")
     for variant in VARIANTS.values():
         if variant is not default:

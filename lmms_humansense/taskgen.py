@@ -132,7 +132,7 @@ def _group_yaml(name: str, members: list[str], hooks: str, paper_avg: bool = Fal
 
 
 def level_group(variant: Variant, level: str) -> str:
-    return f"{variant.prefix}_{level.lower()}"
+    return variant.level_group(level)
 
 
 def render(hooks: str = HOOKS) -> dict[str, str]:

@@ -140,7 +140,7 @@ def test_file() -> str:
 
 
 def current_tasks_lines() -> str:
-    groups = ", ".join(f"humansense_{lv.lower()}" for lv in LEVELS)
+    groups = ", ".join(VARIANTS["default"].level_group(lv) for lv in LEVELS)
     return (
         "<!-- Add under '## 3. Video Tasks' in docs/advanced/current_tasks.md -->\n"
         "- [HumanSense](https://github.com/antgroup/HumanSense) (humansense) - human-centred perception, "

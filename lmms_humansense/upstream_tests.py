@@ -15,7 +15,7 @@ import lmms_humansense.hooks as utils
 from lmms_humansense.catalog import LEVELS, TASKS, VARIANTS
 
 LEAVES = sorted(v.leaf(t.code) for v in VARIANTS.values() for t in v.tasks())
-GROUPS = sorted({v.prefix for v in VARIANTS.values()} | {f"humansense_{lv.lower()}" for lv in LEVELS})
+GROUPS = sorted({v.prefix for v in VARIANTS.values()} | {VARIANTS["default"].level_group(lv) for lv in LEVELS})
 
 
 def _record(task_type: str, media: str) -> dict:

@@ -289,7 +289,7 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
             reported["overall"] = _fraction(path, variant.prefix, "acc", top.get("acc,none"))
             reported["paper_avg"] = _fraction(path, variant.prefix, "paper_avg", top.get("paper_avg,none"))
         for level in LEVELS:
-            name = f"{variant.prefix}_{level.lower()}"
+            name = variant.level_group(level)
             group = results.get(name)
             if isinstance(group, Mapping):
                 reported[level] = _fraction(path, name, "acc", group.get("acc,none"))
