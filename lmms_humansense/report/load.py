@@ -242,6 +242,40 @@ def _command(data: Mapping[str, Any], model: str, model_args: str, limit: float 
     return " ".join(parts)
 
 
+def _task_result(path: Path, leaf: str, res: Any, count: Mapping[str, Any]) -> TaskResult:
+    """One leaf task's figures from a results file, each checked (a fraction in [0, 1], a count)."""
+    if not isinstance(res, Mapping):
+        raise ReportInputError(
+            f"{path}: results[{leaf!r}] is {type(res).__name__}, not an object of metrics "
+            '({"acc,none": ..., ...}); pass the *_results.json file lmms-eval wrote, unedited.'
+        )
+    n = count.get("effective", count.get("original"))
+    return TaskResult(
+        *(_fraction(path, leaf, m, res.get(f"{m},none")) for m in METRICS),
+        _count(path, f"n-samples of {leaf}", n),
+        # files written before the `_se` metrics carry the same figure as `_stderr_clustered`
+        *(_se(res.get(f"{m}_se,none", res.get(f"{m}_stderr_clustered,none"))) for m in SE_OF),
+        empty=_count(path, f"empty answers of {leaf}", res.get("empty,none")),
+        not_answered=_count(path, f"not-answered questions of {leaf}", res.get("not_answered,none")),
+        clips=_count(path, f"clips of {leaf}", res.get("clips,none")),
+    )
+
+
+def _group_figures(path: Path, variant: Variant, results: Mapping[str, Any]) -> dict[str, float | None]:
+    """What lmms-eval itself reported for the variant's groups: overall, the paper's Avg, each level."""
+    reported: dict[str, float | None] = {}
+    top = results.get(variant.prefix)
+    if isinstance(top, Mapping):
+        reported["overall"] = _fraction(path, variant.prefix, "acc", top.get("acc,none"))
+        reported["paper_avg"] = _fraction(path, variant.prefix, "paper_avg", top.get("paper_avg,none"))
+    for level in LEVELS:
+        name = variant.level_group(level)
+        group = results.get(name)
+        if isinstance(group, Mapping):
+            reported[level] = _fraction(path, name, "acc", group.get("acc,none"))
+    return reported
+
+
 def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
     """Every HumanSense variant found in one lmms-eval results file, as one run each."""
     results = data.get("results")
@@ -265,34 +299,11 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
         provenance: set[str] = set()
         for code, leaf in leaves.items():
             res = results[leaf]
-            if not isinstance(res, Mapping):
-                raise ReportInputError(
-                    f"{path}: results[{leaf!r}] is {type(res).__name__}, not an object of metrics "
-                    '({"acc,none": ..., ...}); pass the *_results.json file lmms-eval wrote, unedited.'
-                )
             count = counts.get(leaf) if isinstance(counts.get(leaf), Mapping) else {}
-            n = count.get("effective", count.get("original"))
-            tasks[code] = TaskResult(
-                *(_fraction(path, leaf, m, res.get(f"{m},none")) for m in METRICS),
-                _count(path, f"n-samples of {leaf}", n),
-                # files written before the `_se` metrics carry the same figure as `_stderr_clustered`
-                *(_se(res.get(f"{m}_se,none", res.get(f"{m}_stderr_clustered,none"))) for m in SE_OF),
-                empty=_count(path, f"empty answers of {leaf}", res.get("empty,none")),
-                not_answered=_count(path, f"not-answered questions of {leaf}", res.get("not_answered,none")),
-                clips=_count(path, f"clips of {leaf}", res.get("clips,none")),
-            )
+            tasks[code] = _task_result(path, leaf, res, count)
             if res.get("provenance,none"):
                 provenance.add(str(res["provenance,none"]))
-        reported: dict[str, float | None] = {}
-        top = results.get(variant.prefix)
-        if isinstance(top, Mapping):
-            reported["overall"] = _fraction(path, variant.prefix, "acc", top.get("acc,none"))
-            reported["paper_avg"] = _fraction(path, variant.prefix, "paper_avg", top.get("paper_avg,none"))
-        for level in LEVELS:
-            name = variant.level_group(level)
-            group = results.get(name)
-            if isinstance(group, Mapping):
-                reported[level] = _fraction(path, name, "acc", group.get("acc,none"))
+        reported = _group_figures(path, variant, results)
         settings = {
             "model": model,
             "model args": model_args or "(none)",
