@@ -234,6 +234,22 @@ def check_cache_writable() -> Path:
     return folder
 
 
+#: libsndfile's ``SFC_SET_ADD_PEAK_CHUNK`` (sndfile.h).
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
+
+
+def _no_peak_chunk(out: Any) -> None:
+    """Leave out the ``PEAK`` chunk libsndfile adds to float WAVs: it holds the time of writing, so
+    the same sound written by two processes (a data-parallel run) would differ in bytes.  soundfile
+    has no public call for it; without its internals the chunk stays (the samples are the same)."""
+    try:
+        from soundfile import _ffi, _snd
+
+        _snd.sf_command(out._file, _SFC_SET_ADD_PEAK_CHUNK, _ffi.NULL, 0)
+    except (ImportError, AttributeError):
+        pass
+
+
 def ensure_cached_audio(source: str | os.PathLike[str]) -> Path:
     """Decode ``source``'s sound to the cache once and return the WAV's path.
 
@@ -249,7 +265,9 @@ def ensure_cached_audio(source: str | os.PathLike[str]) -> Path:
 
     def write(tmp: str) -> None:
         sound = decode_audio(src)
-        sf.write(tmp, sound, SAMPLE_RATE, subtype="FLOAT", format="WAV")
+        with sf.SoundFile(tmp, "w", SAMPLE_RATE, 1, "FLOAT", format="WAV") as out:
+            _no_peak_chunk(out)
+            out.write(sound)
 
     try:
         return create_once(target, write, suffix=".wav")
