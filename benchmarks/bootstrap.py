@@ -30,8 +30,8 @@ def synthetic_runs(seed: int = 0) -> tuple[Samples, Samples]:
     b: dict[tuple[str, str], tuple[str, float | None]] = {}
     for t in TASKS:
         done, clip = 0, 0
-        while done < t.expected:
-            size = min(int(rng.integers(1, 7)), t.expected - done)
+        while done < t.paper_count:
+            size = min(int(rng.integers(1, 7)), t.paper_count - done)
             ease = rng.uniform(0.1, 0.9)
             for _ in range(size):
                 key = (t.code, f"{t.code}-{done:05d}")

@@ -45,7 +45,7 @@ def full_size_root(target: Path) -> Path:
     make_root(target, per_task=2, share_clips=False)
     vqa, aqa = [], []
     for task in TASKS:
-        for i in range(task.expected):
+        for i in range(task.paper_count):
             stem = f"{task.code.lower()}_{i % 2:03d}"
             media = f"data/videos/{stem}.mp4" if task.has_video else f"data/audios/{stem}.wav"
             (vqa if task.has_video else aqa).append(make_record(task, i, media, fps=8, frames=16))

@@ -1,4 +1,4 @@
-"""Reading a model's free-text answer as a letter, a set of letters, a whole number or Yes/No.
+"""Reading a model's free-text answer as a letter, a set of letters or a whole number.
 
 Peer tasks lose points to parsers that read "Based on the video..." as B, "a man is angry" as A
 or guess a default letter.  This parser only accepts what the text actually declares: the item's

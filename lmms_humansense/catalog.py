@@ -46,8 +46,8 @@ class Task:
     level: str
     task_type: str | None
     modality: Modality
-    answer: AnswerFormat
-    expected: int
+    answer_format: AnswerFormat
+    paper_count: int
 
     @property
     def leaf(self) -> str:
@@ -130,6 +130,10 @@ class Variant:
 
     def leaf(self, code: str) -> str:
         return f"{self.prefix}_{code.lower()}"
+
+    def level_group(self, level: str) -> str:
+        """The lmms-eval group of one level's tasks in this variant (``humansense_asr_l2``)."""
+        return f"{self.prefix}_{level.lower()}"
 
     def tasks(self) -> tuple[Task, ...]:
         return tuple(t for t in TASKS if t.code in self.codes)

@@ -1,7 +1,8 @@
 """The ``lmms-humansense`` command: the plugin's tools around an lmms-eval run.
 
-Each sub-command is a small function over the package's modules; heavy imports happen inside
-them so ``lmms-humansense tasks-dir`` stays instant.
+Each sub-command is a small function over the package's modules.  Building the parser imports the
+modules that define the sub-commands' arguments (numpy with them); PyAV, lmms-eval, datasets and
+matplotlib are imported only by the command that needs them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _tasks(args: argparse.Namespace) -> int:
     print("groups (--tasks NAME):")
     print(f"  {default.prefix:<26} all {len(TASKS)} tasks, {default.title}")
     for level, title in LEVELS.items():
-        print(f"  {default.prefix}_{level.lower():<15} {level} {title}")
+        print(f"  {default.level_group(level):<26} {level} {title}")
     print("variant groups (each variant's tasks are <group>_<code>, e.g. humansense_noaudio_ar):")
     for variant in VARIANTS.values():
         if variant is not default:

@@ -1,21 +1,22 @@
-"""Every function the HumanSense task YAMLs name (``!function lmms_humansense.hooks.<name>``).
+"""Every function the HumanSense task YAMLs name: building the docs, their prompt and media, and
+scoring the answers.
 
-The functions are thin: each delegates to the module that does the job (data, prompts, media,
-scoring).  What a doc gets is decided by the catalog, following the official runner: frames for
-every video task, the video's own sound for the 5 speech video tasks, an audio file for FR2 and PC,
-and no sound for the rest (LD included).
+What a doc gets is decided by the catalog, following the official runner: frames for every video
+task, the video's own sound for the 5 speech video tasks, an audio file for FR2 and PC, and no
+sound for the rest (LD included).  :func:`question_media` is the one rule for how that reaches a
+wrapper; the decoding, prompts and scores live in :mod:`media`, :mod:`prompts` and :mod:`scoring`.
 
 lmms-eval 0.7.3 has no ``doc_to_audio`` YAML key (the task guide's example fails with a
-``TypeError``); :func:`doc_to_audio` is therefore a plain hook that :func:`doc_to_visual` (simple
-wrappers) and :func:`doc_to_messages` (chat wrappers) call.
+``TypeError``), so :func:`doc_to_audio` is a plain function: :func:`doc_to_visual` calls it for
+simple wrappers, and this package's own models call it for their sound.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from lmms_humansense.catalog import BY_CODE, VARIANTS
 from lmms_humansense.media import (
@@ -42,6 +43,7 @@ from lmms_humansense.scoring import (
 from lmms_humansense.wrappers import AUDIO_DROPPERS, KEEP_AUDIO_COMMAND, SOUND_NOTES
 
 log = logging.getLogger("lmms_humansense")
+T = TypeVar("T")
 
 __all__ = [
     "DataLoadStop",
@@ -108,7 +110,7 @@ def process_docs(dataset: Any) -> Any:
             doc["variant"] = variant_name
             doc["with_audio"] = bool(variant.audio and task.uses_audio)
             doc["first_of_task"] = i == 0  # where the per-task wrapper warning is said, once per run
-            doc["prompt"] = _prompt(doc)  # fail now, naming the record, rather than mid-run
+            _prompt(doc)  # a record without a prompt fails now, named, rather than mid-run
             doc["qid"] = question_id(doc)  # what the question is; paired comparisons match on it
             doc["provenance"] = provenance(root)
     except (OSError, ValueError) as exc:  # every loading error of ours is one of these, with its fix
@@ -155,36 +157,37 @@ def _checked_video(doc: dict[str, Any]) -> str:
     return path
 
 
-def doc_to_audio(doc: dict[str, Any]) -> dict[str, Any] | None:
-    """The sound the official protocol gives this doc, as ``{"array", "sampling_rate"}`` (16 kHz
-    mono float32), or ``None`` for tasks (and variants) without sound."""
+def _sound(doc: dict[str, Any], read: Callable[[str], T]) -> T | None:
+    """``read(media)`` for a doc the protocol gives sound (a video's track only once the video is
+    known to have one), else ``None``; a media error names the doc."""
     if not doc["with_audio"]:
         return None
     if BY_CODE[doc["task"]].has_video:
         _checked_video(doc)
     try:
-        return {"array": load_cached_audio(doc["media"]), "sampling_rate": SAMPLE_RATE}
+        return read(doc["media"])
     except MediaError as exc:
         raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
+
+
+def doc_to_audio(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The sound the official protocol gives this doc, as ``{"array", "sampling_rate"}`` (16 kHz
+    mono float32), or ``None`` for tasks (and variants) without sound."""
+    sound = _sound(doc, load_cached_audio)
+    return None if sound is None else {"array": sound, "sampling_rate": SAMPLE_RATE}
 
 
 def audio_path(doc: dict[str, Any]) -> str | None:
     """The cached 16 kHz WAV of the doc's sound (for chat wrappers), or ``None``."""
-    if not doc["with_audio"]:
-        return None
-    if BY_CODE[doc["task"]].has_video:
-        _checked_video(doc)
-    try:
-        return str(ensure_cached_audio(doc["media"]))
-    except MediaError as exc:
-        raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
+    wav = _sound(doc, ensure_cached_audio)
+    return None if wav is None else str(wav)
 
 
 # --- which lmms-eval wrapper is running ----------------------------------------------------------
 # The task template gives every wrapper the hooks treat differently its own entry of
 # ``lmms_eval_specific_kwargs`` (``run_model: <name>``), and lmms-eval 0.7.3 hands
-# the running wrapper's entry to ``doc_to_text`` (api/task.py ~1425), to ``doc_to_visual`` when it
-# takes two parameters (~1489) and to ``doc_to_messages`` (~1832).  So each call learns the wrapper
+# the running wrapper's entry to ``doc_to_text``, to ``doc_to_visual`` when it takes two parameters
+# and to ``doc_to_messages`` (``lmms_eval/api/task.py``).  So each call learns the wrapper
 # from its arguments: nothing is remembered between calls or between runs in one process.
 
 
@@ -200,12 +203,11 @@ def _wrapper(lmms_eval_specific_kwargs: dict[str, Any] | None) -> str | None:
 def _warn_if_audio_dropped(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None) -> None:
     """Say once per audio task and run, before the model answers, that the wrapper drops the sound.
 
-    Called from :func:`doc_to_text` while lmms-eval builds the requests, for the task's first doc
-    only (``first_of_task``), so the line comes before the progress bars.  lmms-eval also calls it
-    on that doc once while it builds the task (api/task.py ~848); the task's own kwargs dict (one
-    per task and run, built from its YAML) remembers that the line was said.  Once per task rather
-    than once per run: a run-wide "said it already" would have to live in a module global, which is
-    what let one run's wrapper leak into the next.
+    Called from :func:`doc_to_text` while lmms-eval builds the requests.  Two marks keep it to one
+    line: ``first_of_task`` (only the task's first doc says it, so one process of a data-parallel
+    run speaks, not every rank) and the task's own kwargs dict (lmms-eval also calls this on that
+    doc while it builds the task; the dict, one per task and run, remembers the line was said, so
+    nothing is kept in a module global that a next run in the process would inherit).
     """
     model = _wrapper(lmms_eval_specific_kwargs)
     known = model in AUDIO_DROPPERS or model in SOUND_NOTES
@@ -309,10 +311,7 @@ def doc_to_visual(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any]
     if media_withheld(doc):
         return []
     audio = doc_to_audio(doc)
-    if audio is None:
-        raise MediaError(
-            f"HumanSense doc {doc['id']}: task {doc['task']} is audio-only and the variant withholds audio"
-        )
+    assert audio is not None, "every variant that gives media covers FR2/PC only with their sound (catalog)"
     return [audio]
 
 

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 import tempfile
-import threading
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +36,9 @@ class NoAudioTrackError(MediaError):
 
 
 class CacheError(MediaError):
-    """The audio cache cannot be written: a problem of ``HUMANSENSE_CACHE``, not of the media."""
+    """The question cannot get its sound because the audio cache cannot be written (a problem of
+    ``HUMANSENSE_CACHE``, not of the media file): a :class:`MediaError` to the run, which counts the
+    question as unreadable media, and its own outcome to ``prepare``."""
 
 
 @dataclass(frozen=True)
@@ -92,12 +91,9 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     return _probe_cached(p, file_version(st))
 
 
-#: Part of every cached WAV's key: bump it when the decoding changes, so no stale sound is reused.
-AUDIO_CACHE_VERSION = 2
-#: Samples per channel handed from the decoder to the resampler at a time (about 2 s at 44.1 kHz).
-#: Measured on 5, 30 and 150 s clips (benchmarks/audio.py): smaller chunks pay for more hand-overs
-#: between the two threads, larger ones leave a longer last chunk to resample after the decode.
-_CHUNK = 90_000
+#: Part of every cached WAV's key: bump it when the decoding or the file format changes, so no
+#: stale sound is reused (3: the WAV is written by soundfile).
+AUDIO_CACHE_VERSION = 3
 
 
 def audio_stream(container: Any) -> Any:
@@ -121,14 +117,11 @@ def audio_stream(container: Any) -> Any:
     return best
 
 
-def _mono_chunks(p: str, container: Any) -> Iterator[tuple[np.ndarray, int]]:
-    """The audio stream ffmpeg would pick (:func:`audio_stream`) as (mono float32 chunk, native
-    rate), decoded packet by packet.
+def _decode_mono(p: str, container: Any) -> tuple[np.ndarray, int]:
+    """The stream ffmpeg would pick (:func:`audio_stream`) as (mono float32 samples, native rate).
 
-    Mono is the mean of the channels and the resampler is soxr's high-quality one: what
-    ``librosa.load(path, sr=16000)`` does in the official runner, so the model hears the same
-    sound.  Planar float (what AAC decodes to) is read straight from the frame's planes; other
-    sample formats are converted to it first.
+    Mono is the mean of the channels, as ``librosa.load`` takes it in the official runner; frames
+    are converted to planar float (what AAC decodes to) first.
     """
     import av
 
@@ -136,103 +129,37 @@ def _mono_chunks(p: str, container: Any) -> Iterator[tuple[np.ndarray, int]]:
     if stream is None:
         raise NoAudioTrackError(f"{p}: has no audio track, but its task needs sound")
     rate = stream.codec_context.sample_rate or stream.rate
-    converter: Any = None
-    pending: list[bytearray] = []
-    pending_n = 0
+    to_float = av.AudioResampler(format="fltp")
+    pieces: list[np.ndarray] = []
     try:
         for frame in container.decode(stream):
-            if converter is None:  # the sample format is a property of the stream: look once
-                converter = False if frame.format.name == "fltp" else av.AudioResampler(format="fltp", rate=frame.rate)
-            for f in converter.resample(frame) if converter else (frame,):
-                planes = f.planes
-                if len(planes) != len(pending):  # first frame, or the channel count changed mid-stream
-                    if pending_n:
-                        yield _finite(p, _mix(pending)), rate
-                    pending, pending_n = [bytearray() for _ in planes], 0
-                size = f.samples * 4
-                for store, plane in zip(pending, planes, strict=True):
-                    store += memoryview(plane)[:size]
-                pending_n += f.samples
-            if pending_n >= _CHUNK:
-                yield _finite(p, _mix(pending)), rate
-                pending, pending_n = [bytearray() for _ in pending], 0
-    except MediaError:
-        raise
+            for f in (frame,) if frame.format.name == "fltp" else to_float.resample(frame):
+                pieces.append(np.mean(f.to_ndarray(), axis=0, dtype=np.float32))
     except Exception as exc:
         raise MediaError(f"{p}: audio does not decode ({exc}); re-extract or re-download it") from None
-    if pending_n:
-        yield _finite(p, _mix(pending)), rate
-
-
-def _finite(p: str, chunk: np.ndarray) -> np.ndarray:
-    """``chunk`` itself, once it is known to hold no NaN or infinite sample: a model handed such a
-    sample computes garbage (or NaN) from it without any error, so the file is refused here."""
-    if not np.isfinite(chunk).all():
+    mono = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    if not np.isfinite(mono).all():  # a model handed such a sample computes garbage without an error
         raise MediaError(
             f"{p}: its sound holds NaN or infinite samples, which no model can hear; the file is damaged: "
             "re-extract or re-download it"
         )
-    return chunk
-
-
-def _mix(planes: list[bytearray]) -> np.ndarray:
-    channels = [np.frombuffer(plane, dtype=np.float32) for plane in planes]
-    if len(channels) == 1:
-        return channels[0]
-    return np.mean(np.stack(channels), axis=0, dtype=np.float32)
-
-
-def _resampled(chunks: Iterable[tuple[np.ndarray, int]], sample_rate: int) -> Iterator[np.ndarray]:
-    import soxr
-
-    stream = None
-    for chunk, rate in chunks:
-        if rate == sample_rate:
-            yield chunk
-            continue
-        stream = stream or soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ")
-        yield stream.resample_chunk(chunk)
-    if stream is not None:
-        yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+    return mono, rate
 
 
 def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """A file's sound (an mp4's track as ffmpeg picks it, or an audio file) as mono float32."""
+    """A file's sound (an mp4's track as ffmpeg picks it, or an audio file) as mono float32 at
+    ``sample_rate``, resampled with soxr's high-quality filter as ``librosa.load`` does: the one
+    decoding the run, ``prepare`` and ``verify`` share (through the cache)."""
+    import soxr
+
     p = str(path)
     with open_media(p) as container:
-        out = [c for c in _resampled(_mono_chunks(p, container), sample_rate) if c.size]
-        if not out:
+        mono, rate = _decode_mono(p, container)
+        if not mono.size:
             raise MediaError(f"{p}: audio track holds no samples")
-        sound = np.concatenate(out)
-        _check_sound_length(p, container, sound.size / sample_rate)
+        sound = mono if rate == sample_rate else soxr.resample(mono, rate, sample_rate, quality="HQ")
+        check_sound_heard(p, container, audio_stream(container), sound.size / sample_rate)
     return sound
-
-
-#: Sound shorter than this (about one chunk) is decoded, resampled and written in one thread:
-#: there is nothing for a second thread to overlap.
-_THREAD_FROM_SECONDS = 3.0
-
-
-def _decode_to_wav(src: str, target: str) -> int:
-    """Decode ``src``'s sound into a 16 kHz float WAV at ``target``; returns the samples written."""
-    with open_media(src) as container:
-        chunks = _mono_chunks(src, container)
-        if (container.duration or 0) / 1_000_000 < _THREAD_FROM_SECONDS:
-            written = _write_wav(target, _resampled(chunks, SAMPLE_RATE))
-        else:
-            written = _write_wav_beside(target, chunks)
-        if not written:
-            raise MediaError(f"{src}: audio track holds no samples")
-        _check_sound_length(src, container, written / SAMPLE_RATE)
-    return written
-
-
-def _check_sound_length(p: str, container: Any, seconds: float) -> None:
-    """Refuse a video's sound that is much shorter than its frames: :func:`check_sound_heard` with
-    the samples the decoder gave."""
-    stream = audio_stream(container)
-    if stream is not None:
-        check_sound_heard(p, container, stream, seconds)
 
 
 def check_sound_heard(p: str, container: Any, stream: Any, heard: float) -> None:
@@ -256,73 +183,6 @@ def check_sound_heard(p: str, container: Any, stream: Any, heard: float) -> None
             "its sound from the start (or re-extract it)"
         )
     check_reaches_end(p, "sound track", heard, duration)
-
-
-#: The header of a mono 16 kHz IEEE-float WAV (format 3 with the ``fact`` chunk the format asks
-#: for), with the three sizes left to fill: what libsndfile writes, without its per-file set-up.
-_WAV_HEADER = struct.Struct("<4sI4s4sIHHIIHHH4sII4sI")
-
-
-def _wav_header(samples: int) -> bytes:
-    data = samples * 4
-    return _WAV_HEADER.pack(
-        b"RIFF", _WAV_HEADER.size - 8 + data, b"WAVE",
-        b"fmt ", 18, 3, 1, SAMPLE_RATE, SAMPLE_RATE * 4, 4, 32, 0,
-        b"fact", 4, samples,
-        b"data", data,
-    )  # fmt: skip
-
-
-def _write_wav(target: str, blocks: Iterable[np.ndarray]) -> int:
-    """Stream float32 blocks into a WAV at ``target``; the header's sizes are patched at the end."""
-    written = 0
-    with open(target, "wb") as out:
-        out.write(_wav_header(0))
-        for block in blocks:
-            out.write(memoryview(np.ascontiguousarray(block, dtype=np.float32)))
-            written += block.size
-        out.seek(0)
-        out.write(_wav_header(written))
-    return written
-
-
-def _write_wav_beside(target: str, chunks: Iterator[tuple[np.ndarray, int]]) -> int:
-    """Resample and write in a second thread while this one decodes.
-
-    soxr and the file writes release the GIL, so on two cores a long clip costs little more than
-    its decode.  A failure on either side stops both and is raised here.
-    """
-    import queue
-
-    handover: queue.Queue[tuple[np.ndarray, int] | None] = queue.Queue(maxsize=8)
-    result: list[int] = []
-    failure: list[BaseException] = []
-
-    def drain() -> Iterator[tuple[np.ndarray, int]]:
-        while (item := handover.get()) is not None:
-            yield item
-
-    def consume() -> None:
-        try:
-            result.append(_write_wav(target, _resampled(drain(), SAMPLE_RATE)))
-        except BaseException as exc:  # raised in the decoding thread below
-            failure.append(exc)
-            while handover.get() is not None:  # let the decoder finish its puts
-                pass
-
-    worker = threading.Thread(target=consume, name="humansense-audio-writer", daemon=True)
-    worker.start()
-    try:
-        for item in chunks:
-            handover.put(item)
-    finally:
-        handover.put(None)
-        worker.join()
-    if failure:
-        if isinstance(failure[0], OSError):
-            raise failure[0]
-        raise MediaError(f"cannot write decoded sound to {target} ({failure[0]})")
-    return result[0] if result else 0
 
 
 def cache_dir() -> Path:
@@ -351,26 +211,6 @@ def cached_audio_path(source: str | os.PathLike[str]) -> Path:
     return cache_dir() / f"{p.stem}-{_cache_key(p, AUDIO_CACHE_VERSION)}.wav"
 
 
-def cache_entry_ok(wav: Path) -> bool:
-    """Whether a cached WAV is whole: its header is the one this module writes for the samples it
-    declares, and the file holds exactly those samples.
-
-    An interrupted copy, a full disk or a foreign file leaves a WAV that may still open and play
-    part of the clip; reading only the header and the file's size catches that for the price of a
-    ``stat`` and 58 bytes, on every read.
-    """
-    try:
-        with open(wav, "rb") as f:
-            head = f.read(_WAV_HEADER.size)
-            size = os.fstat(f.fileno()).st_size
-    except OSError:
-        return False
-    if len(head) != _WAV_HEADER.size:
-        return False
-    samples = _WAV_HEADER.unpack(head)[-3]  # the ``fact`` chunk's sample count
-    return head == _wav_header(samples) and size == _WAV_HEADER.size + 4 * samples
-
-
 def _cache_error(folder: Path, exc: OSError) -> CacheError:
     """The error for a cache folder that cannot be written, naming the variable that chose it."""
     chosen = os.environ.get("HUMANSENSE_CACHE")
@@ -394,17 +234,43 @@ def check_cache_writable() -> Path:
     return folder
 
 
-def ensure_cached_audio(source: str | os.PathLike[str]) -> Path:
-    """Decode ``source``'s sound to the cache once (atomic write) and return the WAV's path.
+#: libsndfile's ``SFC_SET_ADD_PEAK_CHUNK`` (sndfile.h).
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
 
-    A cached WAV that is not whole (:func:`cache_entry_ok`) is decoded again and replaced.
+
+def _no_peak_chunk(out: Any) -> None:
+    """Leave out the ``PEAK`` chunk libsndfile adds to float WAVs: it holds the time of writing, so
+    the same sound written by two processes (a data-parallel run) would differ in bytes.  soundfile
+    has no public call for it; without its internals the chunk stays (the samples are the same)."""
+    try:
+        from soundfile import _ffi, _snd
+
+        _snd.sf_command(out._file, _SFC_SET_ADD_PEAK_CHUNK, _ffi.NULL, 0)
+    except (ImportError, AttributeError):
+        pass
+
+
+def ensure_cached_audio(source: str | os.PathLike[str]) -> Path:
+    """Decode ``source``'s sound to the cache once and return the WAV's path.
+
+    The entry is written under a temporary name and renamed into place (:func:`create_once`), so
+    a WAV at that path is whole: it is not checked again on reads.
     """
+    import soundfile as sf
+
     src = Path(source)
     if not src.is_file():
         raise MediaError(f"{src}: file does not exist")
     target = cached_audio_path(src)
+
+    def write(tmp: str) -> None:
+        sound = decode_audio(src)
+        with sf.SoundFile(tmp, "w", SAMPLE_RATE, 1, "FLOAT", format="WAV") as out:
+            _no_peak_chunk(out)
+            out.write(sound)
+
     try:
-        return create_once(target, lambda tmp: _decode_to_wav(str(src), tmp), ready=cache_entry_ok, suffix=".wav")
+        return create_once(target, write, suffix=".wav")
     except OSError as exc:  # decoding errors are MediaErrors: an OSError here is the cache's
         raise _cache_error(target.parent, exc) from None
 
@@ -416,7 +282,7 @@ def load_cached_audio(source: str | os.PathLike[str]) -> np.ndarray:
     wav = ensure_cached_audio(source)
     try:
         data, _ = sf.read(str(wav), dtype="float32", always_2d=False)
-    except (OSError, RuntimeError) as exc:  # replaced or removed since it was checked
+    except (OSError, RuntimeError) as exc:  # removed or damaged from outside since it was written
         raise MediaError(f"{wav}: the cached sound of {source} cannot be read ({exc}); delete it to rebuild") from None
     return data
 

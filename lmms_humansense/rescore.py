@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from lmms_humansense.catalog import BY_CODE, TASKS
-from lmms_humansense.data.schema import RawRecord, RecordError, normalise, unknown_task_types
+from lmms_humansense.data.schema import RawRecord, RecordError, record_to_doc, unknown_task_types
 from lmms_humansense.data.taskmap import TaskMapError, load_task_map, read_spec, unknown_error
 from lmms_humansense.scoring import clustered_se, count_clips, score_answer
 
@@ -170,7 +170,7 @@ def score_files(
     for file, records in loaded:
         for index, rec in enumerate(records):
             raw = RawRecord(file.name, index, rec)
-            doc = normalise(raw, mapping, root or file.parent)
+            doc = record_to_doc(raw, mapping, root or file.parent)
             entry = scores.setdefault(doc["task"], TaskScore())
             q = rec["questions"]
             if model not in q:

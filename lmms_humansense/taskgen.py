@@ -132,7 +132,7 @@ def _group_yaml(name: str, members: list[str], hooks: str, paper_avg: bool = Fal
 
 
 def level_group(variant: Variant, level: str) -> str:
-    return f"{variant.prefix}_{level.lower()}"
+    return variant.level_group(level)
 
 
 def render(hooks: str = HOOKS) -> dict[str, str]:
@@ -225,7 +225,7 @@ def task_table() -> str:
     for t in TASKS:
         rows.append(
             f"| {t.code} | `{t.leaf}` | {t.name} | {t.level} {LEVELS[t.level]} | {_INPUT[t.modality]} "
-            f"| {_ANSWER[t.answer]} | {t.expected} |"
+            f"| {_ANSWER[t.answer_format]} | {t.paper_count} |"
         )
     return "\n".join(rows)
 

@@ -11,7 +11,6 @@ deterministic: the same package, lmms-eval and ruff give the same bytes.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
@@ -88,7 +87,7 @@ def task_files() -> dict[str, str]:
 
 def task_readme() -> str:
     rows = "\n".join(
-        f"| {t.code} | {t.name} | {t.level} {LEVELS[t.level]} | `{t.leaf}` | {t.modality} | {t.expected} |"
+        f"| {t.code} | {t.name} | {t.level} {LEVELS[t.level]} | `{t.leaf}` | {t.modality} | {t.paper_count} |"
         for t in TASKS
     )
     variants = "\n".join(f"- `{v.prefix}`: {v.title}" for v in VARIANTS.values())
@@ -131,102 +130,17 @@ and `not_answered` (a failed request leaves every denominator).
 
 # -- the unit test -------------------------------------------------------------------------------
 
-TEST_TEMPLATE = '''"""HumanSense task folder: registration, prompts, loading and scoring on synthetic docs."""
-
-import json
-from pathlib import Path
-
-import datasets
-import pytest
-
-from lmms_eval.tasks import TaskManager
-from lmms_eval.tasks.humansense import utils
-from lmms_eval.tasks.humansense.catalog import TASKS
-
-LEAVES = {leaves}
-GROUPS = {groups}
-
-
-def _record(task_type: str, media: str) -> dict:
-    return {{
-        "video_path": media,
-        "questions": {{
-            "task_type": task_type,
-            "question": "How does the speaker feel",
-            "question_pattern": "Multiple-choice question (select one answer choice)",
-            "options": ["A. happy", "B. angry", "C. calm", "D. sad"],
-            "answer": "B",
-            "full_frame_number": 16,
-            "fps": 8,
-            "asr_en": "I cannot believe it.",
-        }},
-    }}
-
-
-@pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "videos").mkdir()
-    (tmp_path / "videos" / "es_000.mp4").write_bytes(b"not decoded by these tests")
-    records = [_record("Emo_Strategy", "data/videos/es_000.mp4")]
-    (tmp_path / "HumanSense_VQA.json").write_text(json.dumps(records), encoding="utf-8")
-    monkeypatch.setenv("HUMANSENSE_ROOT", str(tmp_path))
-    return tmp_path
-
-
-def test_every_task_and_group_is_registered() -> None:
-    manager = TaskManager("ERROR")
-    assert not (set(LEAVES) | set(GROUPS)).difference(manager.all_tasks)
-
-
-def test_docs_load_from_the_data_root(root: Path) -> None:
-    docs = utils.process_docs(datasets.Dataset.from_list([{{"task": "ES", "variant": "default"}}]))
-    assert len(docs) == 1
-    doc = docs[0]
-    assert doc["task"] == "ES" and doc["answer"] == "B" and doc["with_audio"]
-    assert doc["media"] == str(root / "videos" / "es_000.mp4")
-
-
-def test_prompt_is_the_official_single_choice_template(root: Path) -> None:
-    doc = utils.process_docs(datasets.Dataset.from_list([{{"task": "ES", "variant": "default"}}]))[0]
-    prompt = utils.doc_to_text(doc)
-    assert prompt.startswith("\\nYou are an advanced multimodal analysis AI assistant.")
-    assert "How does the speaker feel" in prompt and "A. happy\\nB. angry\\nC. calm\\nD. sad" in prompt
-    assert prompt.endswith("answer one correct letter only, do not include any extra text or explanation:\\n")
-
-
-def test_scoring_reads_answers_without_guessing(root: Path) -> None:
-    doc = utils.process_docs(datasets.Dataset.from_list([{{"task": "ES", "variant": "default"}}]))[0]
-    right = utils.process_results(doc, ["B"])
-    wrong = utils.process_results(doc, ["A"])
-    unread = utils.process_results(doc, ["Based on the video, I think it is hard to say."])
-    assert right["acc"]["score"] == 1.0 and wrong["acc"]["score"] == 0.0
-    assert unread["acc"]["score"] == 0.0 and unread["parse_failure"]["score"] == 1.0
-    assert utils.mean_score([right["acc"], wrong["acc"]]) == 0.5
-
-
-def test_missing_media_names_the_record_and_the_fix(root: Path) -> None:
-    (root / "videos" / "es_000.mp4").unlink()
-    with pytest.raises(utils.DataLoadStop, match="es_000.mp4") as stop:  # a SystemExit: not retried, exits 1
-        utils.process_docs(datasets.Dataset.from_list([{{"task": "ES", "variant": "default"}}]))
-    assert isinstance(stop.value.error, FileNotFoundError)
-
-
-def test_the_catalog_has_the_papers_question_counts() -> None:
-    assert sum(t.expected for t in TASKS) == 3882
-'''
-
 
 def test_file() -> str:
-    leaves = sorted(v.leaf(t.code) for v in VARIANTS.values() for t in v.tasks())
-    groups = sorted({v.prefix for v in VARIANTS.values()} | {f"humansense_{lv.lower()}" for lv in LEVELS})
-    return TEST_TEMPLATE.format(leaves=json.dumps(leaves), groups=json.dumps(groups))
+    """The exported unit test: :mod:`lmms_humansense.upstream_tests` with the upstream imports."""
+    return _rewrite((Path(__file__).resolve().parent / "upstream_tests.py").read_text(encoding="utf-8"))
 
 
 # -- current_tasks.md, PR.md ---------------------------------------------------------------------
 
 
 def current_tasks_lines() -> str:
-    groups = ", ".join(f"humansense_{lv.lower()}" for lv in LEVELS)
+    groups = ", ".join(VARIANTS["default"].level_group(lv) for lv in LEVELS)
     return (
         "<!-- Add under '## 3. Video Tasks' in docs/advanced/current_tasks.md -->\n"
         "- [HumanSense](https://github.com/antgroup/HumanSense) (humansense) - human-centred perception, "
@@ -329,8 +243,8 @@ def _what_ran(run: Run, sample: bool) -> str:
         return "bundled SAMPLE set (generated media; the numbers mean nothing about a model)"
     if run.limit is not None:
         return f"--limit {run.limit:g}: part of each task"
-    if run.short:
-        expected = sum(BY_CODE[c].expected for c in run.tasks)
+    if run.short_tasks:
+        expected = sum(BY_CODE[c].paper_count for c in run.tasks)
         return (
             f"of the paper's {expected:,} questions for these tasks: a subset such as the bundled sample set, "
             "not the full set"
@@ -405,7 +319,7 @@ def pr_text(sample_results: Path, results: Sequence[Path]) -> str:
 
 
 def _test_names() -> list[str]:
-    return re.findall(r"^def (test_\w+)", TEST_TEMPLATE, flags=re.M)
+    return re.findall(r"^def (test_\w+)", test_file(), flags=re.M)
 
 
 # -- writing -------------------------------------------------------------------------------------

@@ -181,13 +181,13 @@ def _options(n: int, offset: int) -> list[str]:
 def make_record(task: Task, index: int, media: str, fps: int, frames: int, answer_index: int = 0) -> dict[str, Any]:
     """One record in the official schema for ``task`` (the question pattern follows the task)."""
     q: dict[str, Any] = {"task_type": task_type_of(task)}
-    if task.answer == "numeric":
+    if task.answer_format == "numeric":
         q.update(
             question=f"How many different people appear in clip {index}",
             question_pattern="Question and answer (Arabic numerals)",
             answer=str((index * 3 + 1) % 11),
         )
-    elif task.answer == "multi":
+    elif task.answer_format == "multi":
         q.update(
             question=f"What does the person do in clip {index}",
             question_pattern="Multiple-choice question (select one or more answer choices)",
@@ -269,7 +269,7 @@ def make_paper_root(
     files: dict[str, list[dict[str, Any]]] = {VQA_FILE: [], AQA_FILE: []}
     for task in TASKS:
         media = f"data/{'videos' if task.has_video else 'audios'}/{task.code.lower()}_000.{'mp4' if task.has_video else 'wav'}"
-        for i in range(counts.get(task.code, task.expected)):
+        for i in range(counts.get(task.code, task.paper_count)):
             record = make_record(task, i, media, 8, 16)
             record["questions"]["task_type"] = spellings.get(task.code, task_type_of(task))
             files[VQA_FILE if task.has_video else AQA_FILE].append(record)

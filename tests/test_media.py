@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 
 def test_the_cache_holds_what_the_official_runner_hears(tmp_path: Path) -> None:
     """The official runner reads sound with librosa.load(path, sr=16000): channel mean, soxr HQ.
@@ -25,3 +27,44 @@ def test_the_cache_holds_what_the_official_runner_hears(tmp_path: Path) -> None:
     assert ours.shape == official.shape
     assert np.abs(ours - official).max() < 1e-4
     assert np.array_equal(load_cached_audio(path), ours)
+
+
+def _clip(kind: str, folder: Path) -> Path:
+    """Generated clips covering each decoding path: AAC in an mp4 (planar float, mono and stereo,
+    resampled), 16-bit PCM (converted to float first), and sound already at 16 kHz."""
+    import numpy as np
+    import soundfile as sf
+    from fixture_data import write_multitrack_video, write_video
+
+    path = folder / kind
+    if kind == "2s-mono-aac.mp4":
+        return write_video(path, seconds=2.0)
+    if kind == "300s-stereo-aac.mp4":
+        return write_multitrack_video(path, [("stereo", 0.3, True)], seconds=300.0, fps=1)
+    noise = np.random.default_rng(len(kind)).standard_normal((48_000 * 30, 2)) * 0.2
+    if kind == "30s-stereo-pcm48k.wav":
+        sf.write(str(path), noise, 48_000, subtype="PCM_16")
+    else:  # "5s-mono-float16k.wav"
+        sf.write(str(path), noise[: 16_000 * 5, 0].astype(np.float32), 16_000, subtype="FLOAT")
+    return path
+
+
+@pytest.mark.parametrize(
+    "kind", ["2s-mono-aac.mp4", "5s-mono-float16k.wav", "30s-stereo-pcm48k.wav", "300s-stereo-aac.mp4"]
+)
+def test_the_model_hears_the_same_samples_as_before_the_single_audio_path(kind: str, tmp_path: Path) -> None:
+    """The decoding before it was made one path (tests/media_before.py: the module as it was)
+    and the one path now give sample-equal sound, cached or not."""
+    import media_before
+    import numpy as np
+    import soundfile as sf
+
+    from lmms_humansense.media import decode_audio, load_cached_audio
+
+    clip = _clip(kind, tmp_path)
+    before_wav = tmp_path / "before.wav"
+    media_before._decode_to_wav(str(clip), str(before_wav))
+    before, rate = sf.read(str(before_wav), dtype="float32")
+    assert rate == 16_000 and before.size
+    assert np.array_equal(load_cached_audio(clip), before)
+    assert np.array_equal(decode_audio(clip), before)

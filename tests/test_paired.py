@@ -85,7 +85,7 @@ def test_paired_figures_are_the_runs_numbers(random_runs: tuple[Path, Path], pai
     assert paired["questions_compared"] == 6 * len(TASKS)
     assert paired["only_in_a"] == paired["only_in_b"] == paired["unscored_in_either"] == []
     assert paired["matched_by"] == "question identity (record content)"
-    assert paired["subset"] is True and paired["paper_questions"] == sum(t.expected for t in TASKS)
+    assert paired["subset"] is True and paired["paper_questions"] == sum(t.paper_count for t in TASKS)
     for t in TASKS:
         e = paired["tasks"][t.code]
         assert (e["a"], e["b"]) == (pytest.approx(a[t.code]), pytest.approx(b[t.code]))

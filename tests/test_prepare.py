@@ -43,3 +43,13 @@ def test_prepare_names_speech_videos_without_audio(root_copy: Path, tmp_path: Pa
 def test_prepare_without_a_root_says_where_data_lives(tmp_path: Path) -> None:
     proc = humansense_cli(tmp_path, "prepare")
     assert proc.returncode == 2 and "HUMANSENSE_ROOT" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_prepare_after_verify_does_not_decode_the_audio_files_again(root_copy: Path, tmp_path: Path) -> None:
+    """verify decodes the FR2/PC audio files whole, as the run will, into the cache prepare fills."""
+    checked = humansense_cli(tmp_path, "verify", "--workers", "1", "--no-progress", HUMANSENSE_ROOT=str(root_copy))
+    assert (
+        "15 problem(s): per-task counts" in checked.stdout and "FAILED: 15 problem(s)" in checked.stdout
+    )  # a small root
+    proc = humansense_cli(tmp_path, "prepare", "--workers", "1", HUMANSENSE_ROOT=str(root_copy))
+    assert proc.returncode == 0 and "5 decoded, 2 already cached" in proc.stderr  # FR2 and PC's files

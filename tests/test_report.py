@@ -71,7 +71,7 @@ def fake_results(
             "parse_failure,none": (failures or {}).get(code, 0.0),
             "paper_avg,none": acc if code not in ("FR2", "PC") else None,
         }
-        expected = next(t.expected for t in TASKS if t.code == code)
+        expected = next(t.paper_count for t in TASKS if t.code == code)
         counts[leaf] = {"original": n or expected, "effective": n or expected}
     return {
         "results": results,
@@ -376,7 +376,7 @@ def test_runs_table_and_warning_count_the_same_questions(tmp_path: Path) -> None
 
     data = fake_results({"ES": 0.5, "PC": 0.5}, n=3)
     report = build(load_runs([_write(tmp_path / "a_results.json", data)]), [])
-    paper = sum(t.expected for t in TASKS if t.code in ("ES", "PC"))
+    paper = sum(t.paper_count for t in TASKS if t.code in ("ES", "PC"))
     md = to_markdown(report)
     row = next(line for line in md.splitlines() if line.startswith("| R1 |"))
     assert f"| 6 of {paper:,} |" in row

@@ -34,9 +34,9 @@ def test_readme_table_matches_the_catalog() -> None:
 
 
 def test_catalog_totals_match_the_paper() -> None:
-    assert sum(t.expected for t in TASKS) == 3882
-    assert sum(t.expected for t in TASKS if t.has_video) == 3291
-    per_level = {lv: sum(t.expected for t in TASKS if t.level == lv) for lv in ("L1", "L2", "L3", "L4")}
+    assert sum(t.paper_count for t in TASKS) == 3882
+    assert sum(t.paper_count for t in TASKS if t.has_video) == 3291
+    per_level = {lv: sum(t.paper_count for t in TASKS if t.level == lv) for lv in ("L1", "L2", "L3", "L4")}
     assert per_level == {"L1": 1200, "L2": 1041, "L3": 1050, "L4": 591}
     assert sum(t.uses_audio for t in TASKS) == 7 and sum(t.speech_video for t in TASKS) == 5
 

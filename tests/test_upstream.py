@@ -352,3 +352,28 @@ def test_the_runtime_imports_nothing_from_the_tools() -> None:
                 for alias in node.names:
                     if alias.name.startswith("lmms_humansense"):
                         assert alias.name in runtime, f"{source} imports the plugin-only {alias.name}"
+
+
+def test_why_the_yamls_name_functions_by_their_package_path(tmp_path: Path) -> None:
+    """Sibling folders write ``!function utils.fn``; this one writes ``lmms_eval.tasks.humansense.utils.fn``.
+
+    lmms-eval 0.7.3's loader (``lmms_eval.utils.import_function``) looks for ``utils.py`` beside the
+    YAML that holds the tag, then imports a top-level module ``utils``.  The variants' group YAMLs
+    live in sub-folders (``asr/``, ``think/`` ...) and name aggregation functions, so a bare
+    ``utils.fn`` finds no file there and nothing (or another package's ``utils``) on the path; and
+    even beside the file, every tag executes ``utils.py`` anew, one module copy per reference.
+    """
+    from lmms_eval.utils import load_yaml_config
+
+    (tmp_path / "utils.py").write_text("def fn(x):\n    return x\n", encoding="utf-8")
+    (tmp_path / "top.yaml").write_text("a: !function utils.fn\nb: !function utils.fn\n", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "group.yaml").write_text("aggregation: !function utils.fn\n", encoding="utf-8")
+    top = load_yaml_config(str(tmp_path / "top.yaml"))
+    assert top["a"] is not top["b"] and top["a"].__globals__ is not top["b"].__globals__  # two copies
+    with pytest.raises(ImportError, match="Failed to import function 'fn' from module 'utils'"):
+        load_yaml_config(str(tmp_path / "sub" / "group.yaml"))
+    (tmp_path / "sub" / "dotted.yaml").write_text("aggregation: !function lmms_humansense.hooks.mean_score\n")
+    from lmms_humansense import hooks
+
+    assert load_yaml_config(str(tmp_path / "sub" / "dotted.yaml"))["aggregation"] is hooks.mean_score  # one module

@@ -11,22 +11,20 @@ absolute path, size, modification and change times and inode: prepare with the s
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lmms_humansense.catalog import BY_CODE
+from lmms_humansense.data.pool import map_with_progress, worker_count
 
 
 @dataclass
 class PrepareResult:
     decoded: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)  # already in the cache (an earlier run)
-    repaired: list[str] = field(default_factory=list)  # cached, but damaged: decoded again (also in decoded)
     no_audio: list[str] = field(default_factory=list)  # speech-task videos without an audio track
     failed: dict[str, str] = field(default_factory=dict)  # path -> message
     cache_failed: dict[str, str] = field(default_factory=dict)  # path -> message: the cache, not the file
@@ -53,24 +51,22 @@ def sound_sources(root: Path) -> dict[str, list[str]]:
     return {path: sorted(codes) for path, codes in sorted(sources.items())}
 
 
-def _one(path: str) -> tuple[str, str, str]:
-    """(path, outcome, message) for one file; runs in a worker process."""
+def cache_sound(path: str) -> tuple[str, str, str]:
+    """(path, outcome, message): ``path``'s sound put in the cache unless it is there; runs in a
+    worker process."""
     from lmms_humansense.media import (
         CacheError,
         MediaError,
         NoAudioTrackError,
-        cache_entry_ok,
         cached_audio_path,
         ensure_cached_audio,
     )
 
     try:
-        wav = cached_audio_path(path)
-        if cache_entry_ok(wav):
+        if cached_audio_path(path).is_file():
             return path, "cached", ""
-        damaged = wav.exists()
         ensure_cached_audio(path)
-        return path, "repaired" if damaged else "decoded", ""
+        return path, "decoded", ""
     except NoAudioTrackError as exc:
         return path, "no_audio", str(exc)
     except CacheError as exc:
@@ -83,53 +79,19 @@ def _one(path: str) -> tuple[str, str, str]:
 
 def prepare(paths: Iterable[str], workers: int = 0, progress: bool = True) -> PrepareResult:
     """Decode ``paths`` into the audio cache with ``workers`` processes (0: one per core)."""
-    from tqdm import tqdm
-
-    todo = list(paths)
-    workers = workers or os.cpu_count() or 1
     result = PrepareResult()
-    with tqdm(total=len(todo), unit="clip", desc="prepare audio", disable=not progress) as bar:
-        if workers == 1:
-            outcomes = map(_one, todo)
-            for outcome in outcomes:
-                _collect(result, outcome)
-                bar.update()
+    for path, kind, message in map_with_progress(cache_sound, paths, workers, "prepare audio", "clip", progress):
+        if kind == "decoded":
+            result.decoded.append(path)
+        elif kind == "cached":
+            result.cached.append(path)
+        elif kind == "no_audio":
+            result.no_audio.append(path)
+        elif kind == "cache":
+            result.cache_failed[path] = message
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for outcome in pool.map(_one, todo, chunksize=4):
-                    _collect(result, outcome)
-                    bar.update()
+            result.failed[path] = message
     return result
-
-
-def _collect(result: PrepareResult, outcome: tuple[str, str, str]) -> None:
-    path, kind, message = outcome
-    if kind in ("decoded", "repaired"):
-        result.decoded.append(path)
-        if kind == "repaired":
-            result.repaired.append(path)
-    elif kind == "cached":
-        result.cached.append(path)
-    elif kind == "no_audio":
-        result.no_audio.append(path)
-    elif kind == "cache":
-        result.cache_failed[path] = message
-    else:
-        result.failed[path] = message
-
-
-def worker_count(text: str) -> int:
-    """``--workers``: a whole number >= 0 (0: one per core), else argparse's usage error (a negative
-    count reached ``ProcessPoolExecutor`` and ended in its traceback)."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of processes; give 1 or more, or 0 for one per core"
-        )
-    return n
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -164,8 +126,7 @@ def run(args: argparse.Namespace) -> int:
         f"cache: {cache_dir()}"
     )
     result = prepare(sources, workers=args.workers, progress=not args.no_progress)
-    repaired = f" ({len(result.repaired)} of them replacing damaged cache entries)" if result.repaired else ""
-    say(f"{len(result.decoded)} decoded{repaired}, {len(result.cached)} already cached")
+    say(f"{len(result.decoded)} decoded, {len(result.cached)} already cached")
     for path in result.no_audio:
         say(f"no audio track: {path} (tasks {', '.join(sources[path])}); its questions need the clip's sound")
     for path, message in sorted(result.failed.items()):

@@ -128,7 +128,7 @@ def _field(raw: RawRecord, container: dict[str, Any], name: str, kind: type | tu
     return value
 
 
-def _number(raw: RawRecord, q: dict[str, Any], name: str, what: str) -> float:
+def _nonnegative_field(raw: RawRecord, q: dict[str, Any], name: str, what: str) -> float:
     """An optional numeric field: 0 when absent, else a finite number >= 0, or the record is refused.
 
     The run computes the official frame sampling from ``fps`` and ``full_frame_number``; ``"inf"``
@@ -169,37 +169,9 @@ def _transcript(raw: RawRecord, q: dict[str, Any], task: Any) -> tuple[str, str]
     )
 
 
-def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str, Any]:
-    """One record as a flat doc; raises :class:`RecordError` naming the record and the field.
-
-    Media paths are resolved here too; an unresolved one is returned as an empty path plus the
-    raw string, so the caller can report every missing file at once.
-    """
-    rec = raw.record
-    if not isinstance(rec, dict):
-        raise RecordError(f"{raw.where()}: a record must be a JSON object, found {type(rec).__name__}.")
-    media = rec.get("video_path")
-    if not isinstance(media, str) or not media.strip():
-        raise RecordError(f"{raw.where()}: field video_path (the media file) is missing. Fix the record.")
-    if ".." in Path(media.replace("\\", "/")).parts:
-        raise RecordError(
-            f"{raw.where()}: video_path leaves the data root ('..'); media must lie inside {root}. "
-            "Fix: put the file under the root's videos/ or audios/ and give its path relative to the root."
-        )
-    q = rec.get("questions")
-    if not isinstance(q, dict):
-        raise RecordError(f"{raw.where()}: field questions is missing or not an object. Fix the record.")
-    task_type = _field(raw, q, "task_type", str)
-    code = task_map[task_type]
-    task = BY_CODE[code]
-    question = _field(raw, q, "question", str)
-    pattern = _field(raw, q, "question_pattern", str)
-    if pattern not in QUESTION_PATTERNS:
-        raise RecordError(
-            f"{raw.where()}: unknown question_pattern {pattern!r}; the official patterns are "
-            f"{', '.join(repr(p) for p in QUESTION_PATTERNS)}."
-        )
-    fmt = QUESTION_PATTERNS[pattern]
+def _options_and_gold(raw: RawRecord, q: dict[str, Any], fmt: str) -> tuple[list[str], str]:
+    """The record's options and its gold answer as the scorer compares it (letters upper-case and,
+    for a multi-select, sorted; a count as digits), or the :class:`RecordError` naming the field."""
     answer = str(_field(raw, q, "answer", (str, int))).strip()
     options: list[str] = []
     if fmt in ("single", "multi"):
@@ -236,14 +208,50 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
                 f"{raw.where()}: field questions.answer {answer!r} is above {MAX_COUNT}, but the official prompt asks "
                 f"for a numeral between 0 and {MAX_COUNT}, so no answer could be right. Fix the record."
             )
+    return options, answer
+
+
+def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str, Any]:
+    """One record as a flat doc with its id, checked field by field and its media resolved; raises
+    :class:`RecordError` naming the record and the field.
+
+    An unresolved media path is returned as an empty path plus the raw string, so the caller can
+    report every missing file at once.
+    """
+    rec = raw.record
+    if not isinstance(rec, dict):
+        raise RecordError(f"{raw.where()}: a record must be a JSON object, found {type(rec).__name__}.")
+    media = rec.get("video_path")
+    if not isinstance(media, str) or not media.strip():
+        raise RecordError(f"{raw.where()}: field video_path (the media file) is missing. Fix the record.")
+    if ".." in Path(media.replace("\\", "/")).parts:
+        raise RecordError(
+            f"{raw.where()}: video_path leaves the data root ('..'); media must lie inside {root}. "
+            "Fix: put the file under the root's videos/ or audios/ and give its path relative to the root."
+        )
+    q = rec.get("questions")
+    if not isinstance(q, dict):
+        raise RecordError(f"{raw.where()}: field questions is missing or not an object. Fix the record.")
+    task_type = _field(raw, q, "task_type", str)
+    code = task_map[task_type]
+    task = BY_CODE[code]
+    question = _field(raw, q, "question", str)
+    pattern = _field(raw, q, "question_pattern", str)
+    if pattern not in QUESTION_PATTERNS:
+        raise RecordError(
+            f"{raw.where()}: unknown question_pattern {pattern!r}; the official patterns are "
+            f"{', '.join(repr(p) for p in QUESTION_PATTERNS)}."
+        )
+    fmt = QUESTION_PATTERNS[pattern]
+    options, answer = _options_and_gold(raw, q, fmt)
     try:  # the prompt the run will ask, so a record verify accepts is one the run can ask
         build_prompt(question, options, fmt)
     except PromptError as exc:
         raise RecordError(
             f"{raw.where()}: {exc}; this record cannot be asked as the official runner asks it."
         ) from None
-    fps = _number(raw, q, "fps", "the clip's frames per second")
-    frames = _number(raw, q, "full_frame_number", "the clip's frame count")
+    fps = _nonnegative_field(raw, q, "fps", "the clip's frames per second")
+    frames = _nonnegative_field(raw, q, "full_frame_number", "the clip's frame count")
     transcript, transcript_problem = _transcript(raw, q, task)
     kind = "audios" if raw.source == AQA_FILE or task.modality == "audio" else "videos"
     resolved = resolve_media(root, media, kind)
@@ -274,6 +282,86 @@ def normalise(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str,
     }
 
 
+@dataclass
+class RecordScan:
+    """One pass over a root's records, shared by the loader (which raises the first problem) and
+    ``verify`` (which lists them all).
+
+    ``entries`` follows the files' order, one per record of a mapped ``task_type``: its normalised
+    doc, or the :class:`RecordError` that refused it.  ``unknown`` holds the unmapped strings with
+    their counts, ``unknown_where`` the first record of each, ``map_error`` the loader's error for them.
+    """
+
+    records: list[RawRecord]
+    task_map: dict[str, str]
+    unknown: Counter
+    unknown_where: dict[str, str]
+    map_error: Exception | None
+    entries: list[tuple[RawRecord, dict[str, Any] | None, RecordError | None]]
+    duplicates: list[str]
+
+    def docs(self) -> list[tuple[RawRecord, dict[str, Any]]]:
+        return [(raw, doc) for raw, doc, _ in self.entries if doc is not None]
+
+
+def scan_records(root: Path) -> RecordScan:
+    """Read, map and turn into docs every record of ``root`` without stopping at a problem (an
+    annotation file that is not a JSON list of records still raises :class:`RecordError`)."""
+    from lmms_humansense.data.taskmap import TaskMapError
+
+    records = read_records(root)
+    map_error: Exception | None = None
+    try:  # automatic resolution included, so the loader and verify map alike
+        task_map = task_map_for(root, records)
+    except TaskMapError as exc:
+        task_map, map_error = load_task_map(root), exc
+    unknown = unknown_task_types(records, task_map)
+    unknown_where: dict[str, str] = {}
+    entries: list[tuple[RawRecord, dict[str, Any] | None, RecordError | None]] = []
+    for raw in records:
+        q = raw.record.get("questions") if isinstance(raw.record, dict) else None
+        task_type = q.get("task_type") if isinstance(q, dict) else None
+        if isinstance(task_type, str) and task_type in unknown:
+            unknown_where.setdefault(task_type, raw.where())
+            continue
+        try:
+            entries.append((raw, record_to_doc(raw, task_map, root), None))
+        except RecordError as exc:
+            entries.append((raw, None, exc))
+    return RecordScan(records, task_map, unknown, unknown_where, map_error, entries, duplicates(records))
+
+
+def _first_problem(root: Path, scan: RecordScan) -> Exception | None:
+    """The error the loader stops with: the task map, the first bad record, then every missing
+    file at once, then every media file standing for different records."""
+    if scan.map_error is not None:
+        return scan.map_error
+    for _, _, error in scan.entries:
+        if error is not None:
+            return error
+    docs = scan.docs()
+    missing = [f"{doc['id']} ({raw.where()}): {doc['media_raw']}" for raw, doc in docs if not doc["media"]]
+    if missing:
+        shown = "\n  ".join(missing[:10])
+        more = f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else ""
+        return MediaMissingError(
+            f"{len(missing)} HumanSense record(s) reference media that is not under {root}:\n  {shown}{more}\n"
+            f"Fix: extract videos.zip and audios.zip into the root ({tool('download')} does it), "
+            "or point $HUMANSENSE_ROOT at the folder that holds HumanSense_VQA.json and videos/; "
+            f"{tool('verify')} lists every problem."
+        )
+    shared = shared_media((d["media"], d["media_raw"], d["id"]) for _, d in docs)
+    if shared:
+        listed = [shared_media_message(f, rs) for f, rs in sorted(shared.items())]
+        return MediaAmbiguousError(
+            f"{len(shared)} media file(s) of {root} each stand for records naming different files:\n  "
+            + "\n  ".join(listed[:10])
+            + (f"\n  ... and {len(listed) - 10} more" if len(listed) > 10 else "")
+            + f"\n{tool('verify')} lists every problem."
+        )
+    return None
+
+
 @lru_cache(maxsize=8)
 def _load_all(
     root: Path, stamp: tuple[tuple[str, int, int, int], ...]
@@ -284,41 +372,20 @@ def _load_all(
     once keeps task building fast.
     """
     del stamp  # only part of the cache key
-    records = read_records(root)
-    task_map = task_map_for(root, records)
+    scan = scan_records(root)
+    problem = _first_problem(root, scan)
+    if problem is not None:
+        raise problem
     by_task: dict[str, list[dict]] = {t.code: [] for t in TASKS}
-    missing: list[str] = []
-    for raw in records:
-        doc = normalise(raw, task_map, root)
-        if not doc["media"]:
-            missing.append(f"{doc['id']} ({raw.where()}): {doc['media_raw']}")
+    for _, doc in scan.docs():
         by_task[doc["task"]].append(doc)
-    if missing:
-        shown = "\n  ".join(missing[:10])
-        more = f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else ""
-        raise MediaMissingError(
-            f"{len(missing)} HumanSense record(s) reference media that is not under {root}:\n  {shown}{more}\n"
-            f"Fix: extract videos.zip and audios.zip into the root ({tool('download')} does it), "
-            "or point $HUMANSENSE_ROOT at the folder that holds HumanSense_VQA.json and videos/; "
-            f"{tool('verify')} lists every problem."
-        )
-    shared = shared_media((d["media"], d["media_raw"], d["id"]) for docs in by_task.values() for d in docs)
-    if shared:
-        listed = [shared_media_message(f, rs) for f, rs in sorted(shared.items())]
-        raise MediaAmbiguousError(
-            f"{len(shared)} media file(s) of {root} each stand for records naming different files:\n  "
-            + "\n  ".join(listed[:10])
-            + (f"\n  ... and {len(listed) - 10} more" if len(listed) > 10 else "")
-            + f"\n{tool('verify')} lists every problem."
-        )
-    repeats = duplicates(records)
-    if repeats:
+    if scan.duplicates:
         log.warning(
             "HumanSense: %d record(s) repeat an earlier one (kept; remove the copies if they are mistakes; "
             "%s lists them all), first: %s",
-            len(repeats),
+            len(scan.duplicates),
             tool("verify"),
-            repeats[0],
+            scan.duplicates[0],
         )
     _report_counts(root, by_task)
     return tuple(sorted(by_task)), by_task
@@ -402,7 +469,9 @@ def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
 def count_differences(by_task: dict[str, list[Any]]) -> dict[str, tuple[int, int]]:
     """Tasks whose question count differs from the paper's: code -> (found, paper)."""
     return {
-        t.code: (len(by_task.get(t.code, [])), t.expected) for t in TASKS if len(by_task.get(t.code, [])) != t.expected
+        t.code: (len(by_task.get(t.code, [])), t.paper_count)
+        for t in TASKS
+        if len(by_task.get(t.code, [])) != t.paper_count
     }
 
 

@@ -109,7 +109,7 @@ def suggest_code(task_type: str, count: int | None = None) -> str | None:
     scores = name_scores(task_type)
 
     def rank(code: str) -> float:
-        return scores[code] + (0.1 if count is not None and count == BY_CODE[code].expected else 0.0)
+        return scores[code] + (0.1 if count is not None and count == BY_CODE[code].paper_count else 0.0)
 
     best = max(scores, key=rank)
     return best if scores[best] >= _MIN_SCORE else None
@@ -122,7 +122,7 @@ def unknown_error(unknown: Counter, root: Path | None, note: str = "") -> TaskMa
     suggestion = {}
     for name, n in sorted(unknown.items()):
         code = suggest_code(name, n)
-        hint = f" -> probably {code} ({BY_CODE[code].name}, {BY_CODE[code].expected} in the paper)" if code else ""
+        hint = f" -> probably {code} ({BY_CODE[code].name}, {BY_CODE[code].paper_count} in the paper)" if code else ""
         lines.append(f"  {name!r}: {n} record(s){hint}")
         if code:
             suggestion[name] = code
@@ -228,15 +228,15 @@ def resolve_by_counts(
     counts = Counter(mapped)
     for name, code in guess.items():
         counts[str(code)] += unknown[name]
-    off = [f"{t.code} {counts[t.code]} (paper {t.expected})" for t in TASKS if counts[t.code] != t.expected]
+    off = [f"{t.code} {counts[t.code]} (paper {t.paper_count})" for t in TASKS if counts[t.code] != t.paper_count]
     if off:
         return None, f"mapped by name, the per-task counts would differ from the paper's: {', '.join(off)}"
     formats = formats or {}
     disagree = [
         f"{name!r} ({'/'.join(sorted(formats[name]))} questions) is {code}'s name, but {code} asks "
-        f"{BY_CODE[str(code)].answer} questions"
+        f"{BY_CODE[str(code)].answer_format} questions"
         for name, code in sorted(guess.items())
-        if formats.get(name) and formats[name] != {BY_CODE[str(code)].answer}
+        if formats.get(name) and formats[name] != {BY_CODE[str(code)].answer_format}
     ]
     if disagree:
         return None, f"the question patterns disagree with the tasks the names fit: {'; '.join(disagree)}"

@@ -17,14 +17,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lmms_humansense.catalog import BY_CODE, TASKS
-from lmms_humansense.data.prepare import worker_count
+from lmms_humansense.data.pool import map_with_progress, worker_count
 from lmms_humansense.media import (
+    CacheError,
     MediaError,
     NoAudioTrackError,
     VideoInfo,
@@ -32,6 +32,7 @@ from lmms_humansense.media import (
     check_reaches_end,
     check_sound_heard,
     decode_audio,
+    ensure_cached_audio,
     open_media,
     probe_video,
     video_seconds,
@@ -148,8 +149,11 @@ def check_media(job: tuple[str, tuple[str, ...], bool]) -> tuple[str, str, str]:
 
     path, modalities, need_audio = job
     try:
-        if "audio" in modalities:
-            decode_audio(path)
+        if "audio" in modalities:  # decoded whole, as the run will: into the cache, so prepare need not again
+            try:
+                ensure_cached_audio(path)
+            except CacheError:  # verify checks the media; a cache that cannot be written is prepare's error
+                decode_audio(path)
         if any(m != "audio" for m in modalities):
             check_video_decodes(path, need_audio)
     except NoAudioTrackError as exc:
@@ -163,64 +167,44 @@ def check_media(job: tuple[str, tuple[str, ...], bool]) -> tuple[str, str, str]:
 
 def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
     """Check every record of ``root``; never raises for a problem in the data, reports it."""
-    from tqdm import tqdm
-
     from lmms_humansense.data.root import is_sample
-    from lmms_humansense.data.schema import (
-        RecordError,
-        duplicates,
-        normalise,
-        read_records,
-        shared_media,
-        shared_media_message,
-        task_map_for,
-        unknown_task_types,
-    )
-    from lmms_humansense.data.taskmap import TaskMapError, load_task_map, suggest_code
+    from lmms_humansense.data.schema import RecordError, scan_records
 
     start = time.perf_counter()
     report = VerifyReport(str(root), sample=is_sample(root))
     try:
-        records = read_records(root)
+        scan = scan_records(root)
     except RecordError as exc:
         report.problems.append(Problem("record", "annotation file", str(root), str(exc)))
-        report.seconds = time.perf_counter() - start
-        return report
-    try:  # the loader's own mapping, automatic resolution included, so both map alike
-        task_map = task_map_for(root, records)
-    except TaskMapError:
-        task_map = load_task_map(root)  # the unmapped strings are listed below
-    report.records = len(records)
-    report.duplicates = duplicates(records)
+    else:
+        report.records = len(scan.records)
+        report.duplicates = scan.duplicates
+        media = _record_problems(root, scan, report)
+        _media_problems(media, report, workers, progress)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _record_problems(root: Path, scan: Any, report: VerifyReport) -> dict[str, _MediaUse]:
+    """The problems of the records themselves (schema, task_type, missing or shared media, counts)
+    added to ``report``; returns how the records use each media file found."""
+    from lmms_humansense.data.schema import shared_media, shared_media_message
+    from lmms_humansense.data.taskmap import suggest_code
+
     found: Counter[str] = Counter()
-    unknown = unknown_task_types(records, task_map)
-    unknown_where: dict[str, str] = {}
     media: dict[str, _MediaUse] = {}
-    for raw in records:
-        q = raw.record.get("questions") if isinstance(raw.record, dict) else None
-        task_type = q.get("task_type") if isinstance(q, dict) else None
-        if isinstance(task_type, str) and task_type in unknown:
-            unknown_where.setdefault(task_type, raw.where())
-            continue
-        try:
-            doc = normalise(raw, task_map, root)
-        except RecordError as exc:
+    for raw, doc, error in scan.entries:
+        if doc is None:
             path = raw.record.get("video_path", "") if isinstance(raw.record, dict) else ""
-            report.problems.append(Problem("record", raw.where(), str(path), str(exc)))
+            report.problems.append(Problem("record", raw.where(), str(path), str(error)))
             continue
         found[doc["task"]] += 1
         if doc["transcript_problem"]:
             report.no_transcript.append(doc["transcript_problem"])
         where = f"{raw.where()} id {doc['id']}"
         if not doc["media"]:
-            report.problems.append(
-                Problem(
-                    "missing",
-                    where,
-                    doc["media_raw"],
-                    f"{doc['media_raw']}: no such file under {root} (nor under videos/ or audios/)",
-                )
-            )
+            message = f"{doc['media_raw']}: no such file under {root} (nor under videos/ or audios/)"
+            report.problems.append(Problem("missing", where, doc["media_raw"], message))
             continue
         task = BY_CODE[doc["task"]]
         use = media.setdefault(doc["media"], _MediaUse())
@@ -228,14 +212,14 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
         use.needs_sound = use.needs_sound or task.speech_video
         use.records.append(where)
         use.raws.append(doc["media_raw"])
-    for name, n in sorted(unknown.items()):
+    for name, n in sorted(scan.unknown.items()):
         code = suggest_code(name, n)
         report.unknown_task_types[name] = {"count": n, "suggested": code}
         hint = f"; probably {code} ({BY_CODE[code].name})" if code else ""
         report.problems.append(
             Problem(
                 "task_type",
-                f"{unknown_where[name]} and {n - 1} more",
+                f"{scan.unknown_where[name]} and {n - 1} more",
                 "",
                 f"task_type {name!r} ({n} records) is not mapped to a task{hint}. Fix: map it in "
                 f"{root / 'humansense_task_map.json'} or $HUMANSENSE_TASK_MAP (see the README's task_type section)",
@@ -246,39 +230,24 @@ def verify(root: Path, workers: int = 0, progress: bool = True) -> VerifyReport:
         for where in records:
             report.problems.append(Problem("ambiguous", where, path, shared_media_message(path, records)))
     for t in TASKS:
-        report.counts[t.code] = {"found": found[t.code], "paper": t.expected}
-        if found[t.code] != t.expected and not report.sample:
-            report.problems.append(
-                Problem(
-                    "count",
-                    f"task {t.code} ({t.name})",
-                    "",
-                    f"{found[t.code]} question(s), the paper has {t.expected}: records are missing or mapped to the "
-                    "wrong task",
-                )
+        report.counts[t.code] = {"found": found[t.code], "paper": t.paper_count}
+        if found[t.code] != t.paper_count and not report.sample:
+            message = (
+                f"{found[t.code]} question(s), the paper has {t.paper_count}: records are missing or mapped to the "
+                "wrong task"
             )
+            report.problems.append(Problem("count", f"task {t.code} ({t.name})", "", message))
+    return media
+
+
+def _media_problems(media: dict[str, _MediaUse], report: VerifyReport, workers: int, progress: bool) -> None:
+    """Each media file checked once, in ``workers`` processes, its problems listed for every record."""
     jobs = [(path, tuple(sorted(use.modalities)), use.needs_sound) for path, use in sorted(media.items())]
-    workers = workers or os.cpu_count() or 1
-    with tqdm(total=len(jobs), unit="file", desc="verify media", disable=not progress) as bar:
-        if workers == 1 or len(jobs) < 8:
-            results = map(check_media, jobs)
-            outcomes = []
-            for r in results:
-                outcomes.append(r)
-                bar.update()
-        else:
-            outcomes = []
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for r in pool.map(check_media, jobs, chunksize=4):
-                    outcomes.append(r)
-                    bar.update()
     report.media_checked = len(jobs)
-    for path, kind, message in outcomes:
+    for path, kind, message in map_with_progress(check_media, jobs, workers, "verify media", "file", progress):
         if kind:
             for where in media[path].records:
                 report.problems.append(Problem(kind, where, path, message))
-    report.seconds = time.perf_counter() - start
-    return report
 
 
 _KIND_TITLES = {

@@ -4,7 +4,8 @@
 files), and writes ``report.md``, ``report.json``, ``radar.png``/``.svg`` and ``levels.png``/``.svg``
 into one folder.  Modules: :mod:`.paper` (Table 1 and the human level as data), :mod:`.load`
 (reading runs), :mod:`.summary` (levels and averages), :mod:`.render` (JSON and Markdown),
-:mod:`.plots` (matplotlib, headless).
+:mod:`.plots` (matplotlib, headless), :mod:`.stats` (intervals), :mod:`.paired` (two runs
+question by question, ``--paired``) and :mod:`.forest` (its picture).
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ class Run:
     sound_cut: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
-    def expected(self) -> tuple[str, ...]:
+    def variant_tasks(self) -> tuple[str, ...]:
         """The task codes this run's variant covers."""
         if self.variant in VARIANTS:
             return VARIANTS[self.variant].codes
@@ -83,12 +83,12 @@ class Run:
     @property
     def missing(self) -> tuple[str, ...]:
         """Tasks of the variant that have no number in this run (shown as missing, never as 0)."""
-        return tuple(c for c in self.expected if c not in self.tasks)
+        return tuple(c for c in self.variant_tasks if c not in self.tasks)
 
     @property
-    def short(self) -> tuple[str, ...]:
+    def short_tasks(self) -> tuple[str, ...]:
         """Tasks with fewer questions than the paper's: a smaller root (such as the sample set) or ``--limit``."""
-        return tuple(c for c, t in self.tasks.items() if t.n is not None and t.n < BY_CODE[c].expected)
+        return tuple(c for c, t in self.tasks.items() if t.n is not None and t.n < BY_CODE[c].paper_count)
 
     @property
     def variant_title(self) -> str:
@@ -109,7 +109,7 @@ class Run:
         return {code: result.clips for code, result in self.tasks.items()}
 
 
-def _number(value: Any) -> float | None:
+def _metric_value(value: Any) -> float | None:
     """A metric value as a float; lmms-eval writes ``"N/A"`` or ``null`` when nothing was scored."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -118,7 +118,7 @@ def _number(value: Any) -> float | None:
 
 def _se(value: Any) -> float | str | None:
     """A standard error, or ``"N/A"`` (fewer than two clips: the interval counts one clip)."""
-    return "N/A" if isinstance(value, str) and value.strip().upper() == "N/A" else _number(value)
+    return "N/A" if isinstance(value, str) and value.strip().upper() == "N/A" else _metric_value(value)
 
 
 def _fraction(path: Path, entry: str, name: str, value: Any) -> float | None:
@@ -128,7 +128,7 @@ def _fraction(path: Path, entry: str, name: str, value: Any) -> float | None:
     the file was edited or written by something else, and a report built on it would rank models on
     an impossible number (and NaN would make report.json invalid JSON), so it is refused.
     """
-    number = _number(value)
+    number = _metric_value(value)
     if number is not None and not 0.0 <= number <= 1.0:  # also false for NaN
         raise ReportInputError(
             f"{path}: {entry} {name} is {value!r}, outside [0, 1]; every HumanSense metric is a fraction of "
@@ -139,7 +139,7 @@ def _fraction(path: Path, entry: str, name: str, value: Any) -> float | None:
 
 def _count(path: Path, entry: str, value: Any) -> int | None:
     """A task's number of scored questions, or ``None``; a negative or fractional count is refused."""
-    number = _number(value)
+    number = _metric_value(value)
     if number is None:
         return None
     if not (number >= 0 and number == int(number)):  # also false for NaN and infinity
@@ -271,6 +271,40 @@ def sound_cut(path: Path, leaves: Mapping[str, str]) -> dict[str, tuple[int, int
     return out
 
 
+def _task_result(path: Path, leaf: str, res: Any, count: Mapping[str, Any]) -> TaskResult:
+    """One leaf task's figures from a results file, each checked (a fraction in [0, 1], a count)."""
+    if not isinstance(res, Mapping):
+        raise ReportInputError(
+            f"{path}: results[{leaf!r}] is {type(res).__name__}, not an object of metrics "
+            '({"acc,none": ..., ...}); pass the *_results.json file lmms-eval wrote, unedited.'
+        )
+    n = count.get("effective", count.get("original"))
+    return TaskResult(
+        *(_fraction(path, leaf, m, res.get(f"{m},none")) for m in METRICS),
+        _count(path, f"n-samples of {leaf}", n),
+        # files written before the `_se` metrics carry the same figure as `_stderr_clustered`
+        *(_se(res.get(f"{m}_se,none", res.get(f"{m}_stderr_clustered,none"))) for m in SE_OF),
+        empty=_count(path, f"empty answers of {leaf}", res.get("empty,none")),
+        not_answered=_count(path, f"not-answered questions of {leaf}", res.get("not_answered,none")),
+        clips=_count(path, f"clips of {leaf}", res.get("clips,none")),
+    )
+
+
+def _group_figures(path: Path, variant: Variant, results: Mapping[str, Any]) -> dict[str, float | None]:
+    """What lmms-eval itself reported for the variant's groups: overall, the paper's Avg, each level."""
+    reported: dict[str, float | None] = {}
+    top = results.get(variant.prefix)
+    if isinstance(top, Mapping):
+        reported["overall"] = _fraction(path, variant.prefix, "acc", top.get("acc,none"))
+        reported["paper_avg"] = _fraction(path, variant.prefix, "paper_avg", top.get("paper_avg,none"))
+    for level in LEVELS:
+        name = variant.level_group(level)
+        group = results.get(name)
+        if isinstance(group, Mapping):
+            reported[level] = _fraction(path, name, "acc", group.get("acc,none"))
+    return reported
+
+
 def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
     """Every HumanSense variant found in one lmms-eval results file, as one run each."""
     results = data.get("results")
@@ -282,7 +316,7 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
     model = str(config.get("model") or data.get("model_source") or data.get("model_name") or "unknown model")
     model_args = model_args_text(config.get("model_args"))
     args = parse_model_args(model_args)
-    limit = _number(config.get("limit"))
+    limit = _metric_value(config.get("limit"))
     gen_kwargs = str(config.get("gen_kwargs") or "")
     command = _command(data, model, model_args, limit, gen_kwargs)  # one per file, whatever its variants
     runs = []
@@ -294,34 +328,11 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
         provenance: set[str] = set()
         for code, leaf in leaves.items():
             res = results[leaf]
-            if not isinstance(res, Mapping):
-                raise ReportInputError(
-                    f"{path}: results[{leaf!r}] is {type(res).__name__}, not an object of metrics "
-                    '({"acc,none": ..., ...}); pass the *_results.json file lmms-eval wrote, unedited.'
-                )
             count = counts.get(leaf) if isinstance(counts.get(leaf), Mapping) else {}
-            n = count.get("effective", count.get("original"))
-            tasks[code] = TaskResult(
-                *(_fraction(path, leaf, m, res.get(f"{m},none")) for m in METRICS),
-                _count(path, f"n-samples of {leaf}", n),
-                # files written before the `_se` metrics carry the same figure as `_stderr_clustered`
-                *(_se(res.get(f"{m}_se,none", res.get(f"{m}_stderr_clustered,none"))) for m in SE_OF),
-                empty=_count(path, f"empty answers of {leaf}", res.get("empty,none")),
-                not_answered=_count(path, f"not-answered questions of {leaf}", res.get("not_answered,none")),
-                clips=_count(path, f"clips of {leaf}", res.get("clips,none")),
-            )
+            tasks[code] = _task_result(path, leaf, res, count)
             if res.get("provenance,none"):
                 provenance.add(str(res["provenance,none"]))
-        reported: dict[str, float | None] = {}
-        top = results.get(variant.prefix)
-        if isinstance(top, Mapping):
-            reported["overall"] = _fraction(path, variant.prefix, "acc", top.get("acc,none"))
-            reported["paper_avg"] = _fraction(path, variant.prefix, "paper_avg", top.get("paper_avg,none"))
-        for level in LEVELS:
-            name = f"{variant.prefix}_{level.lower()}"
-            group = results.get(name)
-            if isinstance(group, Mapping):
-                reported[level] = _fraction(path, name, "acc", group.get("acc,none"))
+        reported = _group_figures(path, variant, results)
         settings = {
             "model": model,
             "model args": model_args or "(none)",

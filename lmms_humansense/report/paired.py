@@ -179,7 +179,7 @@ def compare(a: Samples, b: Samples, *, force: bool = False) -> dict[str, Any]:
             return None
         d = paired_difference([tables[c] for c in present])
         questions = sum(counts[c][0] for c in present)
-        paper = sum(BY_CODE[c].expected for c in codes)
+        paper = sum(BY_CODE[c].paper_count for c in codes)
         return {
             "a": d.a,
             "b": d.b,
@@ -198,7 +198,7 @@ def compare(a: Samples, b: Samples, *, force: bool = False) -> dict[str, Any]:
         return [f"{code}:{s.docs.get((code, key), key)}" for code, key in keys]
 
     tasks = {t.code: entry([t.code]) for t in TASKS}
-    paper_total = sum(t.expected for t in TASKS)
+    paper_total = sum(t.paper_count for t in TASKS)
     return {
         "a": {"label": a.label, "variant": a.variant, "source": short_source(a.source)},
         "b": {"label": b.label, "variant": b.variant, "source": short_source(b.source)},

@@ -88,10 +88,10 @@ def _warnings(run: Run) -> list[str]:
         )
     if run.limit is not None:
         out.append(f"run with --limit {run.limit:g}: part of each task only; not comparable with the paper")
-    short = run.short
+    short = run.short_tasks
     if short and run.limit is None:
         total = sum(t.n or 0 for t in run.tasks.values())
-        expected = sum(BY_CODE[c].expected for c in run.tasks)
+        expected = sum(BY_CODE[c].paper_count for c in run.tasks)
         out.append(
             f"{total:,} of the paper's {expected:,} questions for these tasks ({len(short)} task(s) smaller than "
             "the paper's): a subset such as the sample set, not comparable with the paper"
@@ -133,7 +133,7 @@ def _run_entry(index: int, run: Run, metric: str, reference: PaperRow | None) ->
         for m in SE_OF:
             ci = task_interval(result.metric(m), result.se(m), result.n, result.clips)
             entry.update({f"{m}_se": result.se(m), f"{m}_ci": list(ci) if ci else None})
-        entry.update(n=result.n, paper_n=t.expected)
+        entry.update(n=result.n, paper_n=t.paper_count)
         if reference is not None:
             ref = reference.scores.get(t.code)
             value = result.metric(metric)
@@ -170,16 +170,16 @@ def _run_entry(index: int, run: Run, metric: str, reference: PaperRow | None) ->
         "settings": dict(run.settings),
         "questions": questions,
         # the paper's size of the tasks the run has, as its warning says (missing tasks are listed apart)
-        "paper_questions": sum(BY_CODE[c].expected for c in run.tasks),
+        "paper_questions": sum(BY_CODE[c].paper_count for c in run.tasks),
         "missing": list(run.missing),
-        "not_in_variant": [t.code for t in TASKS if t.code not in run.expected],
+        "not_in_variant": [t.code for t in TASKS if t.code not in run.variant_tasks],
         "tasks": tasks,
         "summary": summary,
         "reported_by_lmms_eval": dict(run.reported),
         "warnings": _warnings(run),
         "non_answers": _non_answers(run),
         "counts": {c: {"empty": t.empty, "not_answered": t.not_answered} for c, t in run.tasks.items()},
-        "comparable_with_paper": run.limit is None and questions >= sum(BY_CODE[c].expected for c in run.tasks),
+        "comparable_with_paper": run.limit is None and questions >= sum(BY_CODE[c].paper_count for c in run.tasks),
     }
 
 
@@ -210,7 +210,7 @@ def build(runs: Sequence[Run], paper_models: Sequence[str] = (), metric: str = "
                 "level": t.level,
                 "modality": t.modality,
                 "in_paper_avg": t.in_paper_avg,
-                "paper_n": t.expected,
+                "paper_n": t.paper_count,
             }
             for t in TASKS
         ],

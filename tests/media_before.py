@@ -1,0 +1,479 @@
+"""The audio decoding as it was before the single audio path (commit 2d494af, verbatim): the
+reference test_media compares the new path against.  Not used by the package.
+
+The official runner gives sound to 7 task types: the mp4's own track for the 5 speech video tasks
+and a separate audio file for FR2 and PC, all at 16 kHz.  Decoding a video's track costs tens of
+milliseconds to seconds per clip and every question on a clip needs it again, so decoded sound is
+written once to a float32 WAV in the cache (keyed by the source file's path, size, mtime, ctime and
+inode) and read back from there; chat wrappers also get that WAV's path, which every audio reader
+accepts.
+Every failure names the file and says what is wrong with it, never a silent empty result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lmms_humansense.data.root import cache_home
+from lmms_humansense.files import create_once
+
+SAMPLE_RATE = 16_000
+
+
+class MediaError(RuntimeError):
+    """A media file that cannot serve its question; the message names the file and the fix."""
+
+
+class NoAudioTrackError(MediaError):
+    """The file opens but holds no audio stream (a speech task's video must have one)."""
+
+
+class CacheError(MediaError):
+    """The audio cache cannot be written: a problem of ``HUMANSENSE_CACHE``, not of the media."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    frames: int
+    fps: float
+    duration: float
+    has_audio: bool
+
+
+def open_media(path: str) -> Any:
+    import av
+
+    if not os.path.isfile(path):
+        raise MediaError(f"{path}: file does not exist")
+    if os.path.getsize(path) == 0:
+        raise MediaError(f"{path}: file is empty (0 bytes); re-extract it from the benchmark archive")
+    try:
+        return av.open(path)
+    except Exception as exc:  # PyAV raises several error types for broken containers
+        raise MediaError(
+            f"{path}: cannot be opened as a media container ({exc}); re-extract or re-download it"
+        ) from None
+
+
+@lru_cache(maxsize=8192)
+def _probe_cached(path: str, version: tuple[int, int, int, int]) -> VideoInfo:
+    del version  # cache key only
+    with open_media(path) as container:
+        videos = container.streams.video
+        if not videos:
+            raise MediaError(f"{path}: has no video stream")
+        stream = videos[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        duration = float(stream.duration * stream.time_base) if stream.duration else 0.0
+        if not duration and container.duration:
+            duration = container.duration / 1_000_000
+        frames = int(stream.frames or round(duration * fps))
+        return VideoInfo(path, frames, fps, duration, bool(container.streams.audio))
+
+
+def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
+    """Container-level facts about a video (no frame decoding); cached per file version."""
+    p = str(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise MediaError(f"{p}: file does not exist") from None
+    return _probe_cached(p, file_version(st))
+
+
+#: Part of every cached WAV's key: bump it when the decoding changes, so no stale sound is reused.
+AUDIO_CACHE_VERSION = 2
+#: Samples per channel handed from the decoder to the resampler at a time (about 2 s at 44.1 kHz).
+#: Measured on 5, 30 and 150 s clips (benchmarks/audio.py): smaller chunks pay for more hand-overs
+#: between the two threads, larger ones leave a longer last chunk to resample after the decode.
+_CHUNK = 90_000
+
+
+def audio_stream(container: Any) -> Any:
+    """The audio stream ffmpeg's default stream selection picks, or ``None`` when there is none.
+
+    The official runner reads a video's sound with ``librosa.load``, which hands an mp4 to ffmpeg
+    with no ``-map``; ffmpeg then takes, within one file, the audio stream with the highest score
+    ``channels + 5,000,000 * (disposition "default")`` (``map_auto_audio`` in
+    ``fftools/ffmpeg_mux_init.c``), the first such stream on a tie.  Its third term, for streams
+    that delivered packets while probing, is left out: every audio stream of a readable mp4 does.
+    Stream 0 would feed a silent commentary track where ffmpeg plays the speech.
+    """
+    import av
+
+    best, best_score = None, -1
+    for stream in container.streams.audio:
+        default = bool(stream.disposition & av.stream.Disposition.default)
+        score = (stream.channels or 0) + 5_000_000 * default
+        if score > best_score:
+            best, best_score = stream, score
+    return best
+
+
+def _mono_chunks(p: str, container: Any) -> Iterator[tuple[np.ndarray, int]]:
+    """The audio stream ffmpeg would pick (:func:`audio_stream`) as (mono float32 chunk, native
+    rate), decoded packet by packet.
+
+    Mono is the mean of the channels and the resampler is soxr's high-quality one: what
+    ``librosa.load(path, sr=16000)`` does in the official runner, so the model hears the same
+    sound.  Planar float (what AAC decodes to) is read straight from the frame's planes; other
+    sample formats are converted to it first.
+    """
+    import av
+
+    stream = audio_stream(container)
+    if stream is None:
+        raise NoAudioTrackError(f"{p}: has no audio track, but its task needs sound")
+    rate = stream.codec_context.sample_rate or stream.rate
+    converter: Any = None
+    pending: list[bytearray] = []
+    pending_n = 0
+    try:
+        for frame in container.decode(stream):
+            if converter is None:  # the sample format is a property of the stream: look once
+                converter = False if frame.format.name == "fltp" else av.AudioResampler(format="fltp", rate=frame.rate)
+            for f in converter.resample(frame) if converter else (frame,):
+                planes = f.planes
+                if len(planes) != len(pending):  # first frame, or the channel count changed mid-stream
+                    if pending_n:
+                        yield _finite(p, _mix(pending)), rate
+                    pending, pending_n = [bytearray() for _ in planes], 0
+                size = f.samples * 4
+                for store, plane in zip(pending, planes, strict=True):
+                    store += memoryview(plane)[:size]
+                pending_n += f.samples
+            if pending_n >= _CHUNK:
+                yield _finite(p, _mix(pending)), rate
+                pending, pending_n = [bytearray() for _ in pending], 0
+    except MediaError:
+        raise
+    except Exception as exc:
+        raise MediaError(f"{p}: audio does not decode ({exc}); re-extract or re-download it") from None
+    if pending_n:
+        yield _finite(p, _mix(pending)), rate
+
+
+def _finite(p: str, chunk: np.ndarray) -> np.ndarray:
+    """``chunk`` itself, once it is known to hold no NaN or infinite sample: a model handed such a
+    sample computes garbage (or NaN) from it without any error, so the file is refused here."""
+    if not np.isfinite(chunk).all():
+        raise MediaError(
+            f"{p}: its sound holds NaN or infinite samples, which no model can hear; the file is damaged: "
+            "re-extract or re-download it"
+        )
+    return chunk
+
+
+def _mix(planes: list[bytearray]) -> np.ndarray:
+    channels = [np.frombuffer(plane, dtype=np.float32) for plane in planes]
+    if len(channels) == 1:
+        return channels[0]
+    return np.mean(np.stack(channels), axis=0, dtype=np.float32)
+
+
+def _resampled(chunks: Iterable[tuple[np.ndarray, int]], sample_rate: int) -> Iterator[np.ndarray]:
+    import soxr
+
+    stream = None
+    for chunk, rate in chunks:
+        if rate == sample_rate:
+            yield chunk
+            continue
+        stream = stream or soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ")
+        yield stream.resample_chunk(chunk)
+    if stream is not None:
+        yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+
+
+def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """A file's sound (an mp4's track as ffmpeg picks it, or an audio file) as mono float32."""
+    p = str(path)
+    with open_media(p) as container:
+        out = [c for c in _resampled(_mono_chunks(p, container), sample_rate) if c.size]
+        if not out:
+            raise MediaError(f"{p}: audio track holds no samples")
+        sound = np.concatenate(out)
+        _check_sound_length(p, container, sound.size / sample_rate)
+    return sound
+
+
+#: Sound shorter than this (about one chunk) is decoded, resampled and written in one thread:
+#: there is nothing for a second thread to overlap.
+_THREAD_FROM_SECONDS = 3.0
+
+
+def _decode_to_wav(src: str, target: str) -> int:
+    """Decode ``src``'s sound into a 16 kHz float WAV at ``target``; returns the samples written."""
+    with open_media(src) as container:
+        chunks = _mono_chunks(src, container)
+        if (container.duration or 0) / 1_000_000 < _THREAD_FROM_SECONDS:
+            written = _write_wav(target, _resampled(chunks, SAMPLE_RATE))
+        else:
+            written = _write_wav_beside(target, chunks)
+        if not written:
+            raise MediaError(f"{src}: audio track holds no samples")
+        _check_sound_length(src, container, written / SAMPLE_RATE)
+    return written
+
+
+def _check_sound_length(p: str, container: Any, seconds: float) -> None:
+    """Refuse a video's sound that is much shorter than its frames: :func:`check_sound_heard` with
+    the samples the decoder gave."""
+    stream = audio_stream(container)
+    if stream is not None:
+        check_sound_heard(p, container, stream, seconds)
+
+
+def check_sound_heard(p: str, container: Any, stream: Any, heard: float) -> None:
+    """The one rule for how much of a video's length its sound must cover, shared by the run and
+    ``prepare`` (``heard``: the decoded samples' length) and ``verify`` (the stream's last frame's
+    end less its first timestamp, measured without decoding it all).
+
+    A faststart mp4 cut short keeps its index, so it opens and its sound decodes without an error
+    up to the cut; a track that starts seconds after the frames decodes whole but is shorter by as
+    much, and the model would hear it shifted against the frames.  Only the length shows either.
+    Audio files have no frames to compare with.
+    """
+    if not container.streams.video:
+        return
+    duration = video_seconds(container, container.streams.video[0])
+    start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
+    if duration and heard < duration - min(2.0, duration / 4) and start > (duration - heard) / 2:
+        raise MediaError(
+            f"{p}: its sound track starts {start:.1f} s after its frames and covers only {heard:.1f} s of "
+            f"{duration:.1f} s, so the model would hear it shifted against the frames; re-encode the clip with "
+            "its sound from the start (or re-extract it)"
+        )
+    check_reaches_end(p, "sound track", heard, duration)
+
+
+#: The header of a mono 16 kHz IEEE-float WAV (format 3 with the ``fact`` chunk the format asks
+#: for), with the three sizes left to fill: what libsndfile writes, without its per-file set-up.
+_WAV_HEADER = struct.Struct("<4sI4s4sIHHIIHHH4sII4sI")
+
+
+def _wav_header(samples: int) -> bytes:
+    data = samples * 4
+    return _WAV_HEADER.pack(
+        b"RIFF", _WAV_HEADER.size - 8 + data, b"WAVE",
+        b"fmt ", 18, 3, 1, SAMPLE_RATE, SAMPLE_RATE * 4, 4, 32, 0,
+        b"fact", 4, samples,
+        b"data", data,
+    )  # fmt: skip
+
+
+def _write_wav(target: str, blocks: Iterable[np.ndarray]) -> int:
+    """Stream float32 blocks into a WAV at ``target``; the header's sizes are patched at the end."""
+    written = 0
+    with open(target, "wb") as out:
+        out.write(_wav_header(0))
+        for block in blocks:
+            out.write(memoryview(np.ascontiguousarray(block, dtype=np.float32)))
+            written += block.size
+        out.seek(0)
+        out.write(_wav_header(written))
+    return written
+
+
+def _write_wav_beside(target: str, chunks: Iterator[tuple[np.ndarray, int]]) -> int:
+    """Resample and write in a second thread while this one decodes.
+
+    soxr and the file writes release the GIL, so on two cores a long clip costs little more than
+    its decode.  A failure on either side stops both and is raised here.
+    """
+    import queue
+
+    handover: queue.Queue[tuple[np.ndarray, int] | None] = queue.Queue(maxsize=8)
+    result: list[int] = []
+    failure: list[BaseException] = []
+
+    def drain() -> Iterator[tuple[np.ndarray, int]]:
+        while (item := handover.get()) is not None:
+            yield item
+
+    def consume() -> None:
+        try:
+            result.append(_write_wav(target, _resampled(drain(), SAMPLE_RATE)))
+        except BaseException as exc:  # raised in the decoding thread below
+            failure.append(exc)
+            while handover.get() is not None:  # let the decoder finish its puts
+                pass
+
+    worker = threading.Thread(target=consume, name="humansense-audio-writer", daemon=True)
+    worker.start()
+    try:
+        for item in chunks:
+            handover.put(item)
+    finally:
+        handover.put(None)
+        worker.join()
+    if failure:
+        if isinstance(failure[0], OSError):
+            raise failure[0]
+        raise MediaError(f"cannot write decoded sound to {target} ({failure[0]})")
+    return result[0] if result else 0
+
+
+def cache_dir() -> Path:
+    return cache_home() / "audio16k"
+
+
+def file_version(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What tells one version of a file from the next: size, mtime, ctime and inode.
+
+    Size and mtime alone miss a replacement by a file of the same size whose old mtime was kept
+    (``cp -p``, ``rsync -t``, an archive re-extracted); the ctime changes on every write and on
+    every ``utime``, and a file renamed into place has a new inode.
+    """
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def _cache_key(p: Path, *extra: object) -> str:
+    """A cache entry's key: the source's absolute path and version (:func:`file_version`; a
+    replaced or edited file gets a new entry), plus what else the entry depends on."""
+    return hashlib.sha1("|".join(map(str, (p, *file_version(p.stat()), *extra))).encode()).hexdigest()[:16]
+
+
+def cached_audio_path(source: str | os.PathLike[str]) -> Path:
+    """Where the decoded sound of ``source`` lives in the cache (it may not exist yet)."""
+    p = Path(source).resolve()
+    return cache_dir() / f"{p.stem}-{_cache_key(p, AUDIO_CACHE_VERSION)}.wav"
+
+
+def cache_entry_ok(wav: Path) -> bool:
+    """Whether a cached WAV is whole: its header is the one this module writes for the samples it
+    declares, and the file holds exactly those samples.
+
+    An interrupted copy, a full disk or a foreign file leaves a WAV that may still open and play
+    part of the clip; reading only the header and the file's size catches that for the price of a
+    ``stat`` and 58 bytes, on every read.
+    """
+    try:
+        with open(wav, "rb") as f:
+            head = f.read(_WAV_HEADER.size)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return False
+    if len(head) != _WAV_HEADER.size:
+        return False
+    samples = _WAV_HEADER.unpack(head)[-3]  # the ``fact`` chunk's sample count
+    return head == _wav_header(samples) and size == _WAV_HEADER.size + 4 * samples
+
+
+def _cache_error(folder: Path, exc: OSError) -> CacheError:
+    """The error for a cache folder that cannot be written, naming the variable that chose it."""
+    chosen = os.environ.get("HUMANSENSE_CACHE")
+    where = f"HUMANSENSE_CACHE={chosen}" if chosen else "the default cache (HUMANSENSE_CACHE is not set)"
+    return CacheError(
+        f"cannot write to the cache folder {folder} ({exc.strerror or exc}); {where} must name a writable folder. "
+        "Fix: set HUMANSENSE_CACHE to a writable directory (the media files themselves are fine)"
+    )
+
+
+def check_cache_writable() -> Path:
+    """Create the audio cache folder and write a file in it, or raise :class:`CacheError`; run
+    before a long job so that a cache problem stops it once, not once per clip."""
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise _cache_error(folder, exc) from None
+    return folder
+
+
+def ensure_cached_audio(source: str | os.PathLike[str]) -> Path:
+    """Decode ``source``'s sound to the cache once (atomic write) and return the WAV's path.
+
+    A cached WAV that is not whole (:func:`cache_entry_ok`) is decoded again and replaced.
+    """
+    src = Path(source)
+    if not src.is_file():
+        raise MediaError(f"{src}: file does not exist")
+    target = cached_audio_path(src)
+    try:
+        return create_once(target, lambda tmp: _decode_to_wav(str(src), tmp), ready=cache_entry_ok, suffix=".wav")
+    except OSError as exc:  # decoding errors are MediaErrors: an OSError here is the cache's
+        raise _cache_error(target.parent, exc) from None
+
+
+def load_cached_audio(source: str | os.PathLike[str]) -> np.ndarray:
+    """The 16 kHz mono float32 samples of ``source``, decoded at most once per file version."""
+    import soundfile as sf
+
+    wav = ensure_cached_audio(source)
+    try:
+        data, _ = sf.read(str(wav), dtype="float32", always_2d=False)
+    except (OSError, RuntimeError) as exc:  # replaced or removed since it was checked
+        raise MediaError(f"{wav}: the cached sound of {source} cannot be read ({exc}); delete it to rebuild") from None
+    return data
+
+
+def silent_video_path(source: str | os.PathLike[str]) -> Path:
+    """Where the audio-stripped copy of ``source`` lives in the cache (it may not exist yet)."""
+    p = Path(source).resolve()
+    return cache_home() / "silent" / f"{p.stem}-{_cache_key(p)}{p.suffix or '.mp4'}"
+
+
+def silent_video(source: str | os.PathLike[str]) -> str:
+    """``source`` without its sound: a cached remux of the video stream alone (no re-encoding).
+
+    Wrappers handed a video path decide themselves whether to play its sound track; when the
+    protocol gives a task no sound (the ``noaudio`` variant, or a video-only task for a wrapper that
+    plays tracks) the hooks hand them this copy.  A file without an audio track is returned as is.
+    """
+    import av
+
+    src = str(source)
+    if not probe_video(src).has_audio:
+        return src
+    target = silent_video_path(src)
+
+    def remux(tmp: str) -> None:
+        try:
+            with open_media(src) as inp, av.open(tmp, mode="w", format=inp.format.name.split(",")[0]) as out:
+                in_stream = inp.streams.video[0]
+                out_stream = out.add_stream_from_template(in_stream)
+                for packet in inp.demux(in_stream):
+                    if packet.dts is None:  # the demuxer's final flush packet
+                        continue
+                    packet.stream = out_stream
+                    out.mux(packet)
+        except MediaError:
+            raise
+        except Exception as exc:
+            raise MediaError(f"{src}: cannot copy its video stream without sound ({exc}); re-extract it") from None
+
+    try:
+        return str(create_once(target, remux, suffix=target.suffix))
+    except OSError as exc:  # remuxing errors are MediaErrors: an OSError here is the cache's
+        raise _cache_error(target.parent, exc) from None
+
+
+def video_seconds(container: Any, stream: Any) -> float:
+    """A video's length as its index states it (the stream's, else the container's)."""
+    tb = stream.time_base
+    return float(stream.duration * tb) if stream.duration and tb else (container.duration or 0) / 1_000_000
+
+
+def check_reaches_end(p: str, what: str, end: float, duration: float) -> None:
+    """Raise when a stream stops short of the video's length: by more than a quarter of a short
+    clip, or more than 2 s of a long one (encoders end tracks a few frames apart, never seconds)."""
+    if duration and end < duration - min(2.0, duration / 4):
+        raise MediaError(
+            f"{p}: decoding its {what} reaches only {end:.1f} s of {duration:.1f} s; the file is probably cut short, "
+            "re-extract it"
+        )
