@@ -110,4 +110,13 @@ def count_not_answered(items: Iterable[Any], args: Any = None) -> int:
             wrapper,
             _cause(wrapper, empty, failed),
         )
+    elif failed:
+        log.warning(
+            "HumanSense task %s: %d of %d questions could not be asked (left out of every denominator, counted as "
+            "not_answered); the first error: %s",
+            outcomes[0].get("task", "?"),
+            len(failed),
+            len(outcomes),
+            failed[0].get("error") or "(no error text)",
+        )
     return len(failed)
