@@ -261,3 +261,36 @@ def test_the_tiny_omni_killed_with_sigkill_resumes(root: Path, tmp_path: Path) -
     rows = [r for leaf in leaves for r in logged_samples(again, leaf)]
     assert sum(r["acc"]["outcome"] == "media_error" for r in rows) == 2  # TR's and PC's bad clips
     assert all("fed" in r["acc"] for r in rows)
+
+
+# --- point 3: what lmms-eval's --use_cache keeps ------------------------------------------------------------
+
+
+def test_lmms_eval_response_cache_serves_text_only(root: Path, tmp_path: Path) -> None:
+    """Measured: lmms-eval 0.7.3's ``--use_cache`` stores ``json.dumps(answer)``, so a hit is the
+    answer text without its ``acc.fed`` record (docs/long-runs.md says so and points to
+    ``resume=``, which keeps it); a media error keeps its outcome through its marker text."""
+    tiny = build_tiny_omni(tmp_path / "tiny")
+    leaf = "humansense_tr"
+    args = ["--model", "humansense_omni", "--model_args", f"pretrained={tiny},dtype=float32"]
+    logs = []
+    for out in ("first", "second"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "lmms_eval", *args, "--tasks", leaf, "--output_path", str(tmp_path / out)]
+            + ["--log_samples", "--use_cache", str(tmp_path / "lmms_cache")],
+            env=cli_env(tmp_path, root, LMMS_CACHE_RUN_ID="fixed"),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        logs.append(proc.stdout + proc.stderr)
+    first, second = (logged_samples(tmp_path / out, leaf) for out in ("first", "second"))
+    assert all("fed" in r["acc"] for r in first)
+    assert "ResponseCache: all 3 requests served from cache" in logs[1]
+    hits = [r for r in second if r["acc"]["outcome"] == "answered"]
+    assert len(hits) == 2 and all("fed" not in r["acc"] for r in hits)  # the text came back, its record did not
+    (bad,) = [r["acc"] for r in second if r["acc"]["outcome"] != "answered"]
+    # The media error still counts as one (its text carries the package's marker), not as an empty answer.
+    assert bad["outcome"] == "media_error" and "decoding its sound track reaches only" in bad["error"]

@@ -83,7 +83,7 @@ from lmms_humansense.models.ahead import prepared
 from lmms_humansense.models.args import check_model_args
 from lmms_humansense.models.journal import answer_key, open_journal
 from lmms_humansense.models.placement import placement
-from lmms_humansense.outcomes import MEDIA_ERROR
+from lmms_humansense.outcomes import MEDIA_ERROR, MEDIA_ERROR_MARKER
 
 #: The system message of the official Qwen2.5-Omni runner.
 SYSTEM_PROMPT = (
@@ -231,7 +231,7 @@ def media_error_answer(exc: BaseException | str) -> FedAnswer:
     """The counted ``media_error`` outcome of one question whose media, sound or cache failed
     (:mod:`lmms_humansense.outcomes`): the run goes on, the question leaves every denominator, and
     its error (naming the doc, the file and the fix) stays in the logged sample."""
-    return FedAnswer("", {"outcome": MEDIA_ERROR, "error": str(exc)})
+    return FedAnswer(f"{MEDIA_ERROR_MARKER} {exc}", {"outcome": MEDIA_ERROR, "error": str(exc)})
 
 
 #: What a question's own media can raise while it is prepared: its outcome, not the run's end.
@@ -803,10 +803,7 @@ class HumanSenseOmni(lmms):
         return out
 
     def _cache(self, request: Any, answer: str) -> None:
-        """Hand an answer to lmms-eval's ``--use_cache`` store; never a media error, which a cache
-        hit would serve back as an empty (scored) answer."""
-        if (getattr(answer, "fed", None) or {}).get("outcome") == MEDIA_ERROR:
-            return
+        """Hand an answer to lmms-eval's legacy cache hook (a media error keeps its marker text)."""
         context, gen_kwargs = request.args[:2]
         self.cache_hook.add_partial("generate_until", (context, gen_kwargs), str(answer))
 
