@@ -294,3 +294,32 @@ def test_lmms_eval_response_cache_serves_text_only(root: Path, tmp_path: Path) -
     (bad,) = [r["acc"] for r in second if r["acc"]["outcome"] != "answered"]
     # The media error still counts as one (its text carries the package's marker), not as an empty answer.
     assert bad["outcome"] == "media_error" and "decoding its sound track reaches only" in bad["error"]
+
+
+def test_a_stock_wrapper_still_loses_the_run_and_verify_names_every_bad_clip(root: Path, tmp_path: Path) -> None:
+    """Measured on lmms-eval 0.7.3: its ``dummy`` wrapper decoding frames (lmms-eval's own reader)
+    meets ER's corrupted clip, lmms-eval prints "Error during evaluation", writes no results and
+    exits 0; no hook can turn that into a counted outcome.  What a user runs first, ``lmms-humansense
+    verify``, names each of the four damaged clips."""
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "lmms_eval", "--model", "dummy", "--model_args", "decode_num_frames=2"]
+        + ["--tasks", "humansense_er", "--output_path", str(out), "--log_samples"],
+        env=cli_env(tmp_path, root),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Error during evaluation" in log and not list(out.rglob("*.json")), log[-3000:]
+    proc = subprocess.run(
+        [bin_path("lmms-humansense"), "verify", "--root", str(root), "--no-progress", "--workers", "1"],
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1
+    for clip in ("tr_002.mp4", "er_002.mp4", "pc_002.wav", "fr2_002.wav"):
+        assert f"{clip}: " in proc.stdout, clip
