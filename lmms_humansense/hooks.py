@@ -21,7 +21,9 @@ from typing import Any, TypeVar
 from lmms_humansense.catalog import BY_CODE, VARIANTS
 from lmms_humansense.media import (
     SAMPLE_RATE,
+    CacheError,
     MediaError,
+    check_cache_writable,
     ensure_cached_audio,
     load_cached_audio,
     probe_video,
@@ -113,7 +115,9 @@ def process_docs(dataset: Any) -> Any:
             _prompt(doc)  # a record without a prompt fails now, named, rather than mid-run
             doc["qid"] = question_id(doc)  # what the question is; paired comparisons match on it
             doc["provenance"] = provenance(root)
-    except (OSError, ValueError) as exc:  # every loading error of ours is one of these, with its fix
+        if variant.media:  # the decoded sound and silent copies go there: a full disk stops the run now
+            check_cache_writable()
+    except (OSError, ValueError, CacheError) as exc:  # every loading error of ours is one of these, with its fix
         raise DataLoadStop(exc) from exc
     return datasets.Dataset.from_list(docs)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -221,6 +222,10 @@ def _cache_error(folder: Path, exc: OSError) -> CacheError:
     )
 
 
+#: The least free space a run's cache must have (a floor: a full benchmark's decoded sound takes GBs).
+CACHE_MIN_FREE = 100 * 2**20
+
+
 def check_cache_writable() -> Path:
     """Create the audio cache folder and write a file in it, or raise :class:`CacheError`; run
     before a long job so that a cache problem stops it once, not once per clip."""
@@ -229,8 +234,17 @@ def check_cache_writable() -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
+        free = shutil.disk_usage(folder).free
     except OSError as exc:
         raise _cache_error(folder, exc) from None
+    if free < CACHE_MIN_FREE:
+        chosen = os.environ.get("HUMANSENSE_CACHE")
+        where = f"HUMANSENSE_CACHE={chosen}" if chosen else "the default cache (HUMANSENSE_CACHE is not set)"
+        raise CacheError(
+            f"the cache folder {folder} has {free / 2**20:.1f} MiB free, less than the "
+            f"{CACHE_MIN_FREE // 2**20} MiB a run needs for its decoded sound and silent copies ({where}). "
+            "Fix: free space there or set HUMANSENSE_CACHE to a folder on a disk with room"
+        )
     return folder
 
 

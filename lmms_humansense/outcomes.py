@@ -34,6 +34,10 @@ MEDIA_ERROR = "media_error"
 NOT_ANSWERED = frozenset({REQUEST_FAILED, MEDIA_ERROR})
 #: How lmms-eval 0.7.3 marks a failed API request in the answer text (``models/chat/openai.py``).
 REQUEST_FAILED_MARKER = "[LMMS_EVAL_REQUEST_FAILED"
+#: How a model of this package marks a question it could not ask in the answer text itself, so the
+#: outcome survives lmms-eval's ``--use_cache`` (it stores the text only, and its audit-log replay
+#: would otherwise serve the media error back as an empty, scored answer).
+MEDIA_ERROR_MARKER = "[HUMANSENSE_MEDIA_ERROR]"
 #: Above this share of empty or not-answered answers a task's accuracy says nothing about the model.
 MOSTLY = 0.5
 #: How much of an error text travels in a logged sample's metric item.
@@ -49,6 +53,8 @@ def classify(response: str, fed: dict[str, Any] | None = None) -> tuple[str, str
     if fed is not None and fed.get("outcome") in NOT_ANSWERED:
         return str(fed["outcome"]), str(fed.get("error") or "")
     text = response.strip()
+    if text.startswith(MEDIA_ERROR_MARKER):
+        return MEDIA_ERROR, text[len(MEDIA_ERROR_MARKER) :].strip()
     if text.startswith(REQUEST_FAILED_MARKER):
         return REQUEST_FAILED, text
     if not text:
@@ -109,5 +115,14 @@ def count_not_answered(items: Iterable[Any], args: Any = None) -> int:
             len(failed),
             wrapper,
             _cause(wrapper, empty, failed),
+        )
+    elif failed:
+        log.warning(
+            "HumanSense task %s: %d of %d questions could not be asked (left out of every denominator, counted as "
+            "not_answered); the first error: %s",
+            outcomes[0].get("task", "?"),
+            len(failed),
+            len(outcomes),
+            failed[0].get("error") or "(no error text)",
         )
     return len(failed)

@@ -19,7 +19,7 @@ from fixture_data import make_paper_root, task_type_of
 from lmms_humansense.catalog import TASKS
 from lmms_humansense.data.root import INCOMPLETE_MARKER, VQA_FILE
 from lmms_humansense.data.schema import MediaMissingError, RecordError, load_task_docs
-from lmms_humansense.data.taskmap import RESOLVED_FILE, ROOT_FILE, TaskMapError
+from lmms_humansense.data.taskmap import RESOLVED_FILE, ROOT_FILE, TaskMapError, load_task_map, resolved_cache_file
 from lmms_humansense.hooks import DataLoadStop
 from lmms_humansense.taskgen import tasks_dir
 
@@ -87,9 +87,11 @@ def test_plausible_spellings_resolve_by_name_and_counts(
         results = _evaluate(root, monkeypatch, "humansense_pa")
     assert results["results"]["humansense_pa"]["acc,none"] >= 0
     lines = [r.getMessage() for r in caplog.records if "resolved by name" in r.getMessage()]
-    assert len(lines) == 1 and '"Appearance_Recognition": "PA"' in lines[0] and RESOLVED_FILE in lines[0]
-    written = json.loads((root / RESOLVED_FILE).read_text())
+    cached = resolved_cache_file(root)
+    assert len(lines) == 1 and '"Appearance_Recognition": "PA"' in lines[0] and str(cached) in lines[0]
+    written = json.loads(cached.read_text())
     assert written == {name: code for code, name in SPELLINGS.items()}
+    assert not (root / RESOLVED_FILE).exists()  # nothing is written into the data root
     proc, report = _verify(tmp_path, root)  # verify reads what the run wrote, and agrees
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert all(c["found"] == c["paper"] for c in report["counts"].values())
@@ -101,22 +103,31 @@ def test_an_explicit_mapping_wins_over_the_resolution(
     root = _paper_root(paper_media, tmp_path / "root", SPELLINGS)
     (root / ROOT_FILE).write_text(json.dumps({"Lie-Detection": "LD", "Human Counting": "HC"}))
     _evaluate(root, monkeypatch, "humansense_ld")
-    written = json.loads((root / RESOLVED_FILE).read_text())
-    assert "Lie-Detection" not in written and written["ComplexMotion"] == "CM"
+    effective = load_task_map(root)  # the cache may hold an earlier resolution of the same files
+    assert effective["Lie-Detection"] == "LD" and effective["ComplexMotion"] == "CM"
     monkeypatch.setenv("HUMANSENSE_TASK_MAP", "ActionRecognition=GR,gesture_recognition=AR")  # wins, though wrong
     assert {d["task_type"] for d in load_task_docs(root, "AR")} == {"gesture_recognition"}
 
 
-def test_a_root_that_takes_no_file_keeps_the_resolution_in_the_cache(
+def test_a_changed_annotation_file_is_resolved_again(
     paper_media: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The resolution is kept per annotation content: a copy of a resolved root with one record
+    removed, and holding an old ``humansense_task_map.resolved.json`` as roots did before, stops
+    as a fresh root does (the counts rule applies again)."""
     root = _paper_root(paper_media, tmp_path / "root", SPELLINGS)
-    (root / RESOLVED_FILE).mkdir()  # the file cannot be written there
     _evaluate(root, monkeypatch, "humansense_ld")
-    cached = list((Path(os.environ["HUMANSENSE_CACHE"]) / "task_maps").glob("*.json"))
-    assert any(json.loads(p.read_text()).get("Lie-Detection") == "LD" for p in cached)
+    resolution = resolved_cache_file(root).read_text()
     proc, _ = _verify(tmp_path, root, HUMANSENSE_CACHE=os.environ["HUMANSENSE_CACHE"])
     assert proc.returncode == 0, proc.stdout[-2000:]
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    (copy / RESOLVED_FILE).write_text(resolution)  # what an earlier version wrote into the root
+    records = json.loads((copy / VQA_FILE).read_text())
+    gone = next(i for i, r in enumerate(records) if r["questions"]["task_type"] == SPELLINGS["GR"])
+    (copy / VQA_FILE).write_text(json.dumps(records[:gone] + records[gone + 1 :]))
+    error = _load_error(copy, monkeypatch)
+    assert isinstance(error, TaskMapError) and "GR 299 (paper 300)" in str(error)
 
 
 def test_score_reads_the_resolution(paper_media: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -130,7 +141,7 @@ def test_score_reads_the_resolution(paper_media: Path, tmp_path: Path, monkeypat
     results.write_text(json.dumps(records))
     proc = subprocess.run(
         [bin_path("lmms-humansense"), "score", "--results", str(results), "--model", "SomeModel", "--json"],
-        env=cli_env(tmp_path, root),
+        env=cli_env(tmp_path, root, HUMANSENSE_CACHE=os.environ["HUMANSENSE_CACHE"]),  # where the run kept it
         capture_output=True,
         text=True,
         timeout=300,

@@ -25,7 +25,7 @@ def test_a_misspelt_key_stops_the_lmms_eval_cli_by_name_without_a_traceback(tmp_
     last = proc.stderr.strip().splitlines()[-1]
     assert last == (
         "HumanSense model error: humansense_random does not take --model_args 'sede' (did you mean 'seed'?); "
-        "it takes seed, trace, device"
+        "it takes seed, trace, device, resume"
     )
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not list(tmp_path.rglob("*_results.json"))
@@ -57,6 +57,6 @@ def test_the_readme_quotes_the_message_the_cli_prints() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert (
         "`HumanSense model error: humansense_random does not take --model_args 'sede' (did you mean 'seed'?); "
-        "it takes seed, trace, device`"
+        "it takes seed, trace, device, resume`"
     ) in readme
     assert "`seed=N` (default 0)" in readme  # humansense_random's seed is documented

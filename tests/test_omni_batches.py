@@ -6,6 +6,7 @@ and what each processor really keeps of a 45 s sound (Qwen2.5-Omni cuts it to 30
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -179,15 +180,15 @@ def test_the_report_warns_when_sound_was_cut(tiny_qwen25: Path, long_sound_root:
     assert "sound cut to what the feature extractor keeps on FR2 (1 of 1 questions)" in text
 
 
-def test_an_unreadable_clip_names_its_question_after_the_ones_before_it_are_answered(
+def test_an_unreadable_clip_costs_its_question_in_its_turn(
     tiny_qwen3: Path, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Prepared ahead and batched, a clip that does not decode still stops the run with its own
-    doc named, when its turn comes: every question before it has its answer by then."""
+    """Prepared ahead and batched, a clip that does not decode becomes its own question's
+    ``media_error`` answer (naming the doc and the file) in its turn; the questions around it,
+    in the same batch, are answered."""
     from lmms_eval.evaluator import simple_evaluate
     from lmms_eval.tasks import TaskManager
 
-    from lmms_humansense.media import MediaError
     from lmms_humansense.models.omni import Question, kind_of
     from lmms_humansense.taskgen import tasks_dir
 
@@ -203,18 +204,18 @@ def test_an_unreadable_clip_names_its_question_after_the_ones_before_it_are_answ
     ]
     questions = [Question(i, d, hooks.doc_to_text(d), {"max_new_tokens": 2}, kind_of(d)) for i, d in enumerate(docs)]
     model = HumanSenseOmni(pretrained=str(tiny_qwen3), device="cpu", dtype="float32", batch_size=4)
-    seen = []
-    with pytest.raises(MediaError, match=r"HumanSense doc GR-\S+ \(task GR\): .*gr_000\.mp4: frames do not decode"):
-        for q, _ in model.answers(questions):
-            seen.append(q.index)
-    assert seen == [0, 1]  # the two questions before the broken one, answered in the same batch
+    got = [(q.index, answer.fed.get("outcome")) for q, answer in model.answers(questions)]
+    assert got == [(0, None), (1, None), (2, "media_error"), (3, None)]
+    said = r"HumanSense doc GR-\S+ \(task GR\): .*gr_000\.mp4: frames do not decode"
     manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False)
-    with pytest.raises(MediaError, match=r"\(task GR\): .*gr_000\.mp4: frames do not decode"):
-        simple_evaluate(
-            model="humansense_omni",
-            model_args=f"pretrained={tiny_qwen3},device=cpu,dtype=float32",
-            batch_size=4,
-            tasks=["humansense_ar", "humansense_gr"],
-            task_manager=manager,
-            gen_kwargs="max_new_tokens=2",
-        )
+    results = simple_evaluate(
+        model="humansense_omni",
+        model_args=f"pretrained={tiny_qwen3},device=cpu,dtype=float32",
+        batch_size=4,
+        tasks=["humansense_ar", "humansense_gr"],
+        task_manager=manager,
+        gen_kwargs="max_new_tokens=2",
+    )
+    assert results["results"]["humansense_ar"]["not_answered,none"] == 0
+    bad = [s["acc"] for s in results["samples"]["humansense_gr"] if s["acc"]["outcome"] == "media_error"]
+    assert bad and all(re.match(said, a["error"]) for a in bad)

@@ -88,10 +88,11 @@ def load_task_map(root: Path | None = None) -> dict[str, str]:
     """
     mapping = dict(known_task_types())
     if root is not None:
-        for path in (root / RESOLVED_FILE, resolved_cache_file(root)):
-            if path.is_file():
-                mapping.update(read_spec(str(path), f"file {path.name} (resolved automatically)"))
-                break
+        # Only the resolution of these very annotation files: a root's own RESOLVED_FILE (written
+        # there before) is not read, so a changed file is resolved again and the counts rule holds.
+        path = resolved_cache_file(root)
+        if path.is_file():
+            mapping.update(read_spec(str(path), f"file {path} (resolved automatically)"))
     if root is not None and (root / ROOT_FILE).is_file():
         mapping.update(read_spec(str(root / ROOT_FILE), f"file {ROOT_FILE}"))
     spec = os.environ.get(ENV_VAR, "").strip()
@@ -148,11 +149,16 @@ _MIN_SCORE = 0.3
 
 
 def resolved_cache_file(root: Path) -> Path:
-    """The cache copy of a root's resolved mapping, for roots that are not writable."""
-    from lmms_humansense.data.root import cache_home
+    """Where the resolution of a root's annotation files is kept: the package cache, keyed by the
+    files' contents (never the data root, which is the user's and may be shared or read-only)."""
+    from lmms_humansense.data.root import ANNOTATION_FILES, cache_home
 
-    key = hashlib.sha256(str(root.absolute()).encode()).hexdigest()[:16]
-    return cache_home() / "task_maps" / f"{key}.json"
+    digest = hashlib.sha256()
+    for name in ANNOTATION_FILES:
+        path = root / name
+        digest.update(name.encode())
+        digest.update(path.read_bytes() if path.is_file() else b"<absent>")
+    return cache_home() / "task_maps" / f"{digest.hexdigest()[:16]}.json"
 
 
 def _words(text: str) -> list[str]:
@@ -244,13 +250,12 @@ def resolve_by_counts(
 
 
 def remember_resolution(root: Path, mapping: dict[str, str]) -> Path | None:
-    """Write a resolved mapping where the next load, ``verify`` and ``score`` read it: the root if
-    writable, else the cache; ``None`` if neither is."""
+    """Write a resolved mapping where the next load, ``verify`` and ``score`` read it (the cache,
+    keyed by the annotation files' contents); ``None`` if the cache is not writable."""
     text = json.dumps(mapping, indent=1, sort_keys=True) + "\n"
-    for path in (root / RESOLVED_FILE, resolved_cache_file(root)):
-        try:
-            write_text_atomically(path, text)  # several ranks may resolve at once
-            return path
-        except OSError:
-            continue
-    return None
+    path = resolved_cache_file(root)
+    try:
+        write_text_atomically(path, text)  # several ranks may resolve at once
+    except OSError:
+        return None
+    return path

@@ -70,6 +70,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -80,7 +81,9 @@ from lmms_humansense.catalog import BY_CODE
 from lmms_humansense.media import SAMPLE_RATE, MediaError
 from lmms_humansense.models.ahead import prepared
 from lmms_humansense.models.args import check_model_args
+from lmms_humansense.models.journal import answer_key, open_journal
 from lmms_humansense.models.placement import placement
+from lmms_humansense.outcomes import MEDIA_ERROR, MEDIA_ERROR_MARKER
 
 #: The system message of the official Qwen2.5-Omni runner.
 SYSTEM_PROMPT = (
@@ -224,6 +227,17 @@ class FedAnswer(str):
         return FedAnswer(str.strip(self, chars), self.fed)
 
 
+def media_error_answer(exc: BaseException | str) -> FedAnswer:
+    """The counted ``media_error`` outcome of one question whose media, sound or cache failed
+    (:mod:`lmms_humansense.outcomes`): the run goes on, the question leaves every denominator, and
+    its error (naming the doc, the file and the fix) stays in the logged sample."""
+    return FedAnswer(f"{MEDIA_ERROR_MARKER} {exc}", {"outcome": MEDIA_ERROR, "error": str(exc)})
+
+
+#: What a question's own media can raise while it is prepared: its outcome, not the run's end.
+MEDIA_FAILURES = (MediaError, OSError)
+
+
 @dataclass
 class Fed:
     """What one question gave the model; logged with the sample as ``acc.fed``."""
@@ -248,6 +262,25 @@ class Fed:
     audio_cut: bool = False  # the feature extractor kept only the first audio_seconds of a longer sound
     audio_given_seconds: float = 0.0  # the sound's own length, before any cut
     batch: int = 1  # how many questions shared the forward pass that answered this one
+
+
+def checkpoint_identity(model: Any) -> str:
+    """Which weights answered: the hub commit transformers resolved, or for a local folder its
+    path and the digest of its config and the weight files' names and sizes (hashing gigabytes
+    of weights at every start would cost minutes)."""
+    config = model.config
+    where = str(getattr(config, "_name_or_path", ""))
+    commit = getattr(config, "_commit_hash", None)
+    folder = Path(where)
+    if folder.is_dir():
+        digest = hashlib.sha256()
+        for file in sorted(folder.iterdir()):
+            if file.name == "config.json":
+                digest.update(file.read_bytes())
+            elif file.suffix in (".safetensors", ".bin"):
+                digest.update(f"{file.name}:{file.stat().st_size}".encode())
+        return f"{folder.resolve()} sha256:{digest.hexdigest()[:16]}"
+    return f"{where}@{commit}" if commit else where
 
 
 def read_frames(path: str, fps: float, frames: str = "official", factor: int = _FACTOR) -> tuple[Any, float]:
@@ -355,6 +388,7 @@ class Question:
     prompt: str
     gen_kwargs: dict[str, Any]
     kind: str
+    request: int = -1  # its place in generate_until's request list (questions a journal answers are skipped)
 
     def group(self) -> tuple[Any, ...]:
         """Questions of one group can share a forward pass (same media layout and decoding)."""
@@ -400,7 +434,9 @@ class HumanSenseOmni(lmms):
     ``--batch_size N`` (lmms-eval's own option) answers N questions of one kind per forward pass (left padding);
     ``prepare_ahead=N`` (default 2, 0 = off) batches are read and processed while the model answers;
     ``attn_implementation=flash_attention_2`` as the official runner, if installed;
-    ``frames=official|open_r1_16``, ``decoding=greedy|official``, ``seed=N`` (see the module notes).
+    ``frames=official|open_r1_16``, ``decoding=greedy|official``, ``seed=N`` (see the module notes);
+    ``resume=DIR`` writes each answer as it exists and, started again, asks only the others
+    (:mod:`lmms_humansense.models.journal`).
     Without ``device`` each process of a launch takes ``cuda:<LOCAL_RANK>`` (or the CPU).
     """
 
@@ -419,6 +455,7 @@ class HumanSenseOmni(lmms):
         seed: int = 0,
         device_map: str | None = None,
         prepare_ahead: int | str = 2,
+        resume: str = "",
         **kwargs: Any,
     ) -> None:
         check_model_args(
@@ -436,6 +473,7 @@ class HumanSenseOmni(lmms):
                 "frames",
                 "decoding",
                 "seed",
+                "resume",
             ),
         )
         super().__init__()
@@ -484,6 +522,17 @@ class HumanSenseOmni(lmms):
         self.name = str(pretrained)
         self.batch_size_per_gpu, self.prepare_ahead = size, ahead
         self._rank, self._world_size = place.rank, place.world_size
+        # What changes an answer; the device, device_map and prepare_ahead do not (within numerics).
+        identity = {
+            "dtype": dtype,
+            "frames": frames,
+            "decoding": decoding,
+            "seed": self.seed,
+            "batch_size": size,
+            "attn_implementation": attn_implementation,
+            "system_prompt": system_prompt,
+        }
+        self.journal = open_journal(resume, "humansense_omni", identity, checkpoint_identity(model), self._rank)
 
     @property
     def batch_size(self) -> int:
@@ -690,7 +739,8 @@ class HumanSenseOmni(lmms):
 
         Batches are prepared ``prepare_ahead`` ahead in a thread while the model answers; a
         question whose preparation failed raises its own error when its turn comes, after every
-        question before it has been answered.
+        question before it has been answered.  A failure of one question's own media, sound or
+        cache (:data:`MEDIA_FAILURES`) becomes its ``media_error`` answer and the run goes on.
         """
         done: dict[int, FedAnswer] = {}
         failed: dict[int, BaseException] = {}
@@ -710,8 +760,12 @@ class HumanSenseOmni(lmms):
                         done[q.index] = FedAnswer(text, asdict(fed))
                 while turn in done or turn in failed:
                     if turn in failed:
-                        raise failed[turn]
-                    yield questions[turn], done.pop(turn)
+                        error = failed.pop(turn)
+                        if not isinstance(error, MEDIA_FAILURES):
+                            raise error
+                        yield questions[turn], media_error_answer(error)
+                    else:
+                        yield questions[turn], done.pop(turn)
                     turn += 1
         finally:
             stream.close()
@@ -719,7 +773,8 @@ class HumanSenseOmni(lmms):
     def generate_until(self, requests: list[Any]) -> list[FedAnswer]:
         from tqdm import tqdm
 
-        questions = []
+        out: list[Any] = [None] * len(requests)
+        questions, keys = [], []
         for index, request in enumerate(requests):
             context, gen_kwargs, _doc_to_visual, doc_id, task, split = request.args
             doc = self.task_dict[task][split][doc_id]
@@ -728,16 +783,29 @@ class HumanSenseOmni(lmms):
                 raise ValueError(
                     f"humansense_omni runs the HumanSense tasks only (humansense_*); got a doc of task {code!r}"
                 )
-            questions.append(Question(index, doc, context, dict(gen_kwargs), kind_of(doc)))
-        out: list[FedAnswer] = []
-        bar = tqdm(total=len(questions), desc="humansense_omni", disable=self.rank != 0)
+            keys.append(answer_key(task, doc_id, doc.get("qid")))
+            out[index] = self.journal.get(keys[-1]) if self.journal else None
+            if out[index] is None:
+                questions.append(Question(len(questions), doc, context, dict(gen_kwargs), kind_of(doc), index))
+        bar = tqdm(total=len(requests), desc="humansense_omni", disable=self.rank != 0)
+        bar.update(len(requests) - len(questions))
+        for index, answer in enumerate(out):
+            if answer is not None:
+                self._cache(requests[index], answer)
         for q, answer in self.answers(questions):
-            context, gen_kwargs = requests[q.index].args[:2]
-            self.cache_hook.add_partial("generate_until", (context, gen_kwargs), str(answer))
-            out.append(answer)
+            index = q.request
+            if self.journal:
+                self.journal.add(keys[index], answer)
+            self._cache(requests[index], answer)
+            out[index] = answer
             bar.update(1)
         bar.close()
         return out
+
+    def _cache(self, request: Any, answer: str) -> None:
+        """Hand an answer to lmms-eval's legacy cache hook (a media error keeps its marker text)."""
+        context, gen_kwargs = request.args[:2]
+        self.cache_hook.add_partial("generate_until", (context, gen_kwargs), str(answer))
 
     def loglikelihood(self, requests: list[Any]) -> list[tuple[float, bool]]:
         raise NotImplementedError("humansense_omni only generates answers (HumanSense tasks are generate_until)")

@@ -25,19 +25,24 @@ from lmms_eval.api.model import lmms
 
 from lmms_humansense.answers import option_letters
 from lmms_humansense.models.args import check_model_args
+from lmms_humansense.models.journal import answer_key, open_journal
+from lmms_humansense.models.omni import MEDIA_FAILURES, media_error_answer
 from lmms_humansense.models.placement import placement
 
 #: The ``--model_args`` keys it takes (anything else stops the run by name).
-ARGS = ("seed", "trace", "device")
+ARGS = ("seed", "trace", "device", "resume")
 
 
 class RandomBaseline(lmms):
-    """``--model_args seed=N,trace=FILE,device=...``; the device only matters to lmms-eval, which
-    gathers per-process counts on it (``cuda:<LOCAL_RANK>`` on GPUs, see :func:`placement`)."""
+    """``--model_args seed=N,trace=FILE,device=...,resume=DIR``; the device only matters to lmms-eval,
+    which gathers per-process counts on it (``cuda:<LOCAL_RANK>`` on GPUs, see :func:`placement`);
+    ``resume`` keeps every answer in a journal (:mod:`lmms_humansense.models.journal`)."""
 
     is_simple = False
 
-    def __init__(self, seed: int = 0, trace: str = "", device: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, seed: int = 0, trace: str = "", device: str | None = None, resume: str = "", **kwargs: Any
+    ) -> None:
         # ``**kwargs`` only catches lmms-eval's own batch_size/max_batch_size; a misspelt key stops here.
         check_model_args("humansense_random", kwargs, ARGS)
         super().__init__()
@@ -51,6 +56,7 @@ class RandomBaseline(lmms):
             # comes after every model is built, so no other rank has appended yet.
             self._trace.parent.mkdir(parents=True, exist_ok=True)
             self._trace.write_text("", encoding="utf-8")
+        self.journal = open_journal(resume, "humansense_random", {"seed": self._seed}, "none", self._rank)
 
     @property
     def device(self) -> Any:
@@ -91,20 +97,35 @@ class RandomBaseline(lmms):
         for request in requests:
             _ctx, doc_to_messages, _gen_kwargs, doc_id, task, split = request.args
             doc = self.task_dict[task][split][doc_id]
-            messages = doc_to_messages(doc)
-            blocks = self._blocks(messages)
-            response = self.answer(doc)
-            if self._trace:
-                line = json.dumps({"task": task, "doc": doc.get("id"), "blocks": blocks, "response": response}) + "\n"
-                self._trace.parent.mkdir(parents=True, exist_ok=True)
-                # One write() per line on an O_APPEND file: lines of several processes never interleave.
-                fd = os.open(self._trace, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-                try:
-                    os.write(fd, line.encode("utf-8"))
-                finally:
-                    os.close(fd)
+            key = answer_key(task, doc_id, doc.get("qid"))
+            known = self.journal.get(key) if self.journal else None
+            if known is not None:
+                out.append(known)
+                continue
+            response = self._respond(doc, doc_to_messages, task)
+            if self.journal:
+                self.journal.add(key, response)
             out.append(response)
         return out
+
+    def _respond(self, doc: dict[str, Any], doc_to_messages: Any, task: str) -> str:
+        """One answer; a question whose media cannot be read gets its ``media_error`` outcome."""
+        try:
+            blocks = self._blocks(doc_to_messages(doc))
+        except MEDIA_FAILURES as exc:
+            said = str(exc) if str(exc).startswith("HumanSense doc") else f"HumanSense doc {doc.get('id')}: {exc}"
+            return media_error_answer(said)
+        response = self.answer(doc)
+        if self._trace:
+            line = json.dumps({"task": task, "doc": doc.get("id"), "blocks": blocks, "response": response}) + "\n"
+            self._trace.parent.mkdir(parents=True, exist_ok=True)
+            # One write() per line on an O_APPEND file: lines of several processes never interleave.
+            fd = os.open(self._trace, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode("utf-8"))
+            finally:
+                os.close(fd)
+        return response
 
     def loglikelihood(self, requests: list[Any]) -> list[tuple[float, bool]]:
         raise NotImplementedError("humansense_random only generates answers")

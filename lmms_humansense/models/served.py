@@ -58,7 +58,15 @@ from lmms_humansense import hooks
 from lmms_humansense.catalog import BY_CODE, TASKS
 from lmms_humansense.media import SAMPLE_RATE, MediaError
 from lmms_humansense.models.args import check_model_args
-from lmms_humansense.models.omni import SYSTEM_PROMPT, FedAnswer, official_fps, read_frames
+from lmms_humansense.models.journal import answer_key, open_journal
+from lmms_humansense.models.omni import (
+    MEDIA_FAILURES,
+    SYSTEM_PROMPT,
+    FedAnswer,
+    media_error_answer,
+    official_fps,
+    read_frames,
+)
 
 log = logging.getLogger("lmms_humansense")
 
@@ -93,6 +101,7 @@ ARGS = (
     "max_tokens",
     "jpeg_quality",
     "media_cache",
+    "resume",
 )
 
 
@@ -218,6 +227,7 @@ class HumanSenseServed(lmms):
         max_tokens: int | None = None,
         jpeg_quality: int = 95,
         media_cache: int = 16,
+        resume: str = "",
         batch_size: int | str = 1,
         **kwargs: Any,
     ) -> None:
@@ -279,6 +289,16 @@ class HumanSenseServed(lmms):
             raise ServedStop("humansense_openai: extra_body must be a JSON object")
         self.extra_body: dict[str, Any] = dict(extra_body or {})
         self.batch_size_per_gpu = 1
+        identity = {
+            "video": video,
+            "audio": audio,
+            "system_prompt": system_prompt,
+            "extra_body": self.extra_body,
+            "max_tokens": self.max_tokens,
+            "jpeg_quality": self.jpeg_quality,
+        }
+        served = f"{self.model_name} at {self.base_url}"
+        self.journal = open_journal(resume, "humansense_openai", identity, served, self._rank)
 
     @property
     def batch_size(self) -> int:
@@ -463,7 +483,11 @@ class HumanSenseServed(lmms):
         """One question: build its request, send it, and return the answer with its record."""
         fed = ServedFed(model=self.model_name, endpoint=self.endpoint)
         start = time.perf_counter()
-        payload = self.body_for(doc, prompt, gen_kwargs, fed)
+        try:
+            payload = self.body_for(doc, prompt, gen_kwargs, fed)
+        except MEDIA_FAILURES as exc:  # this question's media: its outcome, not the run's end
+            said = str(exc) if str(exc).startswith("HumanSense doc") else f"HumanSense doc {doc['id']}: {exc}"
+            return media_error_answer(said)
         fed.prepare_s = round(time.perf_counter() - start, 5)
         fed.request_bytes = len(payload)
         text = self.send(payload, fed)
@@ -507,13 +531,23 @@ class HumanSenseServed(lmms):
     def generate_until(self, requests: list[Any]) -> list[FedAnswer]:
         from tqdm import tqdm
 
-        out: list[FedAnswer | None] = [None] * len(requests)
+        out: list[Any] = [None] * len(requests)
+        keys = []
+        for index, request in enumerate(requests):
+            _context, _gen_kwargs, _visual, doc_id, task, split = request.args
+            keys.append(answer_key(task, doc_id, self.task_dict[task][split][doc_id].get("qid")))
+            out[index] = self.journal.get(keys[-1]) if self.journal else None
+        pending = [i for i, answer in enumerate(out) if answer is None]
         failed = 0
-        for index, answer in tqdm(self.iter_answers(requests), total=len(requests), desc="humansense_openai"):
+        answers = self.iter_answers([requests[i] for i in pending])
+        for position, answer in tqdm(answers, total=len(pending), desc="humansense_openai"):
+            index = pending[position]
             out[index] = answer
             failed += answer.fed["outcome"] == "request_failed"
+            if self.journal and answer.fed["outcome"] != "request_failed":  # a failed request is tried again
+                self.journal.add(keys[index], answer)
             context, gen_kwargs = requests[index].args[:2]
-            if answer.fed["outcome"] == "answered":
+            if answer.fed.get("outcome") == "answered":
                 self.cache_hook.add_partial("generate_until", (context, gen_kwargs), str(answer))
         if failed:
             log.warning(

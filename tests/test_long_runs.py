@@ -1,0 +1,325 @@
+"""Long runs survive, through the real lmms-eval CLI: a bad clip costs its questions and nothing
+else, a run killed mid-way resumes from its ``resume=`` journal (one and two processes) to the
+results and samples of an uninterrupted run, a journal of another run is refused with the fix,
+and a cache that cannot hold the run stops it while the tasks load."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import bin_path, cli_env, logged_samples, run_results
+from fixture_data import make_root, write_video
+from tiny_models import build_tiny_omni
+
+from lmms_humansense.catalog import TASKS
+
+PER_TASK = 3  # the first two questions of a task share clip 000; the third has clip 002 alone
+LEAVES = [t.leaf for t in TASKS]
+#: The damaged clips, each the only clip of one question: which task, and what its error says.
+BAD = {
+    "humansense_tr": "decoding its sound track reaches only 0.9 s of 2.0 s",
+    "humansense_pc": "its sound holds NaN or infinite samples",
+    "humansense_fr2": "audio track holds no samples",
+}
+
+
+def _damage(root: Path) -> None:
+    """One clip of each kind the package can meet mid-run, among good ones."""
+    import soundfile as sf
+
+    clip = root / "videos" / "tr_002.mp4"  # a faststart mp4 cut at 50 %: it opens, its sound stops early
+    data = write_video(clip, seconds=2.0, faststart=True).read_bytes()
+    clip.write_bytes(data[: len(data) // 2])
+    samples = (0.3 * np.sin(np.arange(32_000) / 10)).astype(np.float32)
+    samples[16_000] = float("nan")
+    sf.write(str(root / "audios" / "pc_002.wav"), samples, 16_000, subtype="FLOAT")
+    sf.write(str(root / "audios" / "fr2_002.wav"), np.zeros(0, np.float32), 16_000)  # an empty WAV
+    video = root / "videos" / "er_002.mp4"  # a corrupted middle (zeroed third)
+    raw = bytearray(video.read_bytes())
+    third = len(raw) // 3
+    raw[third : 2 * third] = bytes(third)
+    video.write_bytes(bytes(raw))
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_root(tmp_path_factory.mktemp("long_root"), per_task=PER_TASK)
+    _damage(root)
+    return root
+
+
+def _command(nproc: int, model_args: str, tasks: str, out: Path) -> list[str]:
+    head = [sys.executable, "-m", "lmms_eval"]
+    if nproc > 1:
+        head = [bin_path("torchrun"), "--standalone", "--nproc_per_node", str(nproc), "-m", "lmms_eval"]
+    return [*head, "--model", _MODEL[model_args.split(":")[0]], "--model_args", model_args.split(":", 1)[1]] + [
+        "--tasks",
+        tasks,
+        "--output_path",
+        str(out),
+        "--log_samples",
+    ]
+
+
+_MODEL = {"random": "humansense_random", "omni": "humansense_omni"}
+
+
+def run(tmp: Path, root: Path, model_args: str, out: str, nproc: int = 1, tasks: str = "humansense") -> Path:
+    """One lmms-eval run as a user starts it; a results file is the proof it finished (lmms-eval
+    exits 0 after an evaluation error too).  The cache is shared by the runs of one test folder."""
+    target = tmp / out
+    proc = subprocess.run(
+        _command(nproc, model_args, tasks, target),
+        env=cli_env(tmp, root),
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and list(target.rglob("*_results.json")), log[-4000:]
+    (target / "log.txt").write_text(log, encoding="utf-8")
+    return target
+
+
+def _stable(row: dict[str, Any]) -> dict[str, Any]:
+    """A logged sample without what differs between two runs of the same answers (timings)."""
+    row = json.loads(json.dumps(row))
+    fed = row.get("acc", {}).get("fed")
+    if isinstance(fed, dict):
+        fed.pop("seconds", None)
+    return row
+
+
+def same_run(one: Path, two: Path, leaves: list[str]) -> None:
+    """results.json's numbers and every logged sample equal, timings aside."""
+    a, b = run_results(one)["results"], run_results(two)["results"]
+    assert a.keys() == b.keys()
+    for task in a:
+        assert a[task].keys() == b[task].keys(), task
+        for key, x in a[task].items():
+            y = b[task][key]
+            if isinstance(x, float) and isinstance(y, float):  # a 2-process gather adds in another order
+                assert math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-12) or (math.isnan(x) and math.isnan(y)), key
+            else:
+                assert x == y, (task, key)
+    for leaf in leaves:
+        a = sorted((_stable(r) for r in logged_samples(one, leaf)), key=lambda r: int(r["doc_id"]))
+        b = sorted((_stable(r) for r in logged_samples(two, leaf)), key=lambda r: int(r["doc_id"]))
+        assert a == b, leaf
+
+
+def journal_lines(folder: Path) -> int:
+    return sum(len(p.read_bytes().splitlines()) for p in folder.glob("answers.rank*.jsonl"))
+
+
+def cut_journal(source: Path, target: Path, keep: float, rng: random.Random) -> int:
+    """What a SIGKILL leaves: each process's file cut after some whole lines plus half a line
+    (the journal fsyncs each line before the next question, so at most the last one is partial)."""
+    target.mkdir(parents=True)
+    kept = 0
+    for path in source.glob("answers.rank*.jsonl"):
+        lines = path.read_bytes().splitlines(keepends=True)
+        n = 1 + int((len(lines) - 1) * keep)
+        partial = lines[n][: len(lines[n]) // 2] if n < len(lines) else b""
+        (target / path.name).write_bytes(b"".join(lines[:n]) + partial)
+        kept += n - 1
+    return kept
+
+
+@pytest.fixture(scope="module")
+def whole(root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The uninterrupted 15-task run of the chance-level chat model, journaled; its folder."""
+    tmp = tmp_path_factory.mktemp("long_whole")
+    return tmp, run(tmp, root, f"random:seed=3,resume={tmp / 'journal'}", "out")
+
+
+# --- point 1: a bad clip costs its questions, not the run -------------------------------------------------
+
+
+def test_bad_clips_cost_only_their_questions(whole: tuple[Path, Path]) -> None:
+    _, out = whole
+    results = run_results(out)["results"]
+    for leaf in LEAVES:
+        rows = logged_samples(out, leaf)
+        assert len(rows) == PER_TASK, leaf
+        bad = [r for r in rows if r["acc"]["outcome"] == "media_error"]
+        if leaf in BAD:
+            assert results[leaf]["not_answered,none"] == 1, leaf
+            (row,) = bad
+            error = row["acc"]["error"]
+            assert error.startswith("HumanSense doc ") and BAD[leaf] in error and "_002." in error, error
+            assert "score" not in row["acc"] and row["acc"]["excluded"] == "media_error"
+        else:
+            assert not bad and results[leaf]["not_answered,none"] == 0, leaf
+        assert all(r["acc"]["outcome"] == "answered" for r in rows if r not in bad), leaf
+    log = (out / "log.txt").read_text()
+    for leaf in BAD:
+        code = leaf.removeprefix("humansense_").upper()
+        assert f"HumanSense task {code}: 1 of 3 questions could not be asked" in log
+    assert "Error during evaluation" not in log
+
+
+# --- point 2: a killed run resumes -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("nproc", [1, 2], ids=["one process", "torchrun 2 processes"])
+def test_a_killed_run_resumes_to_the_same_results(
+    nproc: int, whole: tuple[Path, Path], root: Path, tmp_path: Path
+) -> None:
+    """The journal cut where a kill would leave it, at a random point, then the same command again."""
+    base, out = whole
+    source = base / "journal"
+    if nproc == 2:  # its own journal, one file per process
+        source = tmp_path / "journal2"
+        first = run(tmp_path, root, f"random:seed=3,resume={source}", "first", nproc=2)
+        same_run(out, first, LEAVES)
+        assert sorted(p.name for p in source.iterdir()) == ["answers.rank0.jsonl", "answers.rank1.jsonl"]
+    rng = random.Random(nproc)
+    cut = tmp_path / "cut"
+    kept = cut_journal(source, cut, rng.uniform(0.2, 0.8), rng)
+    assert 0 < kept < len(LEAVES) * PER_TASK
+    again = run(tmp_path, root, f"random:seed=3,resume={cut}", "again", nproc=nproc)
+    same_run(out, again, LEAVES)
+    assert journal_lines(cut) == len(LEAVES) * PER_TASK + nproc  # every answer once, one header per process
+
+
+def test_a_journal_of_another_run_is_refused(whole: tuple[Path, Path], root: Path, tmp_path: Path) -> None:
+    base, _ = whole
+    journal = tmp_path / "journal"
+    shutil.copytree(base / "journal", journal)
+    proc = subprocess.run(
+        _command(1, f"random:seed=4,resume={journal}", "humansense_ar", tmp_path / "out"),
+        env=cli_env(tmp_path, root),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("HumanSense resume error: ") and "was written by another run" in last, last
+    assert "args: journal {'seed': 3}, this run {'seed': 4}" in last and "give resume= a new folder" in last
+    # Other data: the same journal over a root whose annotation file changed.
+    other = tmp_path / "other_root"
+    shutil.copytree(root, other)
+    vqa = other / "HumanSense_VQA.json"
+    vqa.write_text(json.dumps(json.loads(vqa.read_text())[:-1]), encoding="utf-8")
+    proc = subprocess.run(
+        _command(1, f"random:seed=3,resume={journal}", "humansense_ar", tmp_path / "out"),
+        env=cli_env(tmp_path, other),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 1 and "annotations: journal '" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_the_tiny_omni_killed_with_sigkill_resumes(root: Path, tmp_path: Path) -> None:
+    """A real SIGKILL of a real ``humansense_omni`` run (tiny random-weight Qwen2.5-Omni) once a
+    few answers are journaled, then the same command: the answers of an uninterrupted run."""
+    tiny = build_tiny_omni(tmp_path / "tiny")
+    leaves = ["humansense_tr", "humansense_ar", "humansense_pc"]
+    tasks = ",".join(leaves)
+    whole = run(
+        tmp_path, root, f"omni:pretrained={tiny},dtype=float32,resume={tmp_path / 'j_whole'}", "whole", 1, tasks
+    )
+    journal = tmp_path / "j_killed"
+    args = f"omni:pretrained={tiny},dtype=float32,resume={journal}"
+    proc = subprocess.Popen(
+        _command(1, args, tasks, tmp_path / "killed"),
+        env=cli_env(tmp_path, root),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while journal_lines(journal) < 1 + 3 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    answered = journal_lines(journal) - 1
+    assert 3 <= answered < len(leaves) * PER_TASK, answered
+    again = run(tmp_path, root, args, "again", 1, tasks)
+    same_run(whole, again, leaves)
+    rows = [r for leaf in leaves for r in logged_samples(again, leaf)]
+    assert sum(r["acc"]["outcome"] == "media_error" for r in rows) == 2  # TR's and PC's bad clips
+    assert all("fed" in r["acc"] for r in rows)
+
+
+# --- point 3: what lmms-eval's --use_cache keeps ------------------------------------------------------------
+
+
+def test_lmms_eval_response_cache_serves_text_only(root: Path, tmp_path: Path) -> None:
+    """Measured: lmms-eval 0.7.3's ``--use_cache`` stores ``json.dumps(answer)``, so a hit is the
+    answer text without its ``acc.fed`` record (docs/long-runs.md says so and points to
+    ``resume=``, which keeps it); a media error keeps its outcome through its marker text."""
+    tiny = build_tiny_omni(tmp_path / "tiny")
+    leaf = "humansense_tr"
+    args = ["--model", "humansense_omni", "--model_args", f"pretrained={tiny},dtype=float32"]
+    logs = []
+    for out in ("first", "second"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "lmms_eval", *args, "--tasks", leaf, "--output_path", str(tmp_path / out)]
+            + ["--log_samples", "--use_cache", str(tmp_path / "lmms_cache")],
+            env=cli_env(tmp_path, root, LMMS_CACHE_RUN_ID="fixed"),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        logs.append(proc.stdout + proc.stderr)
+    first, second = (logged_samples(tmp_path / out, leaf) for out in ("first", "second"))
+    assert all("fed" in r["acc"] for r in first)
+    assert "ResponseCache: all 3 requests served from cache" in logs[1]
+    hits = [r for r in second if r["acc"]["outcome"] == "answered"]
+    assert len(hits) == 2 and all("fed" not in r["acc"] for r in hits)  # the text came back, its record did not
+    (bad,) = [r["acc"] for r in second if r["acc"]["outcome"] != "answered"]
+    # The media error still counts as one (its text carries the package's marker), not as an empty answer.
+    assert bad["outcome"] == "media_error" and "decoding its sound track reaches only" in bad["error"]
+
+
+def test_a_stock_wrapper_still_loses_the_run_and_verify_names_every_bad_clip(root: Path, tmp_path: Path) -> None:
+    """Measured on lmms-eval 0.7.3: its ``dummy`` wrapper decoding frames (lmms-eval's own reader)
+    meets ER's corrupted clip, lmms-eval prints "Error during evaluation", writes no results and
+    exits 0; no hook can turn that into a counted outcome.  What a user runs first, ``lmms-humansense
+    verify``, names each of the four damaged clips."""
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "lmms_eval", "--model", "dummy", "--model_args", "decode_num_frames=2"]
+        + ["--tasks", "humansense_er", "--output_path", str(out), "--log_samples"],
+        env=cli_env(tmp_path, root),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Error during evaluation" in log and not list(out.rglob("*.json")), log[-3000:]
+    proc = subprocess.run(
+        [bin_path("lmms-humansense"), "verify", "--root", str(root), "--no-progress", "--workers", "1"],
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1
+    for clip in ("tr_002.mp4", "er_002.mp4", "pc_002.wav", "fr2_002.wav"):
+        assert f"{clip}: " in proc.stdout, clip
