@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                     pass
                 models[arch, size] = model
         configs = [(arch, size, ahead) for (arch, size) in models for ahead in args.ahead]
-        times: dict[tuple[str, int, int], list[tuple[int, float]]] = {c: [] for c in configs}
+        times: dict[tuple[str, int, int], list[tuple[int, float, float]]] = {c: [] for c in configs}
         started = time.time()
         for round_ in range(args.repeat):
             for k, part in enumerate(chunks(qs, args.chunks)):
@@ -138,9 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                 for arch, size, ahead in configs[turn:] + configs[:turn]:
                     model = models[arch, size]
                     model.prepare_ahead = ahead
-                    start = time.perf_counter()
+                    start, cpu = time.perf_counter(), time.process_time()
                     answered = sum(1 for _ in model.answers(part))
-                    times[arch, size, ahead].append((len(part), time.perf_counter() - start))
+                    times[arch, size, ahead].append((len(part), time.perf_counter() - start, time.process_time() - cpu))
                     assert answered == len(part)
                 done = table(times)
                 print(
