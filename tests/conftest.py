@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -89,6 +91,20 @@ def cli_env(tmp: Path, root: Path | None = None, **extra: str) -> dict[str, str]
         env["HUMANSENSE_ROOT"] = str(root)
     env.update(extra)
     return env
+
+
+def readme_blocks() -> list[list[str]]:
+    """The README's ```bash blocks, in order: each block's command lines as written (trailing
+    comments kept; blank lines and whole-line comments dropped).  The one parser of the README's
+    commands, so a test runs the text a reader copies."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```bash\n(.*?)^```", text, flags=re.S | re.M)
+    return [[ln.strip() for ln in b.splitlines() if ln.strip() and not ln.lstrip().startswith("#")] for b in blocks]
+
+
+def readme_words(line: str) -> list[str]:
+    """A README command line as the shell splits it, its comment dropped."""
+    return shlex.split(line, comments=True)
 
 
 def bin_path(name: str) -> str:
