@@ -146,7 +146,10 @@ def overlay_venv(venv: Path) -> tuple[Path, Path]:
             check=True,
         ).stdout.strip()
     )
-    here = [sysconfig.get_paths()["purelib"], *site.getsitepackages()]
+    # every site-packages folder this interpreter sees, also one a .pth file added (a venv layered
+    # over another): the lines of base_env.pth are plain paths, whose own .pth files do not run
+    seen = [p for p in sys.path if Path(p).name == "site-packages"]
+    here = [sysconfig.get_paths()["purelib"], *site.getsitepackages(), *seen]
     (purelib / "base_env.pth").write_text("\n".join(dict.fromkeys(here)) + "\n")
     return python, purelib
 
