@@ -1,9 +1,10 @@
 """Every shell command of the README, as a reader copies it: run here, run by a named test, or
 listed with the reason it cannot run on a machine without a GPU, the network or a server.
 
-The commands are parsed from README.md's ```bash blocks (:func:`conftest.readme_blocks`), so an
-edited command is the tested command, and a new one fails :func:`test_every_readme_command_is_classified`
-until it is put in one of the three tables below.  The commands that run here run as written, in
+The commands are parsed from README.md's ```bash blocks (:func:`conftest.readme_blocks`) and its
+prose's code spans that hold a whole command (:func:`inline_commands`: no placeholder such as
+``RUN`` or ``...``), so an edited command is the tested command, and a new one fails
+:func:`test_every_readme_command_is_classified` until it is put in one of the three tables below.  The commands that run here run as written, in
 a temporary folder (or a copy of the checkout's set-up files), through ``bash``, with
 ``HUMANSENSE_ROOT`` at a generated root or the bundled sample set and this environment's console
 scripts first on ``PATH`` (an activated venv).
@@ -27,6 +28,10 @@ RUN_HERE = {
     "make sample": "test_make_sample_as_written",
     "lmms-humansense prepare": "test_the_data_commands_as_written",
     "lmms-humansense verify --json verify.json": "test_the_data_commands_as_written",
+    'export HUMANSENSE_ROOT="$(lmms-humansense sample-root)"': "test_the_inline_commands_as_written",
+    "lmms-humansense tasks": "test_the_inline_commands_as_written",
+    "lmms-humansense tasks-dir": "test_the_inline_commands_as_written",
+    "lmms-humansense sample-root": "test_the_inline_commands_as_written",
 }
 
 #: Commands other modules run, with what they change to run offline: command -> "module::test: how".
@@ -50,6 +55,9 @@ RUN_ELSEWHERE = {
         "test_taskgen.py::test_an_installed_wheel_runs_with_plain_lmms_eval: --no-deps into a fresh venv "
         "that sees this environment's packages"
     ),
+    "lmms-humansense export-upstream ../pr": (
+        "test_upstream.py::exported: into a temporary folder's pr/ (the export takes tens of seconds)"
+    ),
 }
 
 #: Commands no test runs, and why.
@@ -60,6 +68,11 @@ NOT_HERE = {
     "cd lmms_humansense": "enters the clone of the line above; the tests run in a checkout already",
     "make test": "runs this test suite (and ruff): the suite would run itself",
     "lmms-humansense download": "needs the network: 26 GB of archives from the Hugging Face hub",
+    "lmms-eval tasks list": (
+        "lmms-eval's own listing, named to say it omits these tasks; about 23 s of CPU for its 2,000 lines, "
+        "so no test runs it (read from one run: no line holds 'humansense')"
+    ),
+    "lmms-eval --include_path": "an option named in the prose (the folder `tasks-dir` prints is for it)",
     "lmms-eval --model humansense_omni --model_args pretrained=Qwen/Qwen2.5-Omni-7B --tasks humansense "
     "--output_path out/omni": (
         "needs the hub (Qwen/Qwen2.5-Omni-7B) and a GPU for 3,882 questions; the first block's command, the "
@@ -77,6 +90,21 @@ def command(line: str) -> str:
     return re.sub(r"\s+#\s.*$", "", line).strip()
 
 
+#: Words that start a command in a code span of the prose.
+COMMAND_WORDS = ("lmms-humansense", "lmms-eval", "export", "make", "pip", "git")
+
+
+def inline_commands() -> list[str]:
+    """The code spans of the README's prose (outside its ```bash blocks) that hold a whole command:
+    starting with a command word, without a placeholder (``...``, ``[``, an upper-case word such
+    as ``RUN`` that is not a variable being set)."""
+    text = re.sub(r"^```.*?^```", "", (REPO / "README.md").read_text(encoding="utf-8"), flags=re.S | re.M)
+    spans = re.findall(r"`([^`\n]+)`", text)
+    placeholder = re.compile(r"\.\.\.|…|\[|(?<![\w$])[A-Z][A-Z_]+(?![\w=])")
+    whole = [s.strip() for s in spans if s.split()[0] in COMMAND_WORDS and not placeholder.search(s)]
+    return list(dict.fromkeys(whole))
+
+
 def block_with(first: str) -> list[str]:
     """The README block holding the command ``first``, each line as written."""
     (block,) = [b for b in readme_blocks() if first in map(command, b)]
@@ -92,11 +120,12 @@ def run_lines(lines: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Co
 
 
 def test_every_readme_command_is_classified() -> None:
-    found = [command(line) for block in readme_blocks() for line in block]
+    found = [command(line) for block in readme_blocks() for line in block] + inline_commands()
     tables = [RUN_HERE, RUN_ELSEWHERE, NOT_HERE]
     assert not set(RUN_HERE) & set(RUN_ELSEWHERE) and not (set(RUN_HERE) | set(RUN_ELSEWHERE)) & set(NOT_HERE)
     unclassified = [c for c in found if not any(c in t for t in tables)]
     assert not unclassified, f"classify these README commands in {Path(__file__).name}: {unclassified}"
+    assert "lmms-humansense tasks" in found and "make sample" in found  # prose spans and blocks both read
     stale = sorted(set().union(*tables) - set(found))
     assert not stale, f"no longer in the README: {stale}"
     here = Path(__file__).read_text(encoding="utf-8")
@@ -165,3 +194,24 @@ def _comparable(report: dict[str, Any]) -> dict[str, Any]:
         for key in ("date", "timezone", "git checkout"):
             run["settings"].pop(key, None)
     return report
+
+
+def test_the_inline_commands_as_written(tmp_path: Path) -> None:
+    """The prose's whole commands: the sample set's root, the task names and the task folder."""
+    from lmms_humansense import sample_root
+
+    spans = [s for s in inline_commands() if RUN_HERE.get(s) == "test_the_inline_commands_as_written"]
+    assert len(spans) == 4, spans
+    env = cli_env(tmp_path)
+    for span in spans:
+        check = 'echo "$HUMANSENSE_ROOT"' if span.startswith("export ") else ""
+        proc = run_lines([span, check], tmp_path, env)
+        assert proc.returncode == 0, (span, proc.stderr[-2000:])
+        out = proc.stdout
+        if span.startswith("export ") or span.endswith("sample-root"):
+            assert Path(out.strip()) == Path(sample_root()), span
+        elif span.endswith("tasks-dir"):
+            folder = Path(out.strip())
+            assert (folder / "_default_template_yaml").is_file() and (folder / "humansense_ar.yaml").is_file(), out
+        else:
+            assert re.search(r"^  humansense_ar\b", out, flags=re.M) and "humansense_noaudio" in out, out[-2000:]
