@@ -4,10 +4,10 @@ listed with the reason it cannot run on a machine without a GPU, the network or 
 The commands are parsed from README.md's ```bash blocks (:func:`conftest.readme_blocks`) and its
 prose's code spans that hold a whole command (:func:`inline_commands`: no placeholder such as
 ``RUN`` or ``...``), so an edited command is the tested command, and a new one fails
-:func:`test_every_readme_command_is_classified` until it is put in one of the three tables below.  The commands that run here run as written, in
-a temporary folder (or a copy of the checkout's set-up files), through ``bash``, with
-``HUMANSENSE_ROOT`` at a generated root or the bundled sample set and this environment's console
-scripts first on ``PATH`` (an activated venv).
+:func:`test_every_readme_command_is_classified` until it is put in one of the three tables below.
+The commands that run here run as written, through ``bash``, in a temporary folder (or a copy of
+the checkout's set-up files), with ``HUMANSENSE_ROOT`` at the bundled sample set where a command
+reads data and this environment's console scripts first on ``PATH`` (an activated venv).
 """
 
 from __future__ import annotations
