@@ -4,7 +4,8 @@
 venv:
 	./scripts/bootstrap.sh
 
-# Evaluate all 15 tasks on the bundled sample set, offline, with the chance-level chat baseline.
+# Evaluate all 15 tasks (and the 13 video tasks without sound) on the bundled sample set, offline,
+# with the chance-level chat baseline, then write the report (the README's example).
 sample: venv
 	./scripts/sample.sh
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -91,6 +93,20 @@ def cli_env(tmp: Path, root: Path | None = None, **extra: str) -> dict[str, str]
     return env
 
 
+def readme_blocks() -> list[list[str]]:
+    """The README's ```bash blocks, in order: each block's command lines as written (trailing
+    comments kept; blank lines and whole-line comments dropped).  The one parser of the README's
+    commands, so a test runs the text a reader copies."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```bash\n(.*?)^```", text, flags=re.S | re.M)
+    return [[ln.strip() for ln in b.splitlines() if ln.strip() and not ln.lstrip().startswith("#")] for b in blocks]
+
+
+def readme_words(line: str) -> list[str]:
+    """A README command line as the shell splits it, its comment dropped."""
+    return shlex.split(line, comments=True)
+
+
 def bin_path(name: str) -> str:
     """A console script of the running interpreter's environment (what a user types)."""
     candidate = Path(sys.executable).parent / name
@@ -130,7 +146,10 @@ def overlay_venv(venv: Path) -> tuple[Path, Path]:
             check=True,
         ).stdout.strip()
     )
-    here = [sysconfig.get_paths()["purelib"], *site.getsitepackages()]
+    # every site-packages folder this interpreter sees, also one a .pth file added (a venv layered
+    # over another): the lines of base_env.pth are plain paths, whose own .pth files do not run
+    seen = [p for p in sys.path if Path(p).name == "site-packages"]
+    here = [sysconfig.get_paths()["purelib"], *site.getsitepackages(), *seen]
     (purelib / "base_env.pth").write_text("\n".join(dict.fromkeys(here)) + "\n")
     return python, purelib
 

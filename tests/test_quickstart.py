@@ -10,25 +10,24 @@ this checkout: what serves the run is what the README's install line installed.
 from __future__ import annotations
 
 import re
-import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, cli_env, overlay_venv
+from conftest import REPO, cli_env, overlay_venv, readme_blocks, readme_words
 from tiny_models import build_tiny_omni
 
 HUB_ID = "Qwen/Qwen2.5-Omni-7B"
 
 
 def first_block() -> list[list[str]]:
-    """The commands of the README's first ```bash block, comments dropped."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```bash\n(.*?)```", text, flags=re.S)
-    assert block, "README.md has no ```bash block"
-    return [words for line in block.group(1).splitlines() if (words := shlex.split(line, comments=True))]
+    """The commands of the README's first ```bash block after the clone (``git clone``, ``cd``:
+    the test runs in a copy of the checkout), comments dropped."""
+    clone, cd, *rest = [readme_words(line) for line in readme_blocks()[0]]
+    assert clone[:2] == ["git", "clone"] and cd[0] == "cd", (clone, cd)
+    return rest
 
 
 def test_the_first_block_installs_the_models_and_runs_the_papers_omni_setting() -> None:

@@ -357,7 +357,7 @@ def test_real_report_pictures(real_report: dict[str, Path]) -> None:
 
 def test_readme_example_is_the_current_rendering() -> None:
     """docs/report_example is what `lmms-humansense report` writes today (regenerate it if this fails:
-    see the README's "Reading the report" for the two commands)."""
+    `make sample`, then copy out/sample/report/; tests/test_readme_commands.py checks its numbers)."""
     from lmms_humansense.report import IMAGES
 
     docs = Path(__file__).resolve().parent.parent / "docs" / "report_example"

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
-import shlex
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, cli_env, overlay_venv, run_results
+from conftest import REPO, cli_env, overlay_venv, readme_blocks, readme_words, run_results
 
 from lmms_humansense import taskgen
 from lmms_humansense.catalog import TASKS, VARIANTS
@@ -75,9 +73,8 @@ def test_every_task_and_group_builds_through_the_real_task_manager(generated_roo
 
 def readme_wheel_block() -> list[list[str]]:
     """The README's wheel commands: the ```bash block that builds one with `pip wheel`."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    (block,) = [b for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S) if "pip wheel" in b]
-    return [words for line in block.splitlines() if (words := shlex.split(line, comments=True))]
+    (block,) = [b for b in readme_blocks() if any(line.startswith("pip wheel") for line in b)]
+    return [readme_words(line) for line in block]
 
 
 @pytest.fixture(scope="module")
