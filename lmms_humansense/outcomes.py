@@ -21,6 +21,7 @@ empty or not answered, says so as the run ends, naming the wrapper and the likel
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -97,6 +98,28 @@ def _cause(wrapper: str, empty: int, failed: list[dict[str, Any]]) -> str:
     )
 
 
+def running_wrapper(args: Any = None) -> str:
+    """The ``--model`` name of the run an aggregation is part of, for the end-of-run warning.
+
+    The CLI hands its arguments to the aggregation (``args.model``).  ``simple_evaluate`` hands
+    ``args=None`` (lmms-eval 0.7.3 sets ``task.args = cli_args``, ``evaluator.py``), and no hook
+    is told the model; its own frame still holds the ``model`` it was called with (a registered
+    name, or the model object, named by its class, as lmms-eval's results config names it), so
+    the warning names the wrapper there too.
+    """
+    name = getattr(args, "model", None)
+    if name:
+        return str(name)
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "simple_evaluate" and frame.f_globals.get("__name__") == "lmms_eval.evaluator":
+            model = frame.f_locals.get("model")
+            if model is not None:
+                return model if isinstance(model, str) else type(model).__name__
+        frame = frame.f_back
+    return "the model"
+
+
 def count_not_answered(items: Iterable[Any], args: Any = None) -> int:
     """Leaf aggregation of ``not_answered``: how many questions got no answer (request failed,
     media error); and, because lmms-eval calls it once per task after every answer is in (with the
@@ -105,7 +128,7 @@ def count_not_answered(items: Iterable[Any], args: Any = None) -> int:
     failed = [x for x in outcomes if x["outcome"] in NOT_ANSWERED]
     empty = sum(1 for x in outcomes if x["outcome"] == EMPTY)
     if outcomes and (empty + len(failed)) / len(outcomes) > MOSTLY:
-        wrapper = str(getattr(args, "model", None) or "the model")
+        wrapper = running_wrapper(args)
         log.warning(
             "HumanSense task %s: %d of %d answers were empty and %d were not answered (request failed or media "
             "error) with `%s`: this task's accuracy measures the wrapper, not the model. Likely cause: %s.",

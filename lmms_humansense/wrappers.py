@@ -15,13 +15,16 @@ from __future__ import annotations
 #: the evidence.  A wrapper missing here is not known to drop sound: the run says nothing about it.
 SOUND_DROPPED: dict[str, str] = {
     "qwen2_vl": "run: tests/test_models.py::test_qwen2_vl_gets_frames_and_never_the_sound",
-    "qwen2_5_vl": "read, not run (no tiny Qwen2.5-VL here): chat/qwen2_5_vl.py:57 discards extract_media()'s audio",
+    "qwen2_5_vl": "run (chat, device=cpu,device_map=cpu): tests/test_wrappers.py::test_local_checkpoints_qwen2_5_vl_and_llava_hf",
     "internvl3": "read, not run (CUDA hard-coded, simple/internvl3.py:243-272): no audio input",
-    "llava_hf": "read, not run (fails on transformers 5 at the first video, chat/llava_hf.py ~68)",
+    "llava_hf": (
+        "run: tests/test_wrappers.py::test_local_checkpoints_qwen2_5_vl_and_llava_hf (--force_simple: frames only, and the run stops at FR2; "
+        "chat stops at its first question on transformers 5)"
+    ),
     "llava_vid": "read, not run (its `llava` package does not install from the registry)",
     "llava_onevision": "read, not run (its `llava` package does not install from the registry)",
     "videollama3": "read, not run (remote code, .cuda() ~210)",
-    "sglang": "read, not run (needs an sglang engine): chat/sglang.py:253 drops extract_media()'s audio",
+    "sglang": "stand-in for its engine: tests/test_wrappers.py::test_engine_and_api_stand_ins_and_an_unreachable_server",
 }
 AUDIO_DROPPERS = frozenset(SOUND_DROPPED)
 
@@ -37,6 +40,13 @@ SOUND_NOTES: dict[str, str] = {
         "such questions come back as `[LMMS_EVAL_REQUEST_FAILED ...]`, counted as `not_answered` and left out "
         "of the scores; with `--force_simple` it sends frames only (the paper's GPT-4o setting, FR2/PC "
         "answered from the text). To keep the audio, run "
+        f"`{KEEP_AUDIO_COMMAND}`"
+    ),
+    "vllm": (
+        "lmms-eval's `vllm` chat wrapper hands the engine the sound as an `audio_url` part holding a local file "
+        "path (a recording stand-in for the engine, tests/test_wrappers.py); vLLM's media loader takes http(s), "
+        "data: and file: URLs, the last only with `--allowed-local-media-path` (vLLM's code read, not run), so "
+        "expect the audio tasks to fail or to be answered without their sound. To keep the audio, run "
         f"`{KEEP_AUDIO_COMMAND}`"
     ),
 }

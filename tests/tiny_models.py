@@ -383,3 +383,149 @@ def build_tiny_omni_thinker(target: Path, seed: int = 0) -> Path:
     thinker.save_pretrained(target)
     Qwen2_5OmniProcessor.from_pretrained(full).save_pretrained(target)
     return target
+
+
+def build_tiny_qwen2_5_vl(target: Path, seed: int = 0) -> Path:
+    """A loadable Qwen2.5-VL folder (2 tiny layers) that lmms-eval's stock ``qwen2_5_vl`` wrapper runs."""
+    import torch
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+    )
+
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    specials = {
+        "image_token": "<|image_pad|>",
+        "video_token": "<|video_pad|>",
+        "vision_start_token": "<|vision_start|>",
+        "vision_end_token": "<|vision_end|>",
+    }
+    tokenizer = _tokenizer(specials, list(specials.values()))
+    ids = {k: tokenizer.convert_tokens_to_ids(v) for k, v in specials.items()}
+    hidden = 32
+    config = Qwen2_5_VLConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": hidden,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "max_position_embeddings": 32768,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        },
+        vision_config={
+            "depth": 2,
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_heads": 2,
+            "out_hidden_size": hidden,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 56,
+            "fullatt_block_indexes": [1],
+        },
+        image_token_id=ids["image_token"],
+        video_token_id=ids["video_token"],
+        vision_start_token_id=ids["vision_start_token"],
+        vision_end_token_id=ids["vision_end_token"],
+    )
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(target)
+    template = _template(
+        VISION_BOS=specials["vision_start_token"],
+        VISION_EOS=specials["vision_end_token"],
+        IMAGE=specials["image_token"],
+        VIDEO=specials["video_token"],
+        AUDIO_BOS="",
+        AUDIO_EOS="",
+        AUDIO="",
+    )
+    processor = Qwen2_5_VLProcessor(
+        image_processor=Qwen2VLImageProcessor(),
+        video_processor=Qwen2VLVideoProcessor(),
+        tokenizer=tokenizer,
+        chat_template=template,
+    )
+    processor.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return target
+
+
+def build_tiny_llava_onevision(target: Path, seed: int = 0) -> Path:
+    """A loadable LLaVA-OneVision (``llava_onevision``, the ``-hf`` layout) folder that lmms-eval's
+    stock ``llava_hf`` wrapper loads (``LlavaOnevisionForConditionalGeneration``, its ``model_map``):
+    a 1-layer SigLIP tower at 28x28 (4 patches) and 2 tiny Qwen2 layers."""
+    import torch
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessor,
+        LlavaOnevisionProcessor,
+        LlavaOnevisionVideoProcessor,
+    )
+
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    specials = {"image_token": "<image>", "video_token": "<video>"}
+    tokenizer = _tokenizer(specials, list(specials.values()))
+    size = 28
+    config = LlavaOnevisionConfig(
+        vision_config={
+            "model_type": "siglip_vision_model",
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": size,
+            "patch_size": 14,
+        },
+        text_config={
+            "model_type": "qwen2",
+            "vocab_size": len(tokenizer),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "max_position_embeddings": 4096,
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        },
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
+        image_grid_pinpoints=[[size, size], [size, 2 * size], [2 * size, size], [2 * size, 2 * size]],
+        vision_feature_select_strategy="full",
+    )
+    torch.manual_seed(seed)
+    model = LlavaOnevisionForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(target)
+    template = _template(
+        VISION_BOS="", VISION_EOS="", IMAGE="<image>", VIDEO="<video>", AUDIO_BOS="", AUDIO_EOS="", AUDIO=""
+    )
+    processor = LlavaOnevisionProcessor(
+        image_processor=LlavaOnevisionImageProcessor(
+            size={"height": size, "width": size}, image_grid_pinpoints=config.image_grid_pinpoints
+        ),
+        video_processor=LlavaOnevisionVideoProcessor(size={"height": size, "width": size}),
+        tokenizer=tokenizer,
+        num_image_tokens=(size // 14) ** 2,
+        vision_feature_select_strategy="full",
+        chat_template=template,
+    )
+    processor.save_pretrained(target)
+    tokenizer.chat_template = template
+    tokenizer.save_pretrained(target)
+    return target

@@ -53,17 +53,72 @@ def install_processor_recorder(class_name: str) -> None:
     import transformers
 
     cls = getattr(transformers, class_name)
-    cls.__call__ = _processor_call(cls.__call__)
+    if not getattr(cls.__call__, "_recorded", False):
+        cls.__call__ = _processor_call(cls.__call__)
+        cls.__call__._recorded = True  # type: ignore[attr-defined]
+
+
+#: Printed to stdout and stderr before and after each run of :func:`run_several` (lmms-eval's CLI
+#: logs to stdout, Python's logging and tracebacks go to stderr), so a test can cut both.
+RUN_MARK = "=== wrapper run "
+
+
+def _cli(argv: list[str]) -> int:
+    from lmms_eval.cli.dispatch import main as lmms_eval_main
+
+    sys.argv = ["lmms-eval", *argv]
+    try:
+        return int(lmms_eval_main() or 0)
+    except SystemExit as exc:  # the CLI's own exit status, as a user's shell would see it
+        return exc.code if isinstance(exc.code, int) else 1
+
+
+def _mark(text: str) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        print(f"{RUN_MARK}{text}", file=stream, flush=True)
+
+
+def run_several(spec: list[dict[str, Any]]) -> list[int]:
+    """Several ``lmms-eval`` CLI runs in this one process (the imports paid once): each run a dict of
+    ``argv``, ``record`` (its record file) and ``processor`` (a class to record, or none).  The
+    exit status of each is printed after it; the hooks keep no state between runs."""
+    codes = []
+    for i, run in enumerate(spec):
+        if run.get("processor"):
+            install_processor_recorder(run["processor"])
+        os.environ[RECORD_ENV] = run["record"]
+        _mark(f"{i} start")
+        codes.append(_cli(run["argv"]))
+        _mark(f"{i} rc={codes[-1]}")
+    return codes
+
+
+def _chunks(text: str) -> list[tuple[int | None, str]]:
+    out: list[list[Any]] = []
+    for chunk in text.split(RUN_MARK)[1:]:
+        head, _, body = chunk.partition("\n")
+        if head.endswith("start"):
+            out.append([None, body])
+        else:
+            out[-1][0] = int(head.split("rc=")[1])
+    return [(rc, body) for rc, body in out]
+
+
+def split_log(stdout: str, stderr: str) -> list[tuple[int | None, str]]:
+    """(exit status, stdout + stderr) of each run of :func:`run_several`."""
+    return [(rc, out + err) for (rc, out), (_, err) in zip(_chunks(stdout), _chunks(stderr), strict=True)]
 
 
 def main() -> int:
-    """``python wrapper_recorder.py PROCESSOR_CLASS -- LMMS_EVAL_ARGS...``: the lmms-eval CLI with a recorder."""
+    """``python wrapper_recorder.py PROCESSOR_CLASS -- LMMS_EVAL_ARGS...``: the lmms-eval CLI with a
+    recorder; ``python wrapper_recorder.py --runs SPEC.json``: :func:`run_several`."""
+    if sys.argv[1] == "--runs":
+        with open(sys.argv[2], encoding="utf-8") as fh:
+            run_several(json.load(fh))
+        return 0
     class_name, rest = sys.argv[1], sys.argv[3:]
     install_processor_recorder(class_name)
-    from lmms_eval.cli.dispatch import main as lmms_eval_main
-
-    sys.argv = ["lmms-eval", *rest]
-    return int(lmms_eval_main() or 0)
+    return _cli(rest)
 
 
 class _Handler(BaseHTTPRequestHandler):

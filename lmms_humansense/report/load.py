@@ -205,7 +205,7 @@ def _audio(model: str, variant: Variant) -> str:
     if model in AUDIO_DROPPERS:
         return f"given, but dropped by the `{model}` wrapper: audio tasks answered from frames or text"
     if model in SOUND_NOTES:
-        return f"given; what `{model}` does with it depends on its mode (docs/wrappers.md)"
+        return f"given; what `{model}` sends of it, and what then reaches the model: docs/wrappers.md"
     if model == "dummy":
         return "not read (dummy model)"
     return "the protocol's: the video's sound for TR FR1 RR1 RR2 ES, audio files for FR2 PC"
