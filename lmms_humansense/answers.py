@@ -275,11 +275,12 @@ _LEAD_WORD = re.compile(
 )
 
 
-def _lead_ins(folded: str) -> Iterator[re.Match[str]]:
-    """The matches ``_LEAD_IN.finditer(folded)`` gives, tried only where a lead-in word is."""
+def _matches(pattern: re.Pattern[str], words: re.Pattern[str], folded: str) -> Iterator[re.Match[str]]:
+    """The matches ``pattern.finditer(folded)`` gives, tried only where one of its first ``words``
+    is (each match starts with one of them after a word boundary, never inside another)."""
     end = 0
-    for word in _LEAD_WORD.finditer(folded):
-        if word.start() >= end and (m := _LEAD_IN.match(folded, word.start())):
+    for word in words.finditer(folded):
+        if word.start() >= end and (m := pattern.match(folded, word.start())):
             yield m
             end = m.end()
 
@@ -301,6 +302,7 @@ _CONCLUSION = re.compile(  # folded
     r"\b(?:therefore|thus|hence|so)\b\s*[,:]?\s*"
     r"(?:[^.;!?\n]{0,60}?\b(?:is|are|must\s+be|would\s+be|has\s+to\s+be)\s+(?:(?:option|choice)\s+)?)?",
 )
+_SO = re.compile("therefore|thus|hence|so")  # _CONCLUSION's first words; folded
 _CONCLUSION_END = re.compile(r"\s*(?:[.!;,\n]|$)")
 _NEGATED = re.compile(r"(?:\bnot|n[’']t|\bnever)\s+(?:\w+\s+)?$", re.IGNORECASE)
 # A letter standing alone is excluded, not chosen, after "not a red dress (D)", "rules out A and C",
@@ -351,7 +353,8 @@ def _last_declaration(text: str, folded: str, echoes: dict[str, re.Pattern[str]]
 
     posts = _POST_GROUP.finditer(folded) if _POST_TAIL.search(folded) else ()
     last: tuple[int, _Group] | None = None
-    for matches, read in ((_lead_ins(folded), lead_in), (posts, post), (_CONCLUSION.finditer(folded), conclusion)):
+    lead_ins, conclusions = _matches(_LEAD_IN, _LEAD_WORD, folded), _matches(_CONCLUSION, _SO, folded)
+    for matches, read in ((lead_ins, lead_in), (posts, post), (conclusions, conclusion)):
         for m in reversed(list(matches)):
             if last and m.start() <= last[0]:
                 break
@@ -389,7 +392,8 @@ def _leading(text: str, echoes: dict[str, re.Pattern[str]], first: _Group) -> li
     return letters
 
 
-_PART_SEPARATOR = re.compile(r"[\n,;、]|\band\b")
+# "[\n,;、]|\band\b", each alternative opening with a literal, so the scan skips ahead in C.
+_PART_SEPARATOR = re.compile(r"\n|,|;|、|and(?<!\wand)\b")
 
 
 def _by_option_text(text: str, options: Sequence[str], valid: str) -> list[str]:
@@ -437,15 +441,14 @@ def _tokens(text: str, folded: str, valid: str) -> list[str]:
     for m in _TOKEN.finditer(text):
         bare = m["bare"]
         letter = bare or m["boxed"].upper()
-        if letter not in wanted or (bare and _is_word(bare, text, m.end())):
+        start, end = m.span()
+        if letter not in wanted or (bare in ("A", "I") and _is_word(bare, text, end)):
             continue
-        start, end = m.start(), m.end()
-        near = bisect.bisect_left(negations, start - _EXCLUSION_REACH)
-        # Only from the negation words before the letter (a handful), never from every position.
-        if near < len(negations) and negations[near] < start:
-            nearest_first = reversed(negations[near : bisect.bisect_left(negations, start)])
-            if any(_EXCLUDED_BEFORE.match(text, g, start) for g in nearest_first):
-                continue
+        # Only from the negation words before the letter (a handful), nearest first.
+        low = bisect.bisect_left(negations, start - _EXCLUSION_REACH)
+        high = bisect.bisect_left(negations, start, low)
+        if low < high and any(_EXCLUDED_BEFORE.match(text, negations[g], start) for g in range(high - 1, low - 1, -1)):
+            continue
         after = bisect.bisect_left(predicates, end)
         if after < len(predicates) and predicates[after] < end + _EXCLUSION_REACH and _EXCLUDED_AFTER.match(text, end):
             continue
