@@ -421,9 +421,13 @@ def _by_option_text(text: str, options: Sequence[str], valid: str) -> list[str]:
     return letters if len(letters) >= 2 else []
 
 
+# A bare "A" or "I" before a lower-case word other than a connector is the article or the pronoun
+# (:func:`_is_word`): the pattern itself passes over it, so an answer of thousands of them costs
+# no Python step each.
+_ARTICLE = rf"[AI]\s+(?!(?:{'|'.join(sorted(_CONNECTORS))})(?![a-z'’]))[a-z][a-z'’]+"
 _TOKEN = re.compile(
     r"(?<![A-Za-z0-9])[(\[（](?P<boxed>[A-Za-z])[)\]）]"
-    r"|(?<![A-Za-z0-9/\-])(?P<bare>[A-Z])(?![A-Za-z0-9/\-]|\.[A-Za-z])"
+    rf"|(?<![A-Za-z0-9/\-])(?!{_ARTICLE})(?P<bare>[A-Z])(?![A-Za-z0-9/\-]|\.[A-Za-z])"
 )
 
 
@@ -442,7 +446,7 @@ def _tokens(text: str, folded: str, valid: str) -> list[str]:
         bare = m["bare"]
         letter = bare or m["boxed"].upper()
         start, end = m.span()
-        if letter not in wanted or (bare in ("A", "I") and _is_word(bare, text, end)):
+        if letter not in wanted:
             continue
         # Only from the negation words before the letter (a handful), nearest first.
         low = bisect.bisect_left(negations, start - _EXCLUSION_REACH)
