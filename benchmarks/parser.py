@@ -2,7 +2,8 @@
 
 A linear parser takes about 4x the time for 4x the text.  Each shape repeats a fragment that makes
 one of the parser's steps work hard (letter runs with separators, declarations, number words,
-unclosed tags, label lines) up to 1, 4, 16 and 64 KB, for every answer format, and the official
+unclosed tags, label lines, a run of spaces between a few words) up to 1, 4, 16 and 64 KB, for
+every answer format, and the official
 think rule (``score --think``) on a repeated unclosed ``<answer>`` up to 128 KB; the figure is the
 median CPU time of ``--repeat`` calls (CPU time, so other processes on a shared machine do not
 count).
@@ -31,6 +32,12 @@ SHAPES = {
     "label lines `A.\\n`": "A.\n",
     "negated letters `not A `": "not A ",
     "prose `The woman looks happy. `": "The woman looks happy. ",
+    "exclusions `rules out A and C `": "rules out A and C ",
+    "sentences `B would be rude. `": "B would be rude. ",
+    # (head, fragment, tail): a run of spaces between a few words
+    "spaces `A` … `xy`": ("A", " ", "xy"),
+    "spaces `all` … `x`": ("all", " ", "x"),
+    "spaces `yes no A` … `x`": ("yes no A", " ", "x"),
 }
 SIZES_KB = (1, 4, 16, 64)
 FORMATS = ("single", "multi", "numeric")
@@ -54,8 +61,9 @@ def main() -> None:
     print("|---|" + "---:|" * (len(SIZES_KB) + 1))
     for name, fragment in SHAPES.items():
         row = []
+        head, fragment, tail = fragment if isinstance(fragment, tuple) else ("", fragment, "")
         for kb in SIZES_KB:
-            text = fragment * (kb * 1024 // len(fragment))
+            text = head + fragment * (kb * 1024 // len(fragment)) + tail
             row.append(max(cpu_ms(text, f, args.repeat) for f in FORMATS))  # the slowest format
         print(f"| {name} | " + " | ".join(f"{ms:.1f}" for ms in row) + f" | {row[-1] / max(row[-2], 1e-9):.1f}x |")
     print("\n`score --think` (score_think.py's rule), a repeated unclosed `<answer>`, CPU ms:")

@@ -25,6 +25,7 @@ article ("A woman is speaking") and a lower-case letter followed by a word is pr
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 import string
 import unicodedata
@@ -106,6 +107,18 @@ def _clean(response: str) -> str:
     return _BOXED.sub(r" \1 ", text).translate(_MARKUP).strip()
 
 
+def _fold(text: str) -> str:
+    """``text`` in lower case, position for position, for the patterns marked *folded*: written in
+    lower case and compiled without IGNORECASE, they find on it what IGNORECASE finds on ``text``,
+    several times faster over a long answer.  The four characters IGNORECASE matches with an ASCII
+    letter other than its own case ("İ", "ı", "ſ", the Kelvin sign) fold to that letter; "İ" is
+    also the one character whose lower case is two characters long."""
+    for odd, plain in (("İ", "i"), ("ı", "i"), ("ſ", "s")):
+        if odd in text:
+            text = text.replace(odd, plain)
+    return text.lower()
+
+
 # --- Options ------------------------------------------------------------------------------------
 
 # "A. happy", "A) happy", "A: happy", "(A) happy"; a bare "A happy" is not a label.
@@ -135,6 +148,10 @@ def option_text(option: str) -> str:
 
 def _normalise(text: str) -> str:
     return re.sub(r"[\s.,;:!?，。：]+", " ", text.translate(_MARKUP)).strip().lower()
+
+
+# A character that :func:`_normalise` keeps: a normalised text has at least as many characters.
+_KEPT = re.compile(r"[^\s.,;:!?，。：*_`#$\"“”]")
 
 
 def _echo_patterns(options: Sequence[str], valid: str) -> dict[str, re.Pattern[str]]:
@@ -234,10 +251,9 @@ def _letters_only(text: str, group: _Group) -> _Group | None:
 
 
 _VERB = r"(?:is|are|was|would\s+be|will\s+be|should\s+be|must\s+be)"
-# The words that open a declaration; the letters follow.  "option C" alone is only a mention.
+# The words that open a declaration (folded); the letters follow.  "option C" alone is only a mention.
 _LEAD_IN = re.compile(
-    rf"""(?=\b[abcfglopsrtw]|答)  # cheap first test: most places start no lead-in
-    (?:
+    rf"""(?:
         \b(?:final\s+)?answers?\b(?:\s+{_VERB})?
       | \bwhich\s+(?:is|would\s+be|makes\s+it)\s+(?:(?:option|choice)\s+)?
       | \b(?:that|this)\s+leaves\s+(?:(?:us\s+with|only|just)\s+)?(?:(?:option|choice)\s+)?
@@ -249,27 +265,44 @@ _LEAD_IN = re.compile(
     )
     (?:\s+(?:probably|likely|most\s+likely|clearly|definitely))?
     \s*[:：=\-–—]?\s*""",
-    re.IGNORECASE | re.VERBOSE,
+    re.VERBOSE,
 )
+# The first words of the lead-ins (a superset; folded): a scan for a few words is several times
+# faster than trying the whole pattern at every place.
+_LEAD_WORD = re.compile(
+    "final|answer|which|that|this|答案|opt|choice|letter|select|pick|correct|right|best|likely|appropriate|"
+    "accurate|plausible|suitable|chos|choos|go|went"
+)
+
+
+def _matches(pattern: re.Pattern[str], words: re.Pattern[str], folded: str) -> Iterator[re.Match[str]]:
+    """The matches ``pattern.finditer(folded)`` gives, tried only where one of its first ``words``
+    is (each match starts with one of them after a word boundary, never inside another)."""
+    end = 0
+    for word in words.finditer(folded):
+        if word.start() >= end and (m := pattern.match(folded, word.start())):
+            yield m
+            end = m.end()
+
+
 _ONE = r"(?:[(\[（][A-Za-z][)\]）]|[A-Za-z](?![A-Za-z0-9]))"
 # A declaration after the letters: "C is the correct answer", "A and C are correct", "Option B seems right".
 # The letters and what follows them are two patterns: as one, a long run of letters that is not
 # followed by a declaration ("A and A and A ...") would be re-read from each of its letters.
 _POST_GROUP = re.compile(
-    rf"(?<![A-Za-z0-9/\-])(?:(?:options?|choices?)\s*)?(?P<group>{_ONE}(?:\s*(?:,|and|&|or)\s*{_ONE})*)",
-    re.IGNORECASE,
+    rf"(?<![a-z0-9/\-])(?:(?:options?|choices?)\s*)?(?P<group>{_ONE}(?:\s*(?:,|and|&|or)\s*{_ONE})*)",
 )
+# Folded.  Tried only from the start of a run of spaces: from each of them, a long run is quadratic.
 _POST_TAIL = re.compile(
-    r"\s+(?:is|are|would\s+be|seems?|looks?|appears?)(?:\s+to\s+be)?\s+(?:the\s+)?(?:(?:most|more)\s+)?"
+    r"(?<!\s)\s+(?:is|are|would\s+be|seems?|looks?|appears?)(?:\s+to\s+be)?\s+(?:the\s+)?(?:(?:most|more)\s+)?"
     r"(?:correct|right|best|answers?|true|accurate|likely|appropriate|plausible)\b",
-    re.IGNORECASE,
 )
 # A conclusion: "Therefore, C." -- only when nothing but punctuation follows the letters.
-_CONCLUSION = re.compile(
+_CONCLUSION = re.compile(  # folded
     r"\b(?:therefore|thus|hence|so)\b\s*[,:]?\s*"
     r"(?:[^.;!?\n]{0,60}?\b(?:is|are|must\s+be|would\s+be|has\s+to\s+be)\s+(?:(?:option|choice)\s+)?)?",
-    re.IGNORECASE,
 )
+_SO = re.compile("therefore|thus|hence|so")  # _CONCLUSION's first words; folded
 _CONCLUSION_END = re.compile(r"\s*(?:[.!;,\n]|$)")
 _NEGATED = re.compile(r"(?:\bnot|n[’']t|\bnever)\s+(?:\w+\s+)?$", re.IGNORECASE)
 # A letter standing alone is excluded, not chosen, after "not a red dress (D)", "rules out A and C",
@@ -286,40 +319,49 @@ _EXCLUDED_AFTER = re.compile(
     r"eliminated|excluded|inconsistent|irrelevant)",
     re.IGNORECASE,
 )
-# Every place _NEGATED or _EXCLUDED_BEFORE could start a match (a superset: no word boundaries asked).
-_NEGATION_WORD = re.compile(r"not|n[’']t|never|rul(?:e|ing)|elimin|exclu|except|other", re.IGNORECASE)
-# Every place an _EXCLUDED_AFTER predicate could be (a superset).
+# Every place _NEGATED or _EXCLUDED_BEFORE could start a match (a superset: no word boundaries asked; folded).
+_NEGATION_WORD = re.compile(r"not|n[’']t|never|rul(?:e|ing)|elimin|exclu|except|other")
+# Every place an _EXCLUDED_AFTER predicate could be (a superset; folded).
 _PREDICATE_WORD = re.compile(
     r"not|incorrect|wrong|false|unlikely|implausible|rude|inappropriate|impossible|out|eliminated|excluded|"
     r"inconsistent|irrelevant",
-    re.IGNORECASE,
 )
 #: How far before a letter its exclusion may start (and after it, its predicate).
 _EXCLUSION_REACH = 45
 
 
-def _last_declaration(text: str, echoes: dict[str, re.Pattern[str]]) -> _Group | None:
-    """The letters of the last explicit declaration in the text, or ``None`` if there is none."""
-    found: list[tuple[int, _Group]] = []
+def _last_declaration(text: str, folded: str, echoes: dict[str, re.Pattern[str]]) -> _Group | None:
+    """The letters of the last explicit declaration in the text, or ``None`` if there is none.
+
+    Each kind of declaration is tried from the end of the text backwards, and only until one reads
+    letters: an answer that declares thousands of times reads one group, not thousands."""
 
     def negated(start: int) -> bool:
         return bool(_NEGATED.search(text[max(0, start - 25) : start]))
 
-    for m in _LEAD_IN.finditer(text):
+    def lead_in(m: re.Match[str]) -> _Group | None:
         group = _read_group(text, m.end(), echoes)
-        if group.letters and not negated(m.start()):
-            found.append((m.start(), group))
-    for m in _POST_GROUP.finditer(text) if _POST_TAIL.search(text) else ():
-        if not _POST_TAIL.match(text, m.end()):
-            continue
-        group = _read_group(text, m.start("group"), echoes)
-        if group.letters and not negated(m.start()):
-            found.append((m.start(), group))
-    for m in _CONCLUSION.finditer(text):
+        return group if group.letters and not negated(m.start()) else None
+
+    def post(m: re.Match[str]) -> _Group | None:
+        group = _read_group(text, m.start("group"), echoes) if _POST_TAIL.match(folded, m.end()) else None
+        return group if group and group.letters and not negated(m.start()) else None
+
+    def conclusion(m: re.Match[str]) -> _Group | None:
         group = _read_group(text, m.end(), echoes)
-        if group.letters and _CONCLUSION_END.match(text, group.end):
-            found.append((m.start(), group))
-    return max(found, key=lambda f: f[0])[1] if found else None
+        return group if group.letters and _CONCLUSION_END.match(text, group.end) else None
+
+    posts = _POST_GROUP.finditer(folded) if _POST_TAIL.search(folded) else ()
+    last: tuple[int, _Group] | None = None
+    lead_ins, conclusions = _matches(_LEAD_IN, _LEAD_WORD, folded), _matches(_CONCLUSION, _SO, folded)
+    for matches, read in ((lead_ins, lead_in), (posts, post), (conclusions, conclusion)):
+        for m in reversed(list(matches)):
+            if last and m.start() <= last[0]:
+                break
+            if group := read(m):
+                last = (m.start(), group)
+                break
+    return last[1] if last else None
 
 
 _BULLET = re.compile(r"\s*(?:[-•>]|\d+[.)])\s+")
@@ -350,70 +392,92 @@ def _leading(text: str, echoes: dict[str, re.Pattern[str]], first: _Group) -> li
     return letters
 
 
+# "[\n,;、]|\band\b", each alternative opening with a literal, so the scan skips ahead in C.
+_PART_SEPARATOR = re.compile(r"\n|,|;|、|and(?<!\wand)\b")
+
+
 def _by_option_text(text: str, options: Sequence[str], valid: str) -> list[str]:
     """Letters whose option text is the whole answer ("angry"), or each of its comma/line parts."""
     texts = [option_text(o) for o in options]
+    longest = max(map(len, texts), default=0)
 
     def letter(part: str) -> str | None:
+        if next(itertools.islice(_KEPT.finditer(part), longest, None), None):
+            return None  # longer than any option's text: not normalised (a long answer costs nothing)
         norm = _normalise(part)
         return valid[texts.index(norm)] if norm and texts.count(norm) == 1 else None
 
     if whole := letter(text):
         return [whole]
-    parts = [p for p in re.split(r"[\n,;、]|\band\b", text) if p.strip()]
-    if len(parts) < 2:
-        return []
     letters = []
-    for part in parts:  # every part must be an option's text: stop at the first that is not
-        if not (found := letter(part)):
-            return []
-        letters.append(found)
-    return letters
+    pos = 0
+    for cut in itertools.chain(_PART_SEPARATOR.finditer(text), [None]):  # each part an option's text
+        part = text[pos : cut.start() if cut else None]
+        if part.strip():
+            if not (found := letter(part)):
+                return []  # the first part that is not stops the reading: the rest is not cut up
+            letters.append(found)
+        pos = cut.end() if cut else pos
+    return letters if len(letters) >= 2 else []
 
 
+# A bare "A" or "I" before a lower-case word other than a connector is the article or the pronoun
+# (:func:`_is_word`): the pattern itself passes over it, so an answer of thousands of them costs
+# no Python step each.
+_ARTICLE = rf"[AI]\s+(?!(?:{'|'.join(sorted(_CONNECTORS))})(?![a-z'’]))[a-z][a-z'’]+"
 _TOKEN = re.compile(
     r"(?<![A-Za-z0-9])[(\[（](?P<boxed>[A-Za-z])[)\]）]"
-    r"|(?<![A-Za-z0-9/\-])(?P<bare>[A-Z])(?![A-Za-z0-9/\-]|\.[A-Za-z])"
+    rf"|(?<![A-Za-z0-9/\-])(?!{_ARTICLE})(?P<bare>[A-Z])(?![A-Za-z0-9/\-]|\.[A-Za-z])"
 )
 
 
-def _tokens(text: str, valid: str) -> list[str]:
-    """Valid letters standing alone anywhere, in reading order: upper-case ones that are not the
-    article, and bracketed ones of either case.  A negated or excluded letter ("not C", "I don't
-    think B", "rules out A", "C is incorrect") is left out: "angry (B), not sad (C)" gives B."""
+def _tokens(text: str, folded: str, valid: str) -> list[str]:
+    """Valid letters standing alone anywhere, each once, in the order they first appear:
+    upper-case ones that are not the article, and bracketed ones of either case.  A negated or
+    excluded letter ("not C", "I don't think B", "rules out A", "C is incorrect") is left out:
+    "angry (B), not sad (C)" gives B.  A letter already found is not checked again."""
     found = []
+    wanted = set(valid)
     # Where a negation could start: the few letters near one are checked with _NEGATED, the rest
     # need no look back (an answer of thousands of letters is read in one pass).
-    negations = [m.start() for m in _NEGATION_WORD.finditer(text)]
-    predicates = [m.start() for m in _PREDICATE_WORD.finditer(text)]
+    negations = [m.start() for m in _NEGATION_WORD.finditer(folded)]
+    predicates = [m.start() for m in _PREDICATE_WORD.finditer(folded)]
     for m in _TOKEN.finditer(text):
-        letter = (m.group("boxed") or m.group("bare")).upper()
-        if letter not in valid or (m.group("bare") and _is_word(m.group("bare"), text, m.end())):
+        bare = m["bare"]
+        letter = bare or m["boxed"].upper()
+        start, end = m.span()
+        if letter not in wanted:
             continue
-        start, end = m.start(), m.end()
-        near = bisect.bisect_left(negations, start - _EXCLUSION_REACH)
-        # Only from the negation words before the letter (a handful), never from every position.
-        if near < len(negations) and negations[near] < start:
-            if any(
-                _EXCLUDED_BEFORE.match(text, g, start) for g in negations[near : bisect.bisect_left(negations, start)]
-            ):
-                continue
+        # Only from the negation words before the letter (a handful), nearest first.
+        low = bisect.bisect_left(negations, start - _EXCLUSION_REACH)
+        high = bisect.bisect_left(negations, start, low)
+        if low < high and any(_EXCLUDED_BEFORE.match(text, negations[g], start) for g in range(high - 1, low - 1, -1)):
+            continue
         after = bisect.bisect_left(predicates, end)
         if after < len(predicates) and predicates[after] < end + _EXCLUSION_REACH and _EXCLUDED_AFTER.match(text, end):
             continue
         found.append(letter)
+        wanted.discard(letter)
+        if not wanted:
+            break
     return found
 
 
 _ALL = r"(?:all|every(?:thing|\s+(?:one|option|choice))?)(?:\s+(?:of\s+)?(?:them|the\s+(?:options|choices|above)|options|choices))?"
-_ALL_OF_THEM = re.compile(rf"\s*{_ALL}\s*(?:are\s+(?:correct|right|true))?\s*[.!]?\s*", re.IGNORECASE)
+# Spaces are taken possessively (``\s*+``) where two runs of them meet, so that a long run is not
+# split between them in every way before the match fails (cubic on "all" and 64 KB of spaces).
+_ALL_OF_THEM = re.compile(rf"\s*{_ALL}\s*+(?:are\s+(?:correct|right|true))?\s*+[.!]?\s*", re.IGNORECASE)
 _ALL_EXCEPT = re.compile(
-    rf"\s*{_ALL}\s*(?:are\s+(?:correct|right|true)\s*)?,?\s*(?:except(?:\s+for)?|but(?!\s+not)|other\s+than|apart\s+from|besides)\s+",
+    rf"\s*{_ALL}\s*+(?:are\s+(?:correct|right|true)\s*+)?,?\s*+(?:except(?:\s+for)?|but(?!\s+not)|other\s+than|apart\s+from|besides)\s+",
     re.IGNORECASE,
 )
-_SLASHED = re.compile(r"\s*[A-Ha-h](?:\s*/\s*[A-Ha-h])+\s*[.!]?\s*")
+_SLASHED = re.compile(r"\s*[A-Ha-h](?:\s*/\s*[A-Ha-h])+\s*+[.!]?\s*")
+# After the letter, of each run of spaces only two splits can lead to a verdict the first can't: all
+# of it, or all but its last space (a verdict right after the run).  "\s*[.:)\-–]?\s*" tried every
+# split of a run, in the same order (seconds for 1,000 spaces); the verdict found is the same.
+_RUN = r"(?:\s*+|(?>\s*(?=\s(?!\s))))"
 _VERDICT = re.compile(
-    r"(?<![A-Za-z0-9])[(\[]?(?P<letter>[A-H])[)\]]?\s*[.:)\-–]?\s*[^\n;/|]{0,40}?[\s:=\-–(]"
+    rf"(?<![A-Za-z0-9])[(\[]?(?P<letter>[A-H])[)\]]?(?:\s*+[.:)\-–]{_RUN}|{_RUN})[^\n;/|]{{0,40}}?[\s:=\-–(]"
     r"(?P<verdict>yes|no|true|false|correct|incorrect|present|absent|right|wrong)\b",
     re.IGNORECASE,
 )
@@ -447,18 +511,18 @@ def _whole_answer_shapes(text: str, valid: str) -> tuple[Outcome, list[str]] | N
 
 
 # "Wait, no", "actually", "on second thought": what follows replaces what came before.
-_REVISION = re.compile(
-    r"\b(?:wait|actually|correction|on\s+second\s+thought|looking\s+again|scratch\s+that|i\s+mean)\b", re.IGNORECASE
+_REVISION = re.compile(  # folded
+    r"\b(?:wait|actually|correction|on\s+second\s+thought|looking\s+again|scratch\s+that|i\s+mean)\b"
 )
 
 
-def _revision(text: str, group: _Group, valid: str) -> tuple[Outcome, list[str]] | None:
+def _revision(text: str, folded: str, group: _Group, valid: str) -> tuple[Outcome, list[str]] | None:
     """A declaration taken back later ("The answer is B. Wait, no, it is C."): the one valid
     letter after the revision, ``ambiguous`` for several, ``None`` when nothing is revised."""
-    m = _REVISION.search(text, group.end)
+    m = _REVISION.search(folded, group.end)
     if not m:
         return None
-    after = sorted(set(_tokens(text[m.end() :], valid)))
+    after = sorted(_tokens(text[m.end() :], folded[m.end() :], valid))
     if not after:
         return None
     return ("ok", after) if len(after) == 1 else ("ambiguous", [])
@@ -491,10 +555,11 @@ def _read_letters(response: str, options: Sequence[str]) -> tuple[Outcome, list[
     if special is not None:
         return special
     echoes = _echo_patterns(options, valid)
+    folded = _fold(text)
     first = _read_group(text, 0, echoes)
-    group = _letters_only(text, first) or _last_declaration(text, echoes) or _final_letters(text, echoes)
+    group = _letters_only(text, first) or _last_declaration(text, folded, echoes) or _final_letters(text, echoes)
     if group:
-        revised = _revision(text, group, valid)
+        revised = _revision(text, folded, group, valid)
         if revised is not None:
             return revised
         letters, hedged = group.letters, group.hedged
@@ -504,7 +569,7 @@ def _read_letters(response: str, options: Sequence[str]) -> tuple[Outcome, list[
         if any(c not in valid for c in letters):
             return "invalid", []
         return ("ambiguous", []) if hedged else ("ok", letters)
-    tokens = _tokens(text, valid)
+    tokens = _tokens(text, folded, valid)
     return ("ok", tokens) if tokens else ("unparsed", [])
 
 
@@ -530,11 +595,8 @@ _NUMBER_WORDS = {
 }  # fmt: skip
 _NOBODY = r"no\s+(?:one|people|persons?|humans?|individuals?|men|women|children|kids|adults)\b"
 _WORD = rf"{_NOBODY}|nobody|none|zero|one|two|three|four|five|six|seven|eight|nine|ten"
-# Not part of a word, a decimal list, a time ("0:05") or a thousands group ("1,000").
-_NUMBER = re.compile(
-    rf"(?<![A-Za-z0-9_.,])(?<!\d:)(?:(?P<digits>\d+(?:\.\d+)?)|(?P<word>{_WORD}))(?![A-Za-z0-9_]|[.,:]\d)",
-    re.IGNORECASE,
-)
+# Not part of a word, a decimal list, a time ("0:05") or a thousands group ("1,000"); folded.
+_NUMBER = re.compile(rf"(?<![a-z0-9_.,])(?<!\d:)(?:(?P<digits>\d+(?:\.\d+)?)|(?P<word>{_WORD}))(?![a-z0-9_]|[.,:]\d)")
 _NUMBER_LEAD_IN = re.compile(
     r"(?:\b(?:answer|total|count|number|sum|result)s?\b[^.\n\d]{0,40}?(?:\s*[:：=]|\b(?:is|are|was|were|be|of)\b)"
     r"|答案(?:是|为)?"
@@ -542,24 +604,28 @@ _NUMBER_LEAD_IN = re.compile(
     r"\s*[:：=]?\s*(?:about\s+|approximately\s+)?$",
     re.IGNORECASE,
 )
-# Every place a _NUMBER_LEAD_IN match could start (a superset: no word boundaries asked).
-_NUMBER_KEYWORD = re.compile(r"answer|total|count|number|sum|result|答案|therefore|thus|hence|so", re.IGNORECASE)
+# Every place a _NUMBER_LEAD_IN match could start (a superset: no word boundaries asked; folded).
+_NUMBER_KEYWORD = re.compile(r"answer|total|count|number|sum|result|答案|therefore|thus|hence|so")
 # "3 or 4", "2-3", "two to three": a range or a hedge, not one number.
 _NUMBER_HEDGE = re.compile(rf"\s*(?:or|to|-|–|~)\s*(?:\d|(?:{_WORD})\b)", re.IGNORECASE)
 _NUMBER_TRAILER = re.compile(r"\s+(?:[a-z]+\s+)?(?:in\s+total|in\s+all|altogether|total)\b", re.IGNORECASE)
+_TRAILER_WORD = re.compile(r"total|all|altogether")  # a superset of the trailers' words; folded
 # "2 women and 1 man in total": the trailer closes a list, it does not declare its last item.
 _LIST_ITEM = re.compile(r"\b(?:and|plus)\s+$", re.IGNORECASE)
 # "the one on the left", "one of them": the pronoun, not a count.
 _PRONOUN_WORDS = ("the", "this", "that", "which", "each", "every", "any", "another")
 _PRONOUN_ONE = re.compile(rf"\b(?:{'|'.join(_PRONOUN_WORDS)})\s+$", re.IGNORECASE)
+# Without one of these words anywhere no "one" is the pronoun ("another" holds "the"); folded.
+_PRONOUN_WORD = re.compile(r"the|this|that|which|each|every|any|of")
 
 
-def _number_value(m: re.Match[str]) -> int | None:
-    """The whole number a match stands for; ``None`` for a fraction such as 2.5 (3.0 is 3)."""
-    if m.group("word"):
-        word = re.sub(r"\s+", " ", m.group("word").lower())
+def _number_value(found: str) -> int | None:
+    """The whole number a (folded) number match stands for; ``None`` for a fraction such as 2.5
+    (3.0 is 3)."""
+    if not found[0].isdigit():
+        word = re.sub(r"\s+", " ", found)
         return 0 if word.startswith("no ") else _NUMBER_WORDS[word]
-    value = float(m.group("digits"))
+    value = float(found)
     return int(value) if value.is_integer() else None
 
 
@@ -569,7 +635,7 @@ _OF = re.compile(r"\s+of\b")
 def _is_pronoun_one(text: str, m: re.Match[str]) -> bool:
     """Whether "one" is the pronoun; only the words next to it are searched, never the whole text
     before it, so that an answer of many "one"s is read in linear time."""
-    if (m.group("word") or "").lower() != "one":
+    if m[0] != "one":
         return False
     gap = m.start()
     while gap and text[gap - 1].isspace():
@@ -614,12 +680,13 @@ _HEADLINE = re.compile(
 )
 
 
-# Where a bound, a minus or a "not" could start (a superset), so that each number looks back only
-# from those few places and an answer of thousands of numbers stays linear.
-_GUARD = re.compile(r"not|rather|instead|nor|at|more|fewer|less|over|under|up|no|[<>≥≤]|minus|[-−–]", re.IGNORECASE)
-
-
-_HEADLINE_WORD = re.compile(r"people|persons|individuals|humans|figures|in\s+total|in\s+all|altogether", re.IGNORECASE)
+# Where a "not", a bound or a minus could start (a superset; folded), so that each number looks back
+# only from those few places and an answer of thousands of numbers stays linear.
+_GUARD = re.compile(r"not|rather|instead|nor|at|more|fewer|less|over|under|up|no|<|>|≥|≤|minus|-|−|–")
+_GUARD_KIND = {
+    "not": "not", "rather": "not", "instead": "not", "nor": "not", "minus": "minus", "-": "minus", "−": "minus", "–": "minus",
+}  # fmt: skip
+_HEADLINE_WORD = re.compile(r"people|persons|individuals|humans|figures|in\s+total|in\s+all|altogether")  # folded
 
 
 def _before(text: str, m: re.Match[str], pattern: re.Pattern[str], guards: Sequence[int]) -> bool:
@@ -639,29 +706,38 @@ def parse_number(response: str) -> Parsed:
     text = _clean(response)
     if not text:
         return Parsed("empty")
-    numbers = [m for m in _NUMBER.finditer(text) if not _is_pronoun_one(text, m)]
-    guards = [g.start() for g in _GUARD.finditer(text)]
-    if guards and any(m.group("digits") and _before(text, m, _MINUS, guards) for m in numbers):
+    folded = _fold(text)
+    numbers = list(_NUMBER.finditer(folded))
+    if _PRONOUN_WORD.search(folded):
+        numbers = [m for m in numbers if not _is_pronoun_one(text, m)]
+    guards: dict[str, list[int]] = {"not": [], "bound": [], "minus": []}
+    for g in _GUARD.finditer(folded):
+        guards[_GUARD_KIND.get(g[0], "bound")].append(g.start())
+    if guards["minus"] and any(m["digits"] and _before(text, m, _MINUS, guards["minus"]) for m in numbers):
         return Parsed("invalid")
-    if guards:
-        numbers = [m for m in numbers if not _before(text, m, _NOT_NUMBER, guards)]
+    if guards["not"]:
+        numbers = [m for m in numbers if not _before(text, m, _NOT_NUMBER, guards["not"])]
     if " of " in text:
         numbers = [m for m in numbers if not _PART_OF.match(text, m.end())]
-    keywords = [k.start() for k in _NUMBER_KEYWORD.finditer(text)]
-    declared = [m for m in numbers if _is_declared_number(text, m, keywords)]
-    headline = [m for m in numbers if _HEADLINE.match(text, m.end())] if _HEADLINE_WORD.search(text) else []
-    if headline:
-        declared = headline[:1]
-    if guards and any(_before(text, m, _BOUND, guards) for m in (declared[-1:] if declared else numbers)):
+    # Only the last declared number counts: looked for from the end, and not at all without a
+    # word that could declare one.
+    keywords = [k.start() for k in _NUMBER_KEYWORD.finditer(folded)]
+    declarable = bool(keywords) or bool(_TRAILER_WORD.search(folded))
+    declared = (
+        next((m for m in reversed(numbers) if _is_declared_number(text, m, keywords)), None) if declarable else None
+    )
+    if _HEADLINE_WORD.search(folded):
+        declared = next((m for m in numbers if _HEADLINE.match(text, m.end())), declared)
+    bounds = guards["bound"]
+    if bounds and any(_before(text, m, _BOUND, bounds) for m in ([declared] if declared else numbers)):
         return Parsed("ambiguous")
     if declared:
-        if _NUMBER_HEDGE.match(text, declared[-1].end()):
+        if _NUMBER_HEDGE.match(text, declared.end()):
             return Parsed("ambiguous")
-        chosen = [declared[-1]]
+        chosen = [declared]
     else:
-        digits = [m for m in numbers if m.group("digits")]
-        chosen = digits or numbers
-    values = {_number_value(m) for m in chosen}
+        chosen = [m for m in numbers if m["digits"]] or numbers
+    values = {_number_value(found) for found in {m[0] for m in chosen}}
     if not values:
         return Parsed("unparsed")
     if len(values) > 1:

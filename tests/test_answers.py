@@ -407,3 +407,10 @@ def test_a_negative_number_is_not_a_count(response: str) -> None:
 )
 def test_a_count_with_its_breakdown_or_a_correction(response: str, expected: Parsed) -> None:
     assert parse_number(response) == expected
+
+
+@pytest.mark.parametrize("response", ["nİne people", "NİNE", "There are nıne"])
+def test_a_number_word_with_a_dotted_or_dotless_i_is_read(response: str) -> None:
+    """The case-blind match reads "İ" and "ı" as "i"; the word's value follows it (it was a KeyError
+    on "ni̇ne", the two-character lower case of "İ")."""
+    assert parse_number(response) == ok("9")
