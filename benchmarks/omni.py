@@ -76,18 +76,21 @@ def reindexed(qs: list[Any]) -> list[Any]:
     return [dataclasses.replace(q, index=i) for i, q in enumerate(qs)]
 
 
-def table(times: dict[tuple[str, int, int], list[tuple[int, float]]]) -> str:
-    """The Markdown table of questions/s per configuration, over the parts answered so far."""
+def table(times: dict[tuple[str, int, int], list[tuple[int, float, float]]]) -> str:
+    """The Markdown table per configuration over the parts answered so far: wall-clock questions/s
+    and the CPU milliseconds the process spent per question (all its threads), which a busy
+    machine changes much less than the wall clock."""
     lines = [
-        "| model | batch | prepared ahead | questions | seconds | questions/s | slowest part, q/s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| model | batch | prepared ahead | questions | seconds | questions/s | slowest part, q/s | CPU ms per question |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (arch, size, ahead), parts in times.items():
         label = "Qwen2.5-Omni" if arch == "qwen2_5" else "Qwen3-Omni-MoE"
-        n, seconds = sum(p[0] for p in parts), sum(p[1] for p in parts)
+        n, seconds, cpu = (sum(p[i] for p in parts) for i in range(3))
         slowest = min(p[0] / p[1] for p in parts)
         lines.append(
-            f"| tiny {label} | {size} | {ahead or 'off'} | {n} | {seconds:.1f} | {n / seconds:.2f} | {slowest:.2f} |"
+            f"| tiny {label} | {size} | {ahead or 'off'} | {n} | {seconds:.1f} | {n / seconds:.2f} | {slowest:.2f} "
+            f"| {1000 * cpu / n:.0f} |"
         )
     return "\n".join(lines)
 
