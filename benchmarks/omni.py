@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunks", type=int, default=8, help="parts the configurations take turns on")
     parser.add_argument("--repeat", type=int, default=1, help="rounds over every part")
     parser.add_argument("--out", type=Path, default=None, help="JSON file rewritten after every part")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own, the cores)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -115,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
 
         from lmms_humansense.models.omni import HumanSenseOmni
 
+        if args.threads:
+            torch.set_num_threads(args.threads)
         qs = questions(make_paper_root(tmp / "root"), args.per_task)
         warm = [
             q for code in dict.fromkeys(q.doc["task"] for q in qs) for q in [x for x in qs if x.doc["task"] == code][:2]
