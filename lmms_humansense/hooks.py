@@ -23,7 +23,9 @@ from lmms_humansense.media import (
     SAMPLE_RATE,
     CacheError,
     MediaError,
+    UnopenableMediaError,
     check_cache_writable,
+    check_media_opens,
     ensure_cached_audio,
     load_cached_audio,
     probe_video,
@@ -117,7 +119,12 @@ def process_docs(dataset: Any) -> Any:
             doc["provenance"] = provenance(root)
         if variant.media:  # the decoded sound and silent copies go there: a full disk stops the run now
             check_cache_writable()
-    except (OSError, ValueError, CacheError) as exc:  # every loading error of ours is one of these, with its fix
+            check_media_opens(
+                (f"doc {d['id']} (video_path={d['media_raw']!r})", d["media"], kind != "audio", kind != "video")
+                for d, kind in ((d, question_kind(d)) for d in docs)
+            )
+    # every loading error of ours is one of these, with its fix
+    except (OSError, ValueError, CacheError, UnopenableMediaError) as exc:
         raise DataLoadStop(exc) from exc
     return datasets.Dataset.from_list(docs)
 

@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from lmms_humansense.data.root import cache_home
+from lmms_humansense.data.root import cache_home, tool
 from lmms_humansense.files import create_once
 
 SAMPLE_RATE = 16_000
@@ -92,6 +93,79 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     return _probe_cached(p, file_version(st))
 
 
+def open_problem(path: str, video: bool, audio: bool) -> str | None:
+    """Why ``path`` cannot serve its questions, judged from its container alone, or ``None``.
+
+    The check the tasks' loading makes of every media file, once per file (clips are shared by
+    questions): it opens (a header that reads), and holds a video stream where its task shows
+    frames and an audio stream where its task gives sound.  It decodes nothing, so it costs
+    milliseconds; a clip that opens but stops early or is corrupted inside is found by
+    ``verify`` or, mid-run, costs only its questions.
+    """
+    try:
+        with open_media(path) as container:
+            if video and not container.streams.video:
+                return f"{path}: has no video stream, but its task shows frames"
+            if audio and audio_stream(container) is None:
+                return f"{path}: has no audio track, but its task needs sound"
+    except MediaError as exc:
+        return str(exc)
+    return None
+
+
+def _checked_open_problem(path: str, video: bool, audio: bool) -> str | None:
+    """:func:`open_problem`, skipped for a file version that passed it before.
+
+    Opening a 30 s clip costs milliseconds (ffmpeg probes its streams), which adds up to tens of
+    seconds over the whole benchmark on every start of a run; a file that passed leaves an empty
+    marker in the cache, keyed by its path and version (:func:`file_version`: a replaced file is
+    opened again) and by what was asked of it, so the next run only stats it."""
+    try:
+        marker = cache_home() / "media_opens" / _cache_key(Path(path).resolve(), int(video), int(audio))
+    except OSError:  # the file is gone: open_problem names it
+        return open_problem(path, video, audio)
+    if marker.is_file():
+        return None
+    problem = open_problem(path, video, audio)
+    if problem is None:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:  # only a shortcut for the next run (the cache was found writable just before)
+            pass
+    return problem
+
+
+class UnopenableMediaError(MediaError):
+    """Media files that do not open, or lack the stream their questions need, found while the
+    tasks load: the run stops there, as for a missing file, before any question is asked."""
+
+
+def check_media_opens(questions: Iterable[tuple[str, str, bool, bool]]) -> None:
+    """Raise :class:`UnopenableMediaError` naming every question whose file fails
+    :func:`open_problem`; ``questions`` holds (its name, its file, needs frames, needs sound).
+
+    Each file is opened once, for everything its questions need: a clip serves several
+    questions, and opening it per question would multiply the load's cost for nothing.
+    """
+    needs: dict[str, tuple[bool, bool]] = {}
+    named: list[tuple[str, str]] = []
+    for name, path, video, audio in questions:
+        had = needs.get(path, (False, False))
+        needs[path] = (had[0] or video, had[1] or audio)
+        named.append((name, path))
+    problems = {path: _checked_open_problem(path, *need) for path, need in needs.items()}
+    broken = [f"{name}: {problems[path]}" for name, path in named if problems[path]]
+    if broken:
+        shown = "\n  ".join(broken[:10])
+        more = f"\n  ... and {len(broken) - 10} more" if len(broken) > 10 else ""
+        raise UnopenableMediaError(
+            f"{len(broken)} HumanSense question(s) reference media that cannot serve them:\n  {shown}{more}\n"
+            "Fix: replace each file with a good copy from the benchmark's archive (videos.zip, audios.zip; "
+            f"{tool('download')} --force extracts them again); {tool('verify')} lists every problem."
+        )
+
+
 #: Part of every cached WAV's key: bump it when the decoding or the file format changes, so no
 #: stale sound is reused (3: the WAV is written by soundfile).
 AUDIO_CACHE_VERSION = 3
@@ -157,10 +231,21 @@ def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -
     with open_media(p) as container:
         mono, rate = _decode_mono(p, container)
         if not mono.size:
-            raise MediaError(f"{p}: audio track holds no samples")
+            raise MediaError(empty_sound(p))
         sound = mono if rate == sample_rate else soxr.resample(mono, rate, sample_rate, quality="HQ")
         check_sound_heard(p, container, audio_stream(container), sound.size / sample_rate)
     return sound
+
+
+def empty_sound(p: str) -> str:
+    """The error of a file whose sound decodes to nothing (an empty WAV, a track cut to nothing),
+    with what to do: the file was damaged in extraction or copying, so a good copy replaces it."""
+    return (
+        f"{p}: audio track holds no samples, so the question has no sound to hear; the file is damaged or was "
+        "cut short. Fix: replace it with a good copy from the benchmark's archive (audios.zip for a .wav, "
+        f"videos.zip for an .mp4; {tool('download')} --force extracts both again), then run {tool('verify')}, "
+        "which lists every damaged file"
+    )
 
 
 def check_sound_heard(p: str, container: Any, stream: Any, heard: float) -> None:

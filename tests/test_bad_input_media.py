@@ -426,24 +426,35 @@ def _use_mp4_as_fr2_audio(root: Path) -> Path:
     return clip
 
 
+#: What verify and the run both refuse: the task, how the root is damaged, what both say, and
+#: where the run refuses it (mid-run: the question's ``media_error``; at load: the run stops there,
+#: since a missing stream shows in the container alone).
 REFUSED_BY_BOTH = {
     "sound-starts-3-s-late": (
         "humansense_tr",
         lambda root: write_multitrack_video(root / "videos" / "tr_000.mp4", [("mono", 0.3, True)], 6.0, start=3.0),
         "its sound track starts 3.0 s after its frames and covers only 3.0 s of 6.0 s",
+        "mid-run",
     ),
-    "video-of-one-task-audio-of-another": ("humansense_fr2", _use_mp4_as_fr2_audio, "has no audio track"),
+    "video-of-one-task-audio-of-another": ("humansense_fr2", _use_mp4_as_fr2_audio, "has no audio track", "load"),
 }
 
 
-@pytest.mark.parametrize(("task", "make", "said"), REFUSED_BY_BOTH.values(), ids=REFUSED_BY_BOTH.keys())
+@pytest.mark.parametrize(("task", "make", "said", "where"), REFUSED_BY_BOTH.values(), ids=REFUSED_BY_BOTH.keys())
 def test_verify_refuses_what_the_run_refuses(
-    task: str, make: Any, said: str, root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    task: str, make: Any, said: str, where: str, root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from lmms_humansense.hooks import DataLoadStop
+
     clip = make(root_copy)
     proc = _tool(tmp_path, root_copy, "verify")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert f"{clip}: {said}" in proc.stdout, proc.stdout
+    if where == "load":
+        with pytest.raises(DataLoadStop) as stop:
+            _evaluate(root_copy, task, monkeypatch)
+        assert f"{clip}: {said}" in str(stop.value) and "Fix: replace each file" in str(stop.value)
+        return
     errors = _media_errors(_evaluate(root_copy, task, monkeypatch), task)
     assert errors and all(said in e for e in errors), errors
 

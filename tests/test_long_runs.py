@@ -162,6 +162,8 @@ def test_bad_clips_cost_only_their_questions(whole: tuple[Path, Path]) -> None:
             error = row["acc"]["error"]
             assert error.startswith("HumanSense doc ") and BAD[leaf] in error and "_002." in error, error
             assert "score" not in row["acc"] and row["acc"]["excluded"] == "media_error"
+            if leaf == "humansense_fr2":  # the empty WAV: what to do about it
+                assert "Fix: replace it with a good copy" in error and "lmms-humansense verify" in error, error
         else:
             assert not bad and results[leaf]["not_answered,none"] == 0, leaf
         assert all(r["acc"]["outcome"] == "answered" for r in rows if r not in bad), leaf
@@ -170,6 +172,41 @@ def test_bad_clips_cost_only_their_questions(whole: tuple[Path, Path]) -> None:
         code = leaf.removeprefix("humansense_").upper()
         assert f"HumanSense task {code}: 1 of 3 questions could not be asked" in log
     assert "Error during evaluation" not in log
+
+
+def test_a_clip_that_does_not_open_stops_the_load(tmp_path: Path) -> None:
+    """Checked while the tasks load, each file once: an mp4 whose index was cut off (it does not
+    open) stops the run before any question, naming the doc, the file and the fix, as a missing
+    file does; ``verify`` names the same file.  The first run, on the good clip, left its marker in
+    the cache: the damaged file is a new version and is opened again."""
+    root = make_root(tmp_path / "root", per_task=2, tasks=[t for t in TASKS if t.code in ("AR", "ER")])
+    run(tmp_path, root, "random:seed=3", "good", tasks="humansense_ar")
+    assert list((tmp_path / "humansense_cache" / "media_opens").iterdir())
+    clip = root / "videos" / "ar_000.mp4"  # shared by AR's two questions
+    data = clip.read_bytes()  # the index (moov) is written last: half a file has none
+    clip.write_bytes(data[: len(data) // 2])
+    proc = subprocess.run(
+        _command(1, "random:seed=3", "humansense_ar,humansense_er", tmp_path / "out"),
+        env=cli_env(tmp_path, root),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 1 and not list((tmp_path / "out").rglob("*.json")), proc.stderr[-3000:]
+    said = proc.stderr[proc.stderr.index("HumanSense data error: ") :]
+    assert said.startswith("HumanSense data error: 2 HumanSense question(s) reference media that cannot serve"), said
+    assert f"{clip}: cannot be opened as a media container" in said and "AR-VQA" in said
+    assert "Fix: replace each file with a good copy" in said and "lmms-humansense verify" in said
+    assert "Traceback" not in proc.stderr
+    proc = subprocess.run(
+        [bin_path("lmms-humansense"), "verify", "--root", str(root), "--no-progress", "--workers", "1"],
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1 and f"{clip}: cannot be opened as a media container" in proc.stdout, proc.stdout
 
 
 # --- point 2: a killed run resumes -------------------------------------------------------------------------
@@ -228,10 +265,31 @@ def test_a_journal_of_another_run_is_refused(whole: tuple[Path, Path], root: Pat
     assert proc.returncode == 1 and "annotations: journal '" in proc.stderr.strip().splitlines()[-1]
 
 
-def test_the_tiny_omni_killed_with_sigkill_resumes(root: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Qwen2.5-Omni checkpoint, shared by the module's ``humansense_omni`` runs."""
+    return build_tiny_omni(tmp_path_factory.mktemp("tiny_omni") / "tiny")
+
+
+def kill_once_journaled(command: list[str], env: dict[str, str], cwd: Path, journal: Path, answers: int) -> int:
+    """Start ``command``, SIGKILL it as soon as its ``resume=`` journal holds ``answers`` answers
+    (or it ends), and return how many the journal holds then."""
+    proc = subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while journal_lines(journal) < 1 + answers and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    return journal_lines(journal) - 1
+
+
+def test_the_tiny_omni_killed_with_sigkill_resumes(root: Path, tiny: Path, tmp_path: Path) -> None:
     """A real SIGKILL of a real ``humansense_omni`` run (tiny random-weight Qwen2.5-Omni) once a
     few answers are journaled, then the same command: the answers of an uninterrupted run."""
-    tiny = build_tiny_omni(tmp_path / "tiny")
     leaves = ["humansense_tr", "humansense_ar", "humansense_pc"]
     tasks = ",".join(leaves)
     whole = run(
@@ -239,22 +297,8 @@ def test_the_tiny_omni_killed_with_sigkill_resumes(root: Path, tmp_path: Path) -
     )
     journal = tmp_path / "j_killed"
     args = f"omni:pretrained={tiny},dtype=float32,resume={journal}"
-    proc = subprocess.Popen(
-        _command(1, args, tasks, tmp_path / "killed"),
-        env=cli_env(tmp_path, root),
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 600
-        while journal_lines(journal) < 1 + 3 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-    answered = journal_lines(journal) - 1
+    command = _command(1, args, tasks, tmp_path / "killed")
+    answered = kill_once_journaled(command, cli_env(tmp_path, root), tmp_path, journal, 3)
     assert 3 <= answered < len(leaves) * PER_TASK, answered
     again = run(tmp_path, root, args, "again", 1, tasks)
     same_run(whole, again, leaves)
@@ -266,11 +310,24 @@ def test_the_tiny_omni_killed_with_sigkill_resumes(root: Path, tmp_path: Path) -
 # --- point 3: what lmms-eval's --use_cache keeps ------------------------------------------------------------
 
 
-def test_lmms_eval_response_cache_serves_text_only(root: Path, tmp_path: Path) -> None:
+def _report(tmp: Path, out: Path) -> str:
+    """``lmms-humansense report`` of one run folder, as Markdown."""
+    proc = subprocess.run(
+        [bin_path("lmms-humansense"), "report", str(out), "--out", str(tmp / f"report_{out.name}"), "--no-plots"],
+        env=cli_env(tmp),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return (tmp / f"report_{out.name}" / "report.md").read_text(encoding="utf-8")
+
+
+def test_lmms_eval_response_cache_serves_text_only(root: Path, tiny: Path, tmp_path: Path) -> None:
     """Measured: lmms-eval 0.7.3's ``--use_cache`` stores ``json.dumps(answer)``, so a hit is the
     answer text without its ``acc.fed`` record (docs/long-runs.md says so and points to
-    ``resume=``, which keeps it); a media error keeps its outcome through its marker text."""
-    tiny = build_tiny_omni(tmp_path / "tiny")
+    ``resume=``, which keeps it); a media error keeps its outcome through its marker text.  The
+    report of the second run says how many of its answers came so, in its run's warnings."""
     leaf = "humansense_tr"
     args = ["--model", "humansense_omni", "--model_args", f"pretrained={tiny},dtype=float32"]
     logs = []
@@ -294,6 +351,32 @@ def test_lmms_eval_response_cache_serves_text_only(root: Path, tmp_path: Path) -
     (bad,) = [r["acc"] for r in second if r["acc"]["outcome"] != "answered"]
     # The media error still counts as one (its text carries the package's marker), not as an empty answer.
     assert bad["outcome"] == "media_error" and "decoding its sound track reaches only" in bad["error"]
+    assert "fed" not in bad
+    said = "answers from lmms-eval's response cache, inputs not recorded"
+    assert said not in _report(tmp_path, tmp_path / "first")
+    warned = [line for line in _report(tmp_path, tmp_path / "second").splitlines() if said in line]
+    assert len(warned) == 1 and warned[0].startswith("- **R1**: 3 of 3 answers from lmms-eval's response cache")
+    assert "`resume=DIR`" in warned[0]
+
+
+def test_lmms_eval_response_cache_keeps_nothing_of_a_killed_run(root: Path, tiny: Path, tmp_path: Path) -> None:
+    """Measured: a ``humansense_omni`` run with ``--use_cache`` (run id fixed, a checkpoint after
+    every response) killed with SIGKILL once 3 of its 9 answers exist, then started again with the
+    same cache: lmms-eval 0.7.3 serves none of them (it stores responses after ``generate_until``
+    returns for the whole request list); the package's journal of the killed run holds 3."""
+    tasks = "humansense_tr,humansense_ar,humansense_pc"
+    cache = ["--use_cache", str(tmp_path / "lmms_cache")]
+    env = cli_env(tmp_path, root, LMMS_CACHE_RUN_ID="fixed", LMMS_CACHE_CHECKPOINT_INTERVAL="1")
+    journal = tmp_path / "journal"
+    killed = _command(1, f"omni:pretrained={tiny},dtype=float32,resume={journal}", tasks, tmp_path / "killed")
+    assert kill_once_journaled(killed + cache, env, tmp_path, journal, 3) >= 3
+    again = _command(1, f"omni:pretrained={tiny},dtype=float32", tasks, tmp_path / "again")
+    proc = subprocess.run(again + cache, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and list((tmp_path / "again").rglob("*_results.json")), log[-3000:]
+    assert "ResponseCache stats: 0 hits, 9 misses" in log, [
+        line for line in log.splitlines() if "ResponseCache" in line
+    ]
 
 
 def test_a_stock_wrapper_still_loses_the_run_and_verify_names_every_bad_clip(root: Path, tmp_path: Path) -> None:
@@ -323,3 +406,5 @@ def test_a_stock_wrapper_still_loses_the_run_and_verify_names_every_bad_clip(roo
     assert proc.returncode == 1
     for clip in ("tr_002.mp4", "er_002.mp4", "pc_002.wav", "fr2_002.wav"):
         assert f"{clip}: " in proc.stdout, clip
+    (empty,) = [line for line in proc.stdout.splitlines() if "fr2_002.wav: " in line]
+    assert "audio track holds no samples" in empty and "Fix: replace it with a good copy" in empty, empty

@@ -79,6 +79,7 @@ class Proxy:
         self.seen: list[dict[str, Any]] = []  # one per try
         self.bodies: dict[str, dict[str, Any]] = {}  # the forwarded body of each task's question
         self.lock = threading.Lock()
+        self.release = threading.Event()  # ends the wait of a "hold" fault
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -129,6 +130,9 @@ class Proxy:
         if fault == "hang":
             time.sleep(HANG_S)
             return self._reply(h, 504, b"{}")
+        if fault == "hold":  # no reply until the test releases it (a question in flight when the run is killed)
+            self.release.wait(300)
+            return self._reply(h, 503, b"{}")
         if fault == "malformed":
             return self._reply(h, 200, b'{"choices": [{"mess')
         if fault == "drop":
@@ -438,3 +442,68 @@ def test_video_url_sends_the_clip_with_its_track_only_where_the_protocol_gives_i
     fed = logged_samples(tmp_path / "out", "humansense_tr")[0]["acc"]["fed"]
     assert all(s["mm_processor_kwargs"] == {"use_audio_in_video": True} for s in seen.values())
     assert fed["video"] == "url" and fed["audio_source"] == "in video" and fed["server_model"] == "stand-in"
+
+
+def _stable(sample: dict[str, Any]) -> dict[str, Any]:
+    """A logged sample without what differs between two runs of the same answers: the timings, and
+    the endpoint (each run's recording proxy listens on its own port)."""
+    sample = json.loads(json.dumps(sample))
+    for key in ("latency_s", "prepare_s", "endpoint"):
+        sample["acc"]["fed"].pop(key)
+    return sample
+
+
+def test_a_killed_served_run_resumes_asking_only_the_unanswered(
+    faulty_run: dict[str, Any], server: Any, tagged_root: Path, tmp_path: Path
+) -> None:
+    """``resume=DIR`` through the real CLI against the real server: a run killed with SIGKILL while
+    one question is in flight (the proxy holds it), then the same command again.  The proxy counts
+    what each run asks: the second asks only the question the first never answered, and the results
+    and logged samples equal those of an uninterrupted run (the module's run, whose tasks without
+    faults are these), timings aside."""
+    codes = ["FR1", "FR2", "RR1", "PC"]  # no faults in the module's run; RR1 is held here
+    leaves = [BY_CODE[c].leaf for c in codes]
+    proxy = Proxy(server["url"], {"RR1": ["hold"]})
+    journal = tmp_path / "journal"
+    args = f"base_url={proxy.url},model={server['model']},concurrency=4,resume={journal}"
+    command = ["--model", "humansense_openai", "--model_args", args, "--tasks", ",".join(leaves)]
+    command += ["--gen_kwargs", "max_new_tokens=4", "--log_samples"]
+    try:
+        killed = subprocess.Popen(
+            [bin_path("lmms-eval"), *command, "--output_path", str(tmp_path / "killed")],
+            env=cli_env(tmp_path, tagged_root),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 600
+            path = journal / "answers.rank0.jsonl"
+            while killed.poll() is None and time.monotonic() < deadline:
+                if path.is_file() and len(path.read_bytes().splitlines()) == 1 + 3:  # the header, 3 answers
+                    break
+                time.sleep(0.05)
+            killed.kill()
+        finally:
+            killed.wait(timeout=60)
+        assert killed.returncode == -9
+        first = [s["code"] for s in proxy.seen]
+        assert sorted(first) == sorted(codes), first  # all four asked, RR1 held unanswered
+        proxy.seen.clear()
+        proxy.release.set()
+        proxy.faults = {}
+        again = run_lmms_eval(
+            [*command, "--output_path", str(tmp_path / "again")], cli_env(tmp_path, tagged_root), tmp_path
+        )
+    finally:
+        proxy.release.set()
+        proxy.close()
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert [s["code"] for s in proxy.seen] == ["RR1"]  # only the unanswered question was asked again
+    results = run_results(tmp_path / "again")["results"]
+    for code, leaf in zip(codes, leaves, strict=True):
+        numbers = {k: v for k, v in faulty_run["results"][leaf].items() if k != "alias"}  # a group's indent there
+        assert {k: v for k, v in results[leaf].items() if k != "alias"} == numbers, leaf
+        (sample,) = logged_samples(tmp_path / "again", leaf)
+        (whole,) = faulty_run["samples"][code]
+        assert _stable(sample) == _stable(whole), leaf

@@ -11,7 +11,7 @@ reported as missing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,9 @@ class Run:
     #: task code -> (questions whose sound the model's feature extractor cut, questions logged), from
     #: the ``acc.fed`` records of the samples logged next to the results file (empty without them)
     sound_cut: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: (answers served by lmms-eval's response cache, so without their ``acc.fed`` record, answers
+    #: logged): see :func:`unrecorded`
+    unrecorded: tuple[int, int] = (0, 0)
 
     @property
     def variant_tasks(self) -> tuple[str, ...]:
@@ -245,30 +248,56 @@ def _command(data: Mapping[str, Any], model: str, model_args: str, limit: float 
     return " ".join(parts)
 
 
+def _logged_accs(path: Path, leaves: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(task code, ``acc``) of every sample logged next to the results file ``path`` (the
+    ``<stamp>_samples_<leaf>.jsonl`` files lmms-eval writes with ``--log_samples``); tasks with no
+    such file yield nothing, lines that hold no ``acc`` object are skipped."""
+    stamp = path.name[: -len("_results.json")] if path.name.endswith("_results.json") else None
+    if stamp is None:
+        return
+    for code, leaf in leaves.items():
+        file = path.parent / f"{stamp}_samples_{leaf}.jsonl"
+        if not file.is_file():
+            continue
+        for line in file.read_text(encoding="utf-8").splitlines():
+            try:
+                acc = json.loads(line)["acc"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+            if isinstance(acc, Mapping):
+                yield code, acc
+
+
 def sound_cut(path: Path, leaves: Mapping[str, str]) -> dict[str, tuple[int, int]]:
     """Per task, how many logged questions had their sound cut by the feature extractor (and of how many).
 
-    Read from ``acc.fed.audio_cut`` of the ``<stamp>_samples_<leaf>.jsonl`` files lmms-eval writes
-    next to the results file with ``--log_samples``; tasks with no such file, or models that keep
-    no record, are left out (nothing to say, not "no cut")."""
-    stamp = path.name[: -len("_results.json")] if path.name.endswith("_results.json") else None
+    Read from ``acc.fed.audio_cut`` of the logged samples; tasks with no such file, or models that
+    keep no record, are left out (nothing to say, not "no cut")."""
     out: dict[str, tuple[int, int]] = {}
-    for code, leaf in leaves.items():
-        file = path.parent / f"{stamp}_samples_{leaf}.jsonl"
-        if stamp is None or not file.is_file():
-            continue
-        cut = total = 0
-        for line in file.read_text(encoding="utf-8").splitlines():
-            try:
-                fed = json.loads(line)["acc"]["fed"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue
-            if isinstance(fed, Mapping) and "audio_cut" in fed:
-                total += 1
-                cut += bool(fed["audio_cut"])
-        if total:
-            out[code] = (cut, total)
+    for code, acc in _logged_accs(path, leaves):
+        fed = acc.get("fed")
+        if isinstance(fed, Mapping) and "audio_cut" in fed:
+            cut, total = out.get(code, (0, 0))
+            out[code] = (cut + bool(fed["audio_cut"]), total + 1)
     return out
+
+
+#: The package's models: each of their answers carries its ``acc.fed`` record.
+RECORDING_MODELS = ("humansense_omni", "humansense_random", "humansense_openai")
+
+
+def unrecorded(path: Path, leaves: Mapping[str, str], model: str) -> tuple[int, int]:
+    """(logged answers without an ``acc.fed`` record, logged answers) of a run of one of the
+    package's models.  Such a model records every answer it gives, so an answer without one was
+    served by lmms-eval's response cache (``--use_cache``), which keeps the answer text only;
+    (0, 0) for other models (they keep no record to miss) and runs without logged samples."""
+    if model not in RECORDING_MODELS:
+        return 0, 0
+    missing = total = 0
+    for _, acc in _logged_accs(path, leaves):
+        total += 1
+        missing += not isinstance(acc.get("fed"), Mapping)
+    return missing, total
 
 
 def _task_result(path: Path, leaf: str, res: Any, count: Mapping[str, Any]) -> TaskResult:
@@ -357,6 +386,7 @@ def runs_from_results(path: Path, data: Mapping[str, Any]) -> list[Run]:
                 run_label(model, args),
                 command,
                 sound_cut(path, leaves),
+                unrecorded(path, leaves, model),
             )
         )
     if not runs:

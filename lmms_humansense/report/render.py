@@ -107,6 +107,13 @@ def _warnings(run: Run) -> list[str]:
             f"sound cut to what the feature extractor keeps on {listed}: those questions were answered on the "
             "first part of their sound only (see `audio_seconds` and `audio_given_seconds` in the logged samples)"
         )
+    missing, logged = run.unrecorded
+    if missing:
+        out.append(
+            f"{missing} of {logged} answers from lmms-eval's response cache, inputs not recorded: `--use_cache` "
+            "keeps an answer's text only, so what the model was fed (`acc.fed`) is not in their logged samples; "
+            "run with `resume=DIR` in `--model_args` to keep each answer with its record (docs/long-runs.md)"
+        )
     from lmms_humansense.wrappers import AUDIO_DROPPERS
 
     heard = [c for c in run.tasks if BY_CODE[c].uses_audio]
