@@ -9,10 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import datasets
 import pytest
 from conftest import cli_env, logged_samples, run_lmms_eval, run_results
-from fixture_data import make_root, write_video
+from fixture_data import make_root, stub_dataset, write_video
 from tiny_models import build_tiny_omni, build_tiny_qwen2_vl
 from wrapper_recorder import RECORD_ENV
 
@@ -291,10 +290,7 @@ def test_open_r1_16_reads_16_frames_of_the_official_size(
 @pytest.fixture
 def default_docs(generated_root: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict]:
     monkeypatch.setenv("HUMANSENSE_ROOT", str(generated_root))
-    return {
-        code: hooks.process_docs(datasets.Dataset.from_list([{"task": code, "variant": "default"}]))[0]
-        for code in ("AR", "LD", "TR")
-    }
+    return {code: hooks.process_docs(stub_dataset(code, "default"))[0] for code in ("AR", "LD", "TR")}
 
 
 def test_every_wrapper_gets_a_silent_copy_for_video_only_tasks(default_docs: dict[str, dict]) -> None:

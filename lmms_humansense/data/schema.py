@@ -61,12 +61,11 @@ def _path_key(raw: str) -> tuple[str, ...]:
 
 
 def shared_media(uses: Iterable[tuple[str, str, str]]) -> dict[str, list[str]]:
-    """Files of the root that records naming different files all resolve to.
+    """Files of the root that records naming different files all resolve to (a flattened root:
+    ``videos/setA/x.mp4`` and ``videos/setB/x.mp4`` both find ``videos/x.mp4``).
 
     ``uses`` holds (resolved file, media path as written, record); the result maps each such file
-    to its records, each "record (path)".  The loader refuses them and ``verify`` lists them: on
-    a root whose sub-folders were flattened, ``videos/setA/x.mp4`` and ``videos/setB/x.mp4`` both
-    find ``videos/x.mp4``, and one of the two questions would be asked about the other's clip.
+    to its records, each "record (path)".
     """
     by_file: dict[str, list[tuple[tuple[str, ...], str]]] = {}
     for resolved, raw, where in uses:
@@ -129,11 +128,8 @@ def _field(raw: RawRecord, container: dict[str, Any], name: str, kind: type | tu
 
 
 def _nonnegative_field(raw: RawRecord, q: dict[str, Any], name: str, what: str) -> float:
-    """An optional numeric field: 0 when absent, else a finite number >= 0, or the record is refused.
-
-    The run computes the official frame sampling from ``fps`` and ``full_frame_number``; ``"inf"``
-    or NaN would pass a ``float()`` and fail there (``int(inf)``), mid-run, with no record named.
-    """
+    """An optional numeric field: 0 when absent, else a finite number >= 0 (``"inf"`` would pass a
+    ``float()`` and fail mid-run in the frame sampling, no record named), or the record is refused."""
     value = q.get(name)
     if value is None or value == "":
         return 0.0
@@ -149,13 +145,8 @@ def _nonnegative_field(raw: RawRecord, q: dict[str, Any], name: str, what: str) 
 
 
 def _transcript(raw: RawRecord, q: dict[str, Any], task: Any) -> tuple[str, str]:
-    """A speech task's ``asr_en`` and, when it cannot be used, why (else ``""``).
-
-    Only the asr variant reads it (it prepends it as it stands, so a missing one, ``""`` or a
-    non-string would be asked with no transcript or a Python repr): that variant refuses such a
-    record by this message while its tasks load; the default tasks never read the field, so a
-    record lacking it is no reason to stop them, and ``verify`` lists it without failing.
-    """
+    """A speech task's ``asr_en`` and, when it cannot be used, why (else ``""``): only the asr variant
+    reads it, so only its tasks refuse the record; ``verify`` lists it without failing."""
     value = q.get("asr_en")
     if not task.speech_video:
         return (value if isinstance(value, str) else ""), ""
@@ -285,11 +276,9 @@ def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[
 @dataclass
 class RecordScan:
     """One pass over a root's records, shared by the loader (which raises the first problem) and
-    ``verify`` (which lists them all).
-
-    ``entries`` follows the files' order, one per record of a mapped ``task_type``: its normalised
-    doc, or the :class:`RecordError` that refused it.  ``unknown`` holds the unmapped strings with
-    their counts, ``unknown_where`` the first record of each, ``map_error`` the loader's error for them.
+    ``verify`` (which lists them all).  ``entries``: per record of a mapped ``task_type``, its doc or
+    the :class:`RecordError` that refused it; ``unknown``: the unmapped strings, counted, with the
+    first record of each in ``unknown_where`` and the loader's error for them in ``map_error``.
     """
 
     records: list[RawRecord]
@@ -366,11 +355,8 @@ def _first_problem(root: Path, scan: RecordScan) -> Exception | None:
 def _load_all(
     root: Path, stamp: tuple[tuple[str, int, int, int], ...]
 ) -> tuple[tuple[str, ...], dict[str, list[dict]]]:
-    """Every doc of a root grouped by task code; cached per root and file stamp.
-
-    15 leaf tasks load from the same two files in one lmms-eval run; reading and validating them
-    once keeps task building fast.
-    """
+    """Every doc of a root grouped by task code; cached per root and file stamp (15 leaf tasks
+    load from the same two files in one run)."""
     del stamp  # only part of the cache key
     scan = scan_records(root)
     problem = _first_problem(root, scan)
@@ -392,11 +378,8 @@ def _load_all(
 
 
 def duplicates(records: Iterable[RawRecord]) -> list[str]:
-    """Records that repeat an earlier one exactly, each as "<record> repeats <record>".
-
-    They are kept (the paper's counts may include them) but reported, by the loader and ``verify``
-    alike, so a file pasted twice does not go unnoticed.
-    """
+    """Records that repeat an earlier one exactly, each as "<record> repeats <record>": kept (the
+    paper's counts may include them) but reported, so a file pasted twice does not go unnoticed."""
     first: dict[str, RawRecord] = {}
     out = []
     for raw in records:
@@ -440,11 +423,8 @@ def pattern_formats(records: Iterable[RawRecord], names: set[str]) -> dict[str, 
 
 def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
     """The mapping that covers every ``task_type`` of ``records``, or the error listing the rest.
-
-    Strings no mapping covers are resolved automatically only when that is certain (see
-    :func:`~lmms_humansense.data.taskmap.resolve_by_counts`); the resolution is logged on one line
-    and remembered, so ``verify``, ``score`` and the next run read it as a file.
-    """
+    Strings no mapping covers are resolved only when that is certain (``resolve_by_counts``); the
+    resolution is logged and remembered for ``verify``, ``score`` and the next run."""
     task_map = load_task_map(root)
     unknown = unknown_task_types(records, task_map)
     if not unknown:
