@@ -246,27 +246,28 @@ def _no_peak_chunk(out: Any) -> None:
         pass
 
 
+def write_wav(target: Any, sound: np.ndarray, subtype: str = "FLOAT", rate: int = SAMPLE_RATE) -> None:
+    """The one WAV writer (soundfile): mono ``sound`` into ``target`` (a path or a binary file), float32
+    for the cache, ``PCM_16`` for a request; no time-stamped ``PEAK`` chunk, so equal sound gives equal bytes."""
+    import soundfile as sf
+
+    with sf.SoundFile(target, "w", rate, 1, subtype, format="WAV") as out:
+        _no_peak_chunk(out)
+        out.write(sound)
+
+
 def ensure_cached_audio(source: str | os.PathLike[str]) -> Path:
     """Decode ``source``'s sound to the cache once and return the WAV's path.
 
     The entry is written under a temporary name and renamed into place (:func:`create_once`), so
     a WAV at that path is whole: it is not checked again on reads.
     """
-    import soundfile as sf
-
     src = Path(source)
     if not src.is_file():
         raise MediaError(f"{src}: file does not exist")
     target = cached_audio_path(src)
-
-    def write(tmp: str) -> None:
-        sound = decode_audio(src)
-        with sf.SoundFile(tmp, "w", SAMPLE_RATE, 1, "FLOAT", format="WAV") as out:
-            _no_peak_chunk(out)
-            out.write(sound)
-
     try:
-        return create_once(target, write, suffix=".wav")
+        return create_once(target, lambda tmp: write_wav(tmp, decode_audio(src)), suffix=".wav")
     except OSError as exc:  # decoding errors are MediaErrors: an OSError here is the cache's
         raise _cache_error(target.parent, exc) from None
 

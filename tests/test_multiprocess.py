@@ -204,7 +204,7 @@ def test_device_maps_that_cannot_work_are_refused_with_the_fix(
     monkeypatch.setenv("HUMANSENSE_ROOT", str(generated_root))
     _as_rank(monkeypatch, 0, world_size)
     manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SystemExit, match=message):
         simple_evaluate(
             model="humansense_omni",
             model_args=f"pretrained=/nowhere,{model_args}",

@@ -188,7 +188,7 @@ def test_an_unreadable_clip_costs_its_question_in_its_turn(
     from lmms_eval.evaluator import simple_evaluate
     from lmms_eval.tasks import TaskManager
 
-    from lmms_humansense.models.omni import Question, kind_of
+    from lmms_humansense.models.omni import Question
     from lmms_humansense.taskgen import tasks_dir
 
     broken = tmp_path / "root"
@@ -201,7 +201,9 @@ def test_an_unreadable_clip_costs_its_question_in_its_turn(
         hooks.process_docs(stub_dataset(code, variant))[0]
         for code, variant in (("AR", "default"), ("ER", "default"), ("GR", "default"), ("AR", "noaudio"))
     ]
-    questions = [Question(i, d, hooks.doc_to_text(d), {"max_new_tokens": 2}, kind_of(d)) for i, d in enumerate(docs)]
+    questions = [
+        Question(i, d, hooks.doc_to_text(d), {"max_new_tokens": 2}, hooks.question_kind(d)) for i, d in enumerate(docs)
+    ]
     model = HumanSenseOmni(pretrained=str(tiny_qwen3), device="cpu", dtype="float32", batch_size=4)
     got = [(q.index, answer.fed.get("outcome")) for q, answer in model.answers(questions)]
     assert got == [(0, None), (1, None), (2, "media_error"), (3, None)]
