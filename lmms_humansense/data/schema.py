@@ -94,25 +94,27 @@ class RawRecord:
         return f"{self.source} record #{self.index} (video_path={path!r})"
 
 
+def read_record_list(path: Path, fix: str) -> list[Any]:
+    """A file holding a JSON list of records (an annotation file, or the official runner's output),
+    or the :class:`RecordError` saying what it holds instead, with ``fix``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}). {fix}") from None
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"{path} is not valid JSON: {exc}. {fix}") from None
+    if not isinstance(data, list):
+        raise RecordError(f"{path} must hold a JSON list of records, found {type(data).__name__}. {fix}")
+    return data
+
+
 def read_records(root: Path) -> list[RawRecord]:
     """Both annotation files (either may be absent), as positioned raw records."""
+    fix = "Re-download or re-extract the file; if you edited it, save it as UTF-8 JSON."
     out: list[RawRecord] = []
     for name in ANNOTATION_FILES:
-        path = root / name
-        if not path.is_file():
-            continue
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError as exc:
-            raise RecordError(
-                f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}). Re-download or re-extract the file; "
-                "if you edited it, save it as UTF-8."
-            ) from None
-        except json.JSONDecodeError as exc:
-            raise RecordError(f"{path} is not valid JSON: {exc}. Re-download or re-extract the file.") from None
-        if not isinstance(data, list):
-            raise RecordError(f"{path} must hold a JSON list of records, found {type(data).__name__}.")
-        out.extend(RawRecord(name, i, rec) for i, rec in enumerate(data))
+        if (root / name).is_file():
+            out.extend(RawRecord(name, i, rec) for i, rec in enumerate(read_record_list(root / name, fix)))
     return out
 
 
@@ -202,6 +204,40 @@ def _options_and_gold(raw: RawRecord, q: dict[str, Any], fmt: str) -> tuple[list
     return options, answer
 
 
+def _media_field(raw: RawRecord, root: Path) -> str:
+    """The record's ``video_path``: present, and inside the data root."""
+    media = raw.record.get("video_path")
+    if not isinstance(media, str) or not media.strip():
+        raise RecordError(f"{raw.where()}: field video_path (the media file) is missing. Fix the record.")
+    if ".." in Path(media.replace("\\", "/")).parts:
+        raise RecordError(
+            f"{raw.where()}: video_path leaves the data root ('..'); media must lie inside {root}. "
+            "Fix: put the file under the root's videos/ or audios/ and give its path relative to the root."
+        )
+    return media
+
+
+def _pattern_format(raw: RawRecord, q: dict[str, Any]) -> tuple[str, str]:
+    """The record's question pattern and the answer format it means."""
+    pattern = _field(raw, q, "question_pattern", str)
+    if pattern not in QUESTION_PATTERNS:
+        raise RecordError(
+            f"{raw.where()}: unknown question_pattern {pattern!r}; the official patterns are "
+            f"{', '.join(repr(p) for p in QUESTION_PATTERNS)}."
+        )
+    return pattern, QUESTION_PATTERNS[pattern]
+
+
+def _clip(root: Path, media: str, resolved: Path | None) -> str:
+    """What identifies the clip for clustering: its path under the root once resolved."""
+    if resolved is None:
+        return media.replace("\\", "/")
+    try:
+        return resolved.relative_to(root).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
 def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str, Any]:
     """One record as a flat doc with its id, checked field by field and its media resolved; raises
     :class:`RecordError` naming the record and the field.
@@ -212,14 +248,7 @@ def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[
     rec = raw.record
     if not isinstance(rec, dict):
         raise RecordError(f"{raw.where()}: a record must be a JSON object, found {type(rec).__name__}.")
-    media = rec.get("video_path")
-    if not isinstance(media, str) or not media.strip():
-        raise RecordError(f"{raw.where()}: field video_path (the media file) is missing. Fix the record.")
-    if ".." in Path(media.replace("\\", "/")).parts:
-        raise RecordError(
-            f"{raw.where()}: video_path leaves the data root ('..'); media must lie inside {root}. "
-            "Fix: put the file under the root's videos/ or audios/ and give its path relative to the root."
-        )
+    media = _media_field(raw, root)
     q = rec.get("questions")
     if not isinstance(q, dict):
         raise RecordError(f"{raw.where()}: field questions is missing or not an object. Fix the record.")
@@ -227,13 +256,7 @@ def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[
     code = task_map[task_type]
     task = BY_CODE[code]
     question = _field(raw, q, "question", str)
-    pattern = _field(raw, q, "question_pattern", str)
-    if pattern not in QUESTION_PATTERNS:
-        raise RecordError(
-            f"{raw.where()}: unknown question_pattern {pattern!r}; the official patterns are "
-            f"{', '.join(repr(p) for p in QUESTION_PATTERNS)}."
-        )
-    fmt = QUESTION_PATTERNS[pattern]
+    pattern, fmt = _pattern_format(raw, q)
     options, answer = _options_and_gold(raw, q, fmt)
     try:  # the prompt the run will ask, so a record verify accepts is one the run can ask
         build_prompt(question, options, fmt)
@@ -246,12 +269,6 @@ def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[
     transcript, transcript_problem = _transcript(raw, q, task)
     kind = "audios" if raw.source == AQA_FILE or task.modality == "audio" else "videos"
     resolved = resolve_media(root, media, kind)
-    clip = media.replace("\\", "/")
-    if resolved is not None:
-        try:
-            clip = resolved.relative_to(root).as_posix()
-        except ValueError:
-            clip = resolved.as_posix()
     return {
         "id": f"{code}-{Path(raw.source).stem.split('_')[-1]}{raw.index:05d}",
         "task": code,
@@ -265,7 +282,7 @@ def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[
         "media": str(resolved) if resolved else "",
         "media_raw": media,
         "modality": task.modality,
-        "clip": clip,
+        "clip": _clip(root, media, resolved),
         "fps": fps,
         "frames": frames,
         "transcript": transcript,
