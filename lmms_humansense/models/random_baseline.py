@@ -23,7 +23,7 @@ from typing import Any
 from lmms_eval.api.model import lmms
 
 from lmms_humansense.answers import option_letters
-from lmms_humansense.models.args import check_model_args, constructor_args
+from lmms_humansense.models.args import ModelArgValueStop, check_model_args, constructor_args
 from lmms_humansense.models.journal import answer_key, open_journal
 from lmms_humansense.models.omni import MEDIA_FAILURES, media_error_answer, question_seed
 from lmms_humansense.models.placement import placement
@@ -42,7 +42,10 @@ class RandomBaseline(lmms):
         # ``**kwargs`` only catches lmms-eval's own batch_size/max_batch_size; a misspelt key stops here.
         check_model_args("humansense_random", kwargs, constructor_args(RandomBaseline))
         super().__init__()
-        place = placement("humansense_random", device)
+        try:  # a launch it cannot run in stops in one line (exit 1), as humansense_omni does
+            place = placement("humansense_random", device)
+        except ValueError as exc:
+            raise ModelArgValueStop(str(exc)) from None
         self._device = place.device
         self._rank, self._world_size = place.rank, place.world_size
         self._seed = int(seed)
