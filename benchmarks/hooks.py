@@ -55,7 +55,7 @@ def full_size_root(target: Path) -> Path:
 
 
 def load_docs(root: Path, variants: tuple[str, ...] = ("default",)) -> list[dict[str, Any]]:
-    import datasets
+    from fixture_data import stub_dataset
 
     from lmms_humansense import hooks
     from lmms_humansense.catalog import VARIANTS
@@ -64,7 +64,7 @@ def load_docs(root: Path, variants: tuple[str, ...] = ("default",)) -> list[dict
     docs: list[dict[str, Any]] = []
     for name in variants:
         for task in VARIANTS[name].tasks():
-            ds = hooks.process_docs(datasets.Dataset.from_list([{"task": task.code, "variant": name}]))
+            ds = hooks.process_docs(stub_dataset(task.code, name))
             docs.extend(ds.to_list())
     return docs
 

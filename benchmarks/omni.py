@@ -37,16 +37,16 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent / "tests")
 
 
 def questions(root: Path, per_task: int | None) -> list[Any]:
-    import datasets
+    from fixture_data import stub_dataset
 
     from lmms_humansense import hooks
     from lmms_humansense.catalog import TASKS
-    from lmms_humansense.models.omni import Question, kind_of
+    from lmms_humansense.models.omni import Question
 
     os.environ["HUMANSENSE_ROOT"] = str(root)
     docs: list[dict[str, Any]] = []
     for task in TASKS:
-        docs += hooks.process_docs(datasets.Dataset.from_list([{"task": task.code, "variant": "default"}])).to_list()
+        docs += hooks.process_docs(stub_dataset(task.code)).to_list()
     if per_task:
         kept: dict[str, list[dict[str, Any]]] = {}
         for doc in docs:
@@ -55,7 +55,7 @@ def questions(root: Path, per_task: int | None) -> list[Any]:
                 kept[doc["task"]].append(doc)
         docs = [doc for task_docs in kept.values() for doc in task_docs]
     return [
-        Question(i, d, hooks.doc_to_text(d), {"max_new_tokens": 8, "until": ["\n\n"]}, kind_of(d))
+        Question(i, d, hooks.doc_to_text(d), {"max_new_tokens": 8, "until": ["\n\n"]}, hooks.question_kind(d))
         for i, d in enumerate(docs)
     ]
 

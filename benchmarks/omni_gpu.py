@@ -99,7 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--new-tokens", type=int, default=32)
     args = parser.parse_args(argv)
-    import datasets
     import torch
 
     if not torch.cuda.is_available():
@@ -109,22 +108,20 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(name)
         os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HOME=str(tmp / "hf"))
         os.environ["HUMANSENSE_CACHE"] = str(tmp / "cache")
-        from fixture_data import make_root
+        from fixture_data import make_root, stub_dataset
 
         from lmms_humansense import hooks
         from lmms_humansense.catalog import TASKS
-        from lmms_humansense.models.omni import HumanSenseOmni, Question, kind_of
+        from lmms_humansense.models.omni import HumanSenseOmni, Question
 
         root = make_root(tmp / "root", per_task=max(1, -(-args.questions // len(TASKS))))
         os.environ["HUMANSENSE_ROOT"] = str(root)
         docs: list[dict[str, Any]] = []
         for task in TASKS:
-            docs += hooks.process_docs(
-                datasets.Dataset.from_list([{"task": task.code, "variant": "default"}])
-            ).to_list()
+            docs += hooks.process_docs(stub_dataset(task.code)).to_list()
         docs = docs[: args.questions]
         gen = {"max_new_tokens": args.new_tokens, "until": ["\n\n"]}
-        qs = [Question(i, d, hooks.doc_to_text(d), gen, kind_of(d)) for i, d in enumerate(docs)]
+        qs = [Question(i, d, hooks.doc_to_text(d), gen, hooks.question_kind(d)) for i, d in enumerate(docs)]
         start = time.perf_counter()
         path = build_7b(tmp / "omni7b")
         print(f"built and saved the 7B-size checkpoint in {time.perf_counter() - start:.0f} s", flush=True)

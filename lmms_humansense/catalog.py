@@ -166,3 +166,15 @@ VARIANTS: dict[str, Variant] = {
 
 def paper_avg_codes() -> tuple[str, ...]:
     return tuple(t.code for t in TASKS if t.in_paper_avg)
+
+
+def leaf_task(name: str) -> tuple[Task, Variant]:
+    """The task and variant of a leaf task name (``humansense_asr_es`` -> ES, asr): what a leaf YAML's
+    ``dataset_name`` tells ``process_docs``; a ``ValueError`` listing the valid names otherwise."""
+    leaves = {v.leaf(t.code): (t, v) for v in VARIANTS.values() for t in v.tasks()}
+    if name not in leaves:
+        raise ValueError(
+            f"HumanSense: {name!r} names no HumanSense task; a leaf task YAML sets dataset_name to its own task name "
+            f"(e.g. {next(iter(leaves))}), which is how process_docs knows which questions to load"
+        )
+    return leaves[name]

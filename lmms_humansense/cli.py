@@ -206,7 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_task_commands(sub)
+    _add_score_command(sub)
+    _add_report_command(sub)
+    _add_module_commands(sub)
+    return parser
 
+
+def _add_task_commands(sub: argparse._SubParsersAction) -> None:
+    """``tasks``, ``tasks-dir`` and ``sample-root``: where lmms-eval finds the tasks and the sample set."""
     p = _add_command(
         sub, "tasks", "list the HumanSense tasks and groups lmms-eval runs (lmms-eval tasks list omits them)"
     )
@@ -219,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add_command(sub, "sample-root", "print the bundled sample set's folder (use it as HUMANSENSE_ROOT)")
     p.set_defaults(func=_sample_root)
 
+
+def _add_score_command(sub: argparse._SubParsersAction) -> None:
     p = _add_command(
         sub, "score", "re-score the official runner's output files (its answers are stored under an answer key)"
     )
@@ -237,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help='print {"<task code>": {"acc", "acc_official", "n", ...}}')
     p.set_defaults(func=_score)
 
+
+def _add_report_command(sub: argparse._SubParsersAction) -> None:
     p = _add_command(sub, "report", "tables and charts of lmms-eval results against the paper and human level")
     p.add_argument(
         "results",
@@ -265,9 +277,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="with --paired: compare runs of different variants")
     p.set_defaults(func=_report)
-
-    _add_module_commands(sub)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,14 +1,9 @@
-"""Every function the HumanSense task YAMLs name: building the docs, their prompt and media, and
-scoring the answers.
+"""Every function the HumanSense task YAMLs name: the docs, their prompt and media, the scores.
 
-What a doc gets is decided by the catalog, following the official runner: frames for every video
-task, the video's own sound for the 5 speech video tasks, an audio file for FR2 and PC, and no
-sound for the rest (LD included).  :func:`question_media` is the one rule for how that reaches a
-wrapper; the decoding, prompts and scores live in :mod:`media`, :mod:`prompts` and :mod:`scoring`.
-
-lmms-eval 0.7.3 has no ``doc_to_audio`` YAML key (the task guide's example fails with a
-``TypeError``), so :func:`doc_to_audio` is a plain function: :func:`doc_to_visual` calls it for
-simple wrappers, and this package's own models call it for their sound.
+What a question gets follows the official runner (frames for every video task, the video's own
+sound for the 5 speech video tasks, an audio file for FR2 and PC); :func:`question_media` is the
+one rule for how that reaches a wrapper.  lmms-eval has no ``doc_to_audio`` YAML key, so
+:func:`doc_to_audio` is a plain function that :func:`doc_to_visual` and this package's models call.
 """
 
 from __future__ import annotations
@@ -18,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from lmms_humansense.catalog import BY_CODE, VARIANTS
+from lmms_humansense.catalog import BY_CODE, VARIANTS, leaf_task
 from lmms_humansense.media import (
     SAMPLE_RATE,
     CacheError,
@@ -35,6 +30,7 @@ from lmms_humansense.outcomes import ANSWERED, NOT_ANSWERED, classify, count_emp
 from lmms_humansense.prompts import apply_variant, build_prompt
 from lmms_humansense.scoring import (
     SE_METRICS,
+    AnswerScores,
     clustered_se,
     count_clips,
     join_provenance,
@@ -71,12 +67,9 @@ __all__ = [
 class DataLoadStop(SystemExit):
     """A data error (no root, an unmapped task_type, a broken record, missing media) ending the run.
 
-    Why a ``SystemExit``: lmms-eval 0.7.3 wraps ``Task.download``, which calls ``process_docs``, in
-    tenacity's ``@retry`` whose default condition retries every ``Exception`` (five attempts, each
-    with its traceback), and its CLI catches every ``Exception``, prints it and exits 0.  A
-    ``SystemExit`` is neither: the run stops at the first failing task, the process exits with
-    status 1 and Python prints the message alone, as the last line.  From ``simple_evaluate`` it
-    arrives as this exception; ``error`` holds the original one.
+    A ``SystemExit`` because lmms-eval retries every ``Exception`` raised while loading a task (five
+    tracebacks) and its CLI prints any ``Exception`` and exits 0; this one stops the run with status
+    1 and the message as its last line.  ``error`` holds the original exception.
     """
 
     def __init__(self, error: BaseException) -> None:
@@ -86,11 +79,11 @@ class DataLoadStop(SystemExit):
 
 
 def process_docs(dataset: Any) -> Any:
-    """Replace the one-row stub lmms-eval loaded with the task's questions from the data root.
+    """Replace the one-row stub lmms-eval loaded with the task's questions from the data root
+    (``$HUMANSENSE_ROOT`` or a completed download: nothing is fetched behind the user's back).
 
-    Each leaf YAML points ``data_files`` at a stub naming its task and variant; the real records
-    come from ``$HUMANSENSE_ROOT`` (or a completed download), so one code path serves a local copy
-    and the hub download, and nothing is fetched behind the user's back.
+    Every leaf loads the same stub file; its YAML's ``dataset_name`` (the leaf's own task name)
+    arrives as the loaded dataset's ``info.config_name`` and says the task and variant.
     """
     import datasets
 
@@ -98,11 +91,9 @@ def process_docs(dataset: Any) -> Any:
     from lmms_humansense.data.schema import load_task_docs
     from lmms_humansense.provenance import provenance, question_id
 
-    spec = dataset[0]
-    code, variant_name = spec["task"], spec["variant"]
-    variant = VARIANTS[variant_name]
-    task = BY_CODE[code]
     try:
+        task, variant = leaf_task(str(dataset.info.config_name))
+        code, variant_name = task.code, variant.name
         root = resolve_root()
         docs = load_task_docs(root, code)
         if not docs:
@@ -130,13 +121,9 @@ def process_docs(dataset: Any) -> Any:
 
 
 def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    """The official prompt for the doc's question pattern, option count and variant.
-
-    The protocol fixes the prompt (no pre/post prompt is added).  lmms-eval calls this for every doc
-    while it builds the requests, before the model answers anything, with the running wrapper's
-    entry of the template's ``lmms_eval_specific_kwargs``: the moment to say, once per task, that
-    the wrapper will drop the sound the protocol gives (see :func:`_warn_if_audio_dropped`).
-    """
+    """The official prompt for the doc's question pattern, option count and variant (no pre/post
+    prompt).  lmms-eval calls it for every doc before the model answers anything: the moment to say
+    that the running wrapper drops the sound (:func:`_warn_if_audio_dropped`)."""
     _warn_if_audio_dropped(doc, lmms_eval_specific_kwargs)
     return _prompt(doc)
 
@@ -194,33 +181,17 @@ def audio_path(doc: dict[str, Any]) -> str | None:
     return None if wav is None else str(wav)
 
 
-# --- which lmms-eval wrapper is running ----------------------------------------------------------
-# The task template gives every wrapper the hooks treat differently its own entry of
-# ``lmms_eval_specific_kwargs`` (``run_model: <name>``), and lmms-eval 0.7.3 hands
-# the running wrapper's entry to ``doc_to_text``, to ``doc_to_visual`` when it takes two parameters
-# and to ``doc_to_messages`` (``lmms_eval/api/task.py``).  So each call learns the wrapper
-# from its arguments: nothing is remembered between calls or between runs in one process.
-
-
+# The template gives each wrapper the hooks treat differently an entry of ``lmms_eval_specific_kwargs``
+# (``run_model: <name>``), which lmms-eval hands to ``doc_to_text``: each call learns the wrapper from
+# its arguments, nothing is remembered between runs in one process.
 _SAID = "humansense_audio_drop_said"
 
 
-def _wrapper(lmms_eval_specific_kwargs: dict[str, Any] | None) -> str | None:
-    """The running wrapper's name, or ``None`` for one the hooks need not treat differently."""
-    name = (lmms_eval_specific_kwargs or {}).get("run_model")
-    return str(name) if name else None
-
-
 def _warn_if_audio_dropped(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None) -> None:
-    """Say once per audio task and run, before the model answers, that the wrapper drops the sound.
-
-    Called from :func:`doc_to_text` while lmms-eval builds the requests.  Two marks keep it to one
-    line: ``first_of_task`` (only the task's first doc says it, so one process of a data-parallel
-    run speaks, not every rank) and the task's own kwargs dict (lmms-eval also calls this on that
-    doc while it builds the task; the dict, one per task and run, remembers the line was said, so
-    nothing is kept in a module global that a next run in the process would inherit).
-    """
-    model = _wrapper(lmms_eval_specific_kwargs)
+    """Say once per audio task and run that the wrapper drops the sound: only on the task's first doc
+    (one rank of a data-parallel run), and marked in the task's own kwargs dict (lmms-eval calls
+    this twice on that doc), so no module global carries it into the next run."""
+    model = (lmms_eval_specific_kwargs or {}).get("run_model")
     known = model in AUDIO_DROPPERS or model in SOUND_NOTES
     if not known or not doc["with_audio"] or not doc.get("first_of_task"):
         return
@@ -282,16 +253,11 @@ def question_media(doc: dict[str, Any], sound_apart: bool) -> QuestionMedia:
     """The one rule for what a question gets: frames, the video's own track or a silent copy, the sound
     as its own item.
 
-    ``sound_apart=False`` (simple wrappers, one visual per question): a speech video task gets its
-    original mp4, track included; a video-only task its silent copy; FR2/PC the sound alone.
-    ``sound_apart=True`` (chat wrappers and this package's models): every video is the silent copy
-    and the sound, where the protocol gives one, is its own item.  So each consumer hears the
-    sound at most once without the hooks knowing what a wrapper does with a file: one that uploads
-    the mp4 (``gemini`` chat, read, not run) cannot hear it twice, one that sends a video's frames
-    only (``openai`` chat, measured) still gets it.  The cost, documented in docs/wrappers.md:
-    a remux per clip (cached, no re-encode), the sound never interleaved with frames by a chat
-    wrapper, and a simple wrapper that never reads a video's track (``minicpm_o --force_simple``,
-    read, not run) answers the speech tasks without their sound.
+    ``sound_apart=False`` (simple wrappers): a speech video task gets its original mp4, track
+    included; a video-only task its silent copy; FR2/PC the sound alone.  ``sound_apart=True`` (chat
+    wrappers, this package's models): every video is the silent copy and the sound its own item.
+    Either way a consumer hears the sound at most once, whatever it does with a file (the costs:
+    docs/wrappers.md).
     """
     kind = question_kind(doc)
     if kind == "text":
@@ -352,13 +318,8 @@ def _answer(results: Sequence[Any]) -> Any:
 
 
 def _fed_record(answer: Any) -> dict[str, Any] | None:
-    """What the model says it fed the model for this doc, if its answer carries it.
-
-    lmms-eval logs only a model's answer text; an adapter that wants its inputs audited returns a
-    ``str`` subclass with a ``fed`` dict.  It reaches this hook because
-    the template sets ``reasoning_tags: none`` (lmms-eval 0.7.3 otherwise rebuilds every answer
-    without its reasoning blocks); a plain string simply has none.
-    """
+    """What the adapter says it fed the model: a ``str`` answer subclass with a ``fed`` dict (it reaches
+    this hook because the template sets ``reasoning_tags: none``); a plain string has none."""
     fed = getattr(answer, "fed", None)
     return dict(fed) if isinstance(fed, dict) else None
 
@@ -366,11 +327,10 @@ def _fed_record(answer: Any) -> dict[str, Any] | None:
 def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, Any]:
     """Both scores for one answer, its outcome, and what a reader of the logged sample needs to audit it.
 
-    Metric values are dicts with a ``score`` and the ``clip`` id: several questions share a clip,
-    and the YAMLs set ``cluster_key: clip`` so lmms-eval reports clustered standard errors.  An
-    answer that is not one (see :mod:`lmms_humansense.outcomes`) is counted as such: an empty one
-    scores 0 but is no parse failure, a failed request or unreadable media leaves every
-    denominator and keeps its error in the sample.
+    Metric values are dicts with a ``score`` and the ``clip`` id (the YAMLs set ``cluster_key: clip``
+    for clustered standard errors).  An answer that is not one (:mod:`lmms_humansense.outcomes`) is
+    counted as such: an empty one scores 0 but is no parse failure, a failed request or unreadable
+    media leaves every denominator and keeps its error in the sample.
     """
     answer = _answer(results)
     response = "" if answer is None else str(answer)
@@ -379,32 +339,23 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
     scored = score_answer(
         response, doc["answer_format"], doc["options"], doc["answer"], think=doc["variant"] == "think"
     )
-    robust, official = scored.robust, scored.official
-    clip = doc["clip"]
-    # The audit fields ride in the ``acc`` item: lmms-eval logs every item of this dict with the
-    # sample, but a key that is not a declared metric would also show up in results.json as an
-    # empty metric (lmms-eval 0.7.3).
-    acc: dict[str, Any] = {
-        "score": robust.score,
-        "clip": clip,
-        "id": doc["id"],
-        "qid": doc.get("qid"),
-        "task": doc["task"],
-        "level": doc["level"],
-        "variant": doc["variant"],
-        "gold": doc["answer"],
-        "parsed": robust.parsed.value,
-        "parse_outcome": robust.parsed.outcome,
-        "outcome": outcome,
-    }
-    if error:
-        acc["error"] = error
-    if fed is not None:
-        acc["fed"] = fed
+    out = _metric_items(doc, scored, outcome, error, _audit(doc, scored, outcome, error, fed))
+    out.update({f"{metric}_se": se_item(out[metric]) for metric in SE_METRICS})
+    out["clips"] = {"clip": doc["clip"]}
+    out["provenance"] = {"clip": doc["clip"], "provenance": doc.get("provenance")}
+    return out
+
+
+def _metric_items(
+    doc: dict[str, Any], scored: AnswerScores, outcome: str, error: str | None, audit: dict[str, Any]
+) -> dict[str, Any]:
+    """Each metric's item for one answer (``acc`` carries the ``audit``), with what its outcome leaves
+    out of which denominator."""
+    robust, official, clip = scored.robust, scored.official, doc["clip"]
     left_out = {"clip": clip, "excluded": outcome}
     in_avg = BY_CODE[doc["task"]].in_paper_avg
     out: dict[str, Any] = {
-        "acc": acc,
+        "acc": {"score": robust.score, "clip": clip, **audit},
         "acc_official": {"score": official, "clip": clip}
         if official is not None
         else {"clip": clip, "excluded": "empty answer"},
@@ -418,10 +369,30 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
     if outcome != ANSWERED:  # not a reply the parser failed to read
         out["parse_failure"] = left_out
     if outcome in NOT_ANSWERED:  # never asked or never heard: out of every denominator
-        del acc["score"]
-        acc["excluded"] = outcome
+        del out["acc"]["score"]
+        out["acc"]["excluded"] = outcome
         out["acc_official"] = out["paper_avg"] = left_out
-    out.update({f"{metric}_se": se_item(out[metric]) for metric in SE_METRICS})
-    out["clips"] = {"clip": clip}
-    out["provenance"] = {"clip": clip, "provenance": doc.get("provenance")}
     return out
+
+
+def _audit(
+    doc: dict[str, Any], scored: AnswerScores, outcome: str, error: str | None, fed: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What the logged sample's ``acc`` item carries for an audit: lmms-eval logs every item with the
+    sample, while a key that is not a declared metric would show up in results.json as an empty metric."""
+    audit: dict[str, Any] = {
+        "id": doc["id"],
+        "qid": doc.get("qid"),
+        "task": doc["task"],
+        "level": doc["level"],
+        "variant": doc["variant"],
+        "gold": doc["answer"],
+        "parsed": scored.robust.parsed.value,
+        "parse_outcome": scored.robust.parsed.outcome,
+        "outcome": outcome,
+    }
+    if error:
+        audit["error"] = error
+    if fed is not None:
+        audit["fed"] = fed
+    return audit

@@ -1,11 +1,7 @@
 """Opening the benchmark's media: probing videos, decoding sound to 16 kHz mono, caching it.
 
-The official runner gives sound to 7 task types: the mp4's own track for the 5 speech video tasks
-and a separate audio file for FR2 and PC, all at 16 kHz.  Decoding a video's track costs tens of
-milliseconds to seconds per clip and every question on a clip needs it again, so decoded sound is
-written once to a float32 WAV in the cache (keyed by the source file's path, size, mtime, ctime and
-inode) and read back from there; chat wrappers also get that WAV's path, which every audio reader
-accepts.
+Every question on a clip needs its sound again, so it is decoded once to a float32 WAV in the cache
+(keyed by the source file's version) and read back from there; chat wrappers get that WAV's path.
 Every failure names the file and says what is wrong with it, never a silent empty result.
 """
 
@@ -172,14 +168,9 @@ AUDIO_CACHE_VERSION = 3
 
 
 def audio_stream(container: Any) -> Any:
-    """The audio stream ffmpeg's default stream selection picks, or ``None`` when there is none.
-
-    The official runner reads a video's sound with ``librosa.load``, which hands an mp4 to ffmpeg
-    with no ``-map``; ffmpeg then takes, within one file, the audio stream with the highest score
-    ``channels + 5,000,000 * (disposition "default")`` (``map_auto_audio`` in
-    ``fftools/ffmpeg_mux_init.c``), the first such stream on a tie.  Its third term, for streams
-    that delivered packets while probing, is left out: every audio stream of a readable mp4 does.
-    Stream 0 would feed a silent commentary track where ffmpeg plays the speech.
+    """The audio stream ffmpeg picks with no ``-map`` (as the official runner's ``librosa.load`` gets
+    it), or ``None``: the highest ``channels + 5,000,000 * (disposition "default")``, the first on a
+    tie (``map_auto_audio`` in ``fftools/ffmpeg_mux_init.c``).
     """
     import av
 
@@ -249,14 +240,9 @@ def empty_sound(p: str) -> str:
 
 
 def check_sound_heard(p: str, container: Any, stream: Any, heard: float) -> None:
-    """The one rule for how much of a video's length its sound must cover, shared by the run and
-    ``prepare`` (``heard``: the decoded samples' length) and ``verify`` (the stream's last frame's
-    end less its first timestamp, measured without decoding it all).
-
-    A faststart mp4 cut short keeps its index, so it opens and its sound decodes without an error
-    up to the cut; a track that starts seconds after the frames decodes whole but is shorter by as
-    much, and the model would hear it shifted against the frames.  Only the length shows either.
-    Audio files have no frames to compare with.
+    """The one rule for how much of a video's length its sound (``heard`` seconds) must cover: a
+    faststart mp4 cut short still decodes up to the cut, and a track starting seconds after the
+    frames would be heard shifted; only the length shows either.  Audio files have no frames.
     """
     if not container.streams.video:
         return
@@ -276,12 +262,8 @@ def cache_dir() -> Path:
 
 
 def file_version(st: os.stat_result) -> tuple[int, int, int, int]:
-    """What tells one version of a file from the next: size, mtime, ctime and inode.
-
-    Size and mtime alone miss a replacement by a file of the same size whose old mtime was kept
-    (``cp -p``, ``rsync -t``, an archive re-extracted); the ctime changes on every write and on
-    every ``utime``, and a file renamed into place has a new inode.
-    """
+    """What tells one version of a file from the next: size, mtime, ctime and inode (size and mtime
+    miss a same-size replacement that kept the old mtime, as ``cp -p`` leaves it)."""
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
@@ -349,27 +331,28 @@ def _no_peak_chunk(out: Any) -> None:
         pass
 
 
+def write_wav(target: Any, sound: np.ndarray, subtype: str = "FLOAT", rate: int = SAMPLE_RATE) -> None:
+    """The one WAV writer (soundfile): mono ``sound`` into ``target`` (a path or a binary file), float32
+    for the cache, ``PCM_16`` for a request; no time-stamped ``PEAK`` chunk, so equal sound gives equal bytes."""
+    import soundfile as sf
+
+    with sf.SoundFile(target, "w", rate, 1, subtype, format="WAV") as out:
+        _no_peak_chunk(out)
+        out.write(sound)
+
+
 def ensure_cached_audio(source: str | os.PathLike[str]) -> Path:
     """Decode ``source``'s sound to the cache once and return the WAV's path.
 
     The entry is written under a temporary name and renamed into place (:func:`create_once`), so
     a WAV at that path is whole: it is not checked again on reads.
     """
-    import soundfile as sf
-
     src = Path(source)
     if not src.is_file():
         raise MediaError(f"{src}: file does not exist")
     target = cached_audio_path(src)
-
-    def write(tmp: str) -> None:
-        sound = decode_audio(src)
-        with sf.SoundFile(tmp, "w", SAMPLE_RATE, 1, "FLOAT", format="WAV") as out:
-            _no_peak_chunk(out)
-            out.write(sound)
-
     try:
-        return create_once(target, write, suffix=".wav")
+        return create_once(target, lambda tmp: write_wav(tmp, decode_audio(src)), suffix=".wav")
     except OSError as exc:  # decoding errors are MediaErrors: an OSError here is the cache's
         raise _cache_error(target.parent, exc) from None
 
@@ -393,12 +376,8 @@ def silent_video_path(source: str | os.PathLike[str]) -> Path:
 
 
 def silent_video(source: str | os.PathLike[str]) -> str:
-    """``source`` without its sound: a cached remux of the video stream alone (no re-encoding).
-
-    Wrappers handed a video path decide themselves whether to play its sound track; when the
-    protocol gives a task no sound (the ``noaudio`` variant, or a video-only task for a wrapper that
-    plays tracks) the hooks hand them this copy.  A file without an audio track is returned as is.
-    """
+    """``source`` without its sound, for a question the protocol gives none: a cached remux of the
+    video stream alone (no re-encoding); a file without an audio track is returned as is."""
     import av
 
     src = str(source)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from lmms_humansense.catalog import BY_CODE, TASKS
-from lmms_humansense.data.schema import RawRecord, RecordError, record_to_doc, unknown_task_types
+from lmms_humansense.data.schema import RawRecord, read_record_list, record_to_doc, unknown_task_types
 from lmms_humansense.data.taskmap import TaskMapError, load_task_map, read_spec, unknown_error
 from lmms_humansense.scoring import clustered_se, count_clips, score_answer
 
@@ -86,19 +86,11 @@ class TaskScore:
 
 def _read(path: Path) -> list[Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return read_record_list(path, "Pass the file the official runner wrote (HumanSense_VQA/AQA.json with answers).")
     except FileNotFoundError:
         raise FileNotFoundError(
             f"{path} does not exist; pass the file the official runner wrote (its --output_file)"
         ) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecordError(f"{path} is not valid JSON ({exc}); pass the file the official runner wrote") from None
-    if not isinstance(data, list):
-        raise RecordError(
-            f"{path} must hold a JSON list of records (HumanSense_VQA.json / HumanSense_AQA.json with answers), "
-            f"found {type(data).__name__}"
-        )
-    return data
 
 
 def _task_map(paths: Sequence[Path], task_map: str | None) -> tuple[dict[str, str], Path | None]:

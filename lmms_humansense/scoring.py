@@ -26,11 +26,8 @@ from lmms_humansense.catalog import AnswerFormat
 
 
 def multi_credit(chosen: str, gold: str) -> float:
-    """The official partial credit: any letter outside gold scores 0, all of gold 1, a part 0.5.
-
-    Shared by the robust and the official scorer because the paper defines it; the official
-    scorer applies it to raw characters (spaces included), the robust one to a parsed letter set.
-    """
+    """The paper's partial credit: any letter outside gold scores 0, all of gold 1, a part 0.5 (the
+    official scorer applies it to raw characters, the robust one to a parsed letter set)."""
     if any(c not in gold for c in chosen):
         return 0.0
     return 1.0 if all(c in chosen for c in gold) else 0.5
@@ -72,13 +69,9 @@ def official_score(response: str | None, answer_format: AnswerFormat, gold: str)
 
 
 def first_answer_tag(response: str) -> str | None:
-    """What ``re.search(r"<answer>(.*?)</answer>", response, re.DOTALL)`` captures, in linear time.
-
-    The lazy regex tries every ``<answer>`` in turn and scans to the end from each one that is
-    never closed: quadratic on a long reply repeating the tag.  Its match is always the first
-    ``<answer>`` and the first ``</answer>`` after it (if that one has none, no later one has), so
-    two ``find`` calls give the same capture.
-    """
+    """What ``re.search(r"<answer>(.*?)</answer>", response, re.DOTALL)`` captures, in linear time
+    (the lazy regex is quadratic on a long reply repeating an unclosed tag; its match is always the
+    first ``<answer>`` and the first ``</answer>`` after it)."""
     start = response.find("<answer>")
     if start < 0:
         return None
@@ -155,11 +148,8 @@ class AnswerScores:
 def score_answer(
     response: str, answer_format: AnswerFormat, options: Sequence[str], gold: str, *, think: bool
 ) -> AnswerScores:
-    """Score one answer both ways; ``think`` picks ``score_think.py``'s official rules.
-
-    The one place an answer is scored, for the task hooks and for re-scoring the official runner's
-    files alike, so the two cannot disagree on the same answer.
-    """
+    """Score one answer both ways; ``think`` picks ``score_think.py``'s official rules.  The one place
+    an answer is scored, for the hooks and for re-scoring the official runner's files alike."""
     robust = robust_score(response, answer_format, options, gold)
     if think:
         official = official_think_score(response, answer_format, options, gold)
@@ -169,12 +159,8 @@ def score_answer(
 
 
 def mean_score(items: Iterable[Any]) -> float | None:
-    """Leaf aggregation: the mean of the ``score`` field over the items that have one.
-
-    Items are the per-sample dicts ``process_results`` returns (a ``score`` plus the clip id, so
-    lmms-eval can compute clustered standard errors); an item without ``score`` was left out of
-    the denominator.  ``None`` when nothing was scored.
-    """
+    """Leaf aggregation: the mean ``score`` over the items that have one (an item without one was left
+    out of the denominator); ``None`` when nothing was scored."""
     scores = [float(x["score"]) for x in items if isinstance(x, dict) and x.get("score") is not None]
     return sum(scores) / len(scores) if scores else None
 
@@ -182,13 +168,8 @@ def mean_score(items: Iterable[Any]) -> float | None:
 def macro_mean(
     metrics: Sequence[float | None], sizes: Sequence[int] = (), weight_by_size: bool = False
 ) -> float | None:
-    """Group aggregation: the unweighted mean over the leaf tasks that reported a number.
-
-    lmms-eval calls it with ``(metrics, sizes, weight_by_size)``.  It is always a macro mean,
-    whatever ``weight_by_size`` says, because HumanSense tasks differ in size (100-360 questions)
-    and the paper's Avg weighs every task equally; a leaf that reported ``None`` (nothing scored,
-    or an audio-only task for ``paper_avg``) is left out rather than counted as zero.
-    """
+    """Group aggregation: the unweighted mean over the leaf tasks that reported a number, whatever
+    ``weight_by_size`` says (the paper's Avg weighs every task equally); a ``None`` leaf is left out."""
     values = [float(m) for m in metrics if isinstance(m, (int, float))]
     return sum(values) / len(values) if values else None
 
@@ -201,15 +182,10 @@ NOT_ESTIMABLE = "N/A"
 
 
 def clustered_se(items: Iterable[Any]) -> float | str | None:
-    """Leaf aggregation of ``<metric>_se``: the standard error of the task mean, questions
-    clustered by clip.
-
-    Several questions share a clip, so they are not independent; this is lmms-eval's own clustered
-    formula (the leaf's ``<metric>_stderr_clustered``), repeated under a name the group aggregation
-    can see: lmms-eval hands a group every leaf key except those containing ``_stderr``.  Items
-    carry the score as ``value`` (not ``score``) so that lmms-eval does not compute a meaningless
-    standard error of this standard error.  ``None`` when nothing was scored, ``"N/A"`` when fewer
-    than two clips were.
+    """Leaf aggregation of ``<metric>_se``: the standard error of the task mean, questions clustered by
+    clip (lmms-eval's own formula, under a name its group aggregation sees: it drops keys containing
+    ``_stderr``).  Items carry ``value``, not ``score``, so lmms-eval computes no stderr of it.
+    ``None`` when nothing was scored, ``"N/A"`` when fewer than two clips were.
     """
     from lmms_eval.api.metrics import clustered_stderr
 
@@ -224,14 +200,9 @@ def clustered_se(items: Iterable[Any]) -> float | str | None:
 def macro_se(
     metrics: Sequence[float | str | None], sizes: Sequence[int] = (), weight_by_size: bool = False
 ) -> float | str | None:
-    """Group aggregation of ``<metric>_se``: the standard error of a macro mean over tasks.
-
-    The tasks hold different questions (and clips), so their means are independent and the
-    variance of their unweighted mean is the sum of the task variances over the square of the task
-    count.  lmms-eval's own group stderr pools the leaves as if the group were one micro mean,
-    which is not how HumanSense averages.  Leaves that reported nothing (``None``) are left out as
-    :func:`macro_mean` leaves them out; one leaf whose error cannot be estimated makes the group's
-    ``"N/A"`` rather than an understated figure.
+    """Group aggregation of ``<metric>_se``: the standard error of a macro mean over independent tasks
+    (lmms-eval's group stderr pools them as one micro mean).  ``None`` leaves are left out; one
+    ``"N/A"`` leaf makes the group's ``"N/A"`` rather than an understated figure.
     """
     if any(m == NOT_ESTIMABLE for m in metrics):
         return NOT_ESTIMABLE
@@ -247,12 +218,8 @@ def se_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def count_clips(items: Iterable[Any]) -> int | None:
-    """Leaf aggregation of ``clips``: how many clips the task's questions come from.
-
-    The report needs it for honest intervals: a clustered standard error read off a few clips is
-    itself uncertain (degrees of freedom ``clips − 1``), and results.json holds no other count of
-    clips.  ``None`` when no question was logged.
-    """
+    """Leaf aggregation of ``clips``: how many clips the task's questions come from (the report's
+    intervals use ``clips − 1`` degrees of freedom); ``None`` when no question was logged."""
     clips = {str(x.get("clip")) for x in items if isinstance(x, dict)}
     return len(clips) if clips else None
 

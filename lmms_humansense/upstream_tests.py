@@ -44,13 +44,18 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def _stub(leaf: str) -> datasets.Dataset:
+    """The one-row stub as lmms-eval loads it for a leaf: its ``dataset_name`` is the config name."""
+    return datasets.Dataset.from_list([{"humansense": "stub"}], info=datasets.DatasetInfo(config_name=leaf))
+
+
 def test_every_task_and_group_is_registered() -> None:
     manager = TaskManager("ERROR")
     assert not (set(LEAVES) | set(GROUPS)).difference(manager.all_tasks)
 
 
 def test_docs_load_from_the_data_root(root: Path) -> None:
-    docs = utils.process_docs(datasets.Dataset.from_list([{"task": "ES", "variant": "default"}]))
+    docs = utils.process_docs(_stub("humansense_es"))
     assert len(docs) == 1
     doc = docs[0]
     assert doc["task"] == "ES" and doc["answer"] == "B" and doc["with_audio"]
@@ -58,7 +63,7 @@ def test_docs_load_from_the_data_root(root: Path) -> None:
 
 
 def test_prompt_is_the_official_single_choice_template(root: Path) -> None:
-    doc = utils.process_docs(datasets.Dataset.from_list([{"task": "ES", "variant": "default"}]))[0]
+    doc = utils.process_docs(_stub("humansense_es"))[0]
     prompt = utils.doc_to_text(doc)
     assert prompt.startswith("\nYou are an advanced multimodal analysis AI assistant.")
     assert "How does the speaker feel" in prompt and "A. happy\nB. angry\nC. calm\nD. sad" in prompt
@@ -66,7 +71,7 @@ def test_prompt_is_the_official_single_choice_template(root: Path) -> None:
 
 
 def test_scoring_reads_answers_without_guessing(root: Path) -> None:
-    doc = utils.process_docs(datasets.Dataset.from_list([{"task": "ES", "variant": "default"}]))[0]
+    doc = utils.process_docs(_stub("humansense_es"))[0]
     right = utils.process_results(doc, ["B"])
     wrong = utils.process_results(doc, ["A"])
     unread = utils.process_results(doc, ["Based on the video, I think it is hard to say."])
@@ -78,7 +83,7 @@ def test_scoring_reads_answers_without_guessing(root: Path) -> None:
 def test_missing_media_names_the_record_and_the_fix(root: Path) -> None:
     (root / "videos" / "es_000.mp4").unlink()
     with pytest.raises(utils.DataLoadStop, match="es_000.mp4") as stop:  # a SystemExit: not retried, exits 1
-        utils.process_docs(datasets.Dataset.from_list([{"task": "ES", "variant": "default"}]))
+        utils.process_docs(_stub("humansense_es"))
     assert isinstance(stop.value.error, FileNotFoundError)
 
 

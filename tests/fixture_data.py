@@ -358,3 +358,14 @@ def make_hub_cache(hf_home: Path, root: Path, commit: str = FAKE_COMMIT, revisio
         json.dumps({"format_version": 1, "files": files}, indent=1), encoding="utf-8"
     )
     return repo
+
+
+def stub_dataset(code: str, variant: str = "default") -> Any:
+    """The one-row stub lmms-eval loads for a leaf task: the leaf's ``dataset_name`` arrives as the
+    dataset's config name, which is what ``process_docs`` reads."""
+    import datasets
+
+    from lmms_humansense.catalog import VARIANTS
+
+    info = datasets.DatasetInfo(config_name=VARIANTS[variant].leaf(code))
+    return datasets.Dataset.from_list([{"humansense": "stub"}], info=info)

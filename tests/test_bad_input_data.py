@@ -523,3 +523,22 @@ def test_the_run_refuses_the_field_by_name(
     _edit(root_copy, change)
     error = _load_error(root_copy, monkeypatch, leaf)
     assert isinstance(error, RecordError) and said in str(error) and VQA_FILE in str(error)
+
+
+def test_a_leaf_yaml_without_its_dataset_name_stops_naming_the_key(
+    tmp_path: Path, generated_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every leaf loads the one stub; its ``dataset_name`` says which questions. A hand-made leaf that
+    leaves it out stops the run with the key named, not with another task's questions."""
+    from lmms_eval.evaluator import simple_evaluate
+    from lmms_eval.tasks import TaskManager
+
+    folder = tmp_path / "tasks"
+    shutil.copytree(tasks_dir(), folder)
+    leaf = folder / "humansense_ar.yaml"
+    leaf.write_text(leaf.read_text().replace("dataset_name: humansense_ar\n", ""), encoding="utf-8")
+    monkeypatch.setenv("HUMANSENSE_ROOT", str(generated_root))
+    manager = TaskManager(include_path=str(folder), include_defaults=False)
+    with pytest.raises(DataLoadStop, match="dataset_name") as stop:
+        simple_evaluate(model="dummy", model_args="response=A", tasks=["humansense_ar"], limit=1, task_manager=manager)
+    assert isinstance(stop.value.error, ValueError)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixture_data import write_video
+from fixture_data import stub_dataset, write_video
 
 from lmms_humansense import hooks, wrappers
 from lmms_humansense.media import MediaError, cached_audio_path, probe_video
@@ -16,13 +16,10 @@ from lmms_humansense.media import MediaError, cached_audio_path, probe_video
 @pytest.fixture
 def docs(generated_root: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict]:
     """One processed doc per task, as lmms-eval hands them to the hooks."""
-    import datasets
-
     monkeypatch.setenv("HUMANSENSE_ROOT", str(generated_root))
     out = {}
     for code in ("AR", "HC", "LD", "TR", "ES", "FR2", "PC"):
-        stub = datasets.Dataset.from_list([{"task": code, "variant": "default"}])
-        out[code] = hooks.process_docs(stub)[0]
+        out[code] = hooks.process_docs(stub_dataset(code))[0]
     return out
 
 

@@ -31,6 +31,33 @@ def test_a_misspelt_key_stops_the_lmms_eval_cli_by_name_without_a_traceback(tmp_
     assert not list(tmp_path.rglob("*_results.json"))
 
 
+def test_a_bad_omni_value_stops_the_lmms_eval_cli_in_one_line(tmp_path: Path) -> None:
+    """A value ``humansense_omni`` cannot run with (here ``frames=r1``) is refused before any
+    checkpoint is looked for, as an unknown key is: exit status 1, the message as the last line."""
+    proc = run_lmms_eval(
+        ["--model", "humansense_omni", "--model_args", "pretrained=/nowhere,frames=r1", "--tasks", "humansense_ar"],
+        cli_env(tmp_path),
+        tmp_path,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("HumanSense model error: humansense_omni: frames='r1' is not a frame reader; use "), last
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_the_accepted_keys_are_the_constructors_own() -> None:
+    """No hand list beside a signature: the keys a model offers in its message are its ``__init__``'s."""
+    from lmms_humansense.models.args import constructor_args
+    from lmms_humansense.models.omni import HumanSenseOmni
+    from lmms_humansense.models.served import HumanSenseServed
+
+    assert constructor_args(RandomBaseline) == ["seed", "trace", "device", "resume"]
+    assert constructor_args(HumanSenseOmni)[:2] == ["pretrained", "device"] and "kwargs" not in constructor_args(
+        HumanSenseOmni
+    )
+    assert "base_url" in constructor_args(HumanSenseServed) and "resume" in constructor_args(HumanSenseServed)
+
+
 def test_omni_refuses_an_unknown_key_before_loading_anything(tmp_path: Path) -> None:
     """``pretrained=/nowhere``: the key is refused before the checkpoint would be looked for."""
     from lmms_eval.evaluator import simple_evaluate

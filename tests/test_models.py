@@ -9,17 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import datasets
 import pytest
 from conftest import cli_env, logged_samples, run_lmms_eval, run_results
-from fixture_data import make_root, write_video
+from fixture_data import make_root, stub_dataset, write_video
 from tiny_models import build_tiny_omni, build_tiny_qwen2_vl
 from wrapper_recorder import RECORD_ENV
 
 from lmms_humansense import hooks, wrappers
 from lmms_humansense.catalog import TASKS
 from lmms_humansense.media import probe_video
-from lmms_humansense.models.args import ModelArgsStop
+from lmms_humansense.models.args import ModelArgsStop, ModelArgValueStop
 from lmms_humansense.models.omni import (
     MAX_PIXELS,
     OFFICIAL_MAX_NEW_TOKENS,
@@ -212,16 +211,18 @@ def test_frame_count_and_size_follow_the_official_reader() -> None:
 def test_adapter_refuses_unknown_arguments_and_batches_it_cannot_keep() -> None:
     with pytest.raises(ModelArgsStop, match=r"humansense_omni does not take --model_args 'fps'; it takes pretrained, "):
         HumanSenseOmni(pretrained="x", fps=2)
-    with pytest.raises(ValueError, match="batch_size=0 must be a whole number of at least 1"):
+    with pytest.raises(ModelArgValueStop, match="batch_size=0 must be a whole number of at least 1"):
         HumanSenseOmni(pretrained="x", batch_size=0)
-    with pytest.raises(ValueError, match="decoding=official samples .* use batch_size=1 with it"):
+    with pytest.raises(ModelArgValueStop, match="decoding=official samples .* use batch_size=1 with it"):
         HumanSenseOmni(pretrained="x", batch_size=4, decoding="official")
-    with pytest.raises(ValueError, match="prepare_ahead='many' must be a whole number of at least 0"):
+    with pytest.raises(ModelArgValueStop, match="prepare_ahead='many' must be a whole number of at least 0"):
         HumanSenseOmni(pretrained="x", prepare_ahead="many")
 
 
 def test_a_checkpoint_of_another_architecture_is_named(tiny_qwen2_vl: Path) -> None:
-    with pytest.raises(ValueError, match=r"is a 'qwen2_vl' checkpoint; this adapter runs qwen2_5_omni, qwen3_omni_moe"):
+    with pytest.raises(
+        ModelArgValueStop, match=r"is a 'qwen2_vl' checkpoint; this adapter runs qwen2_5_omni, qwen3_omni_moe"
+    ):
         HumanSenseOmni(pretrained=str(tiny_qwen2_vl), device="cpu")
 
 
@@ -236,7 +237,7 @@ def test_unknown_frame_reader_or_decoding_is_named_with_the_choices(
     monkeypatch.setenv("HUMANSENSE_ROOT", str(small_root))
     manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False)
     for key, value, hint in (("frames", "r1", "frames=open_r1_16"), ("decoding", "beam", "decoding=official")):
-        with pytest.raises(ValueError, match=rf"humansense_omni: {key}='{value}' is not .*{hint}"):
+        with pytest.raises(ModelArgValueStop, match=rf"humansense_omni: {key}='{value}' is not .*{hint}"):
             simple_evaluate(
                 model="humansense_omni",
                 model_args=f"pretrained=/nowhere,{key}={value}",
@@ -291,10 +292,7 @@ def test_open_r1_16_reads_16_frames_of_the_official_size(
 @pytest.fixture
 def default_docs(generated_root: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict]:
     monkeypatch.setenv("HUMANSENSE_ROOT", str(generated_root))
-    return {
-        code: hooks.process_docs(datasets.Dataset.from_list([{"task": code, "variant": "default"}]))[0]
-        for code in ("AR", "LD", "TR")
-    }
+    return {code: hooks.process_docs(stub_dataset(code, "default"))[0] for code in ("AR", "LD", "TR")}
 
 
 def test_every_wrapper_gets_a_silent_copy_for_video_only_tasks(default_docs: dict[str, dict]) -> None:

@@ -162,7 +162,7 @@ def test_models_read_their_place_from_the_launch_environment(monkeypatch: pytest
     model = RandomBaseline()
     assert (model.rank, model.world_size, str(model.device)) == (1, 2, "cpu")
     monkeypatch.setenv("WORLD_SIZE", "two")
-    with pytest.raises(ValueError, match="WORLD_SIZE='two'"):
+    with pytest.raises(SystemExit, match="WORLD_SIZE='two'"):
         RandomBaseline()
 
 
@@ -181,7 +181,7 @@ def test_one_device_for_every_process_is_refused(
     monkeypatch.setenv("HUMANSENSE_ROOT", str(generated_root))
     _as_rank(monkeypatch, 0, 2)
     manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False)
-    with pytest.raises(ValueError, match=r"would put all 2 processes of this launch on one device.*LOCAL_RANK"):
+    with pytest.raises(SystemExit, match=r"would put all 2 processes of this launch on one device.*LOCAL_RANK"):
         simple_evaluate(model=model, model_args=model_args, tasks=["humansense_ar"], task_manager=manager)
 
 
@@ -204,7 +204,7 @@ def test_device_maps_that_cannot_work_are_refused_with_the_fix(
     monkeypatch.setenv("HUMANSENSE_ROOT", str(generated_root))
     _as_rank(monkeypatch, 0, world_size)
     manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SystemExit, match=message):
         simple_evaluate(
             model="humansense_omni",
             model_args=f"pretrained=/nowhere,{model_args}",

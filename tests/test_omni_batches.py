@@ -10,10 +10,9 @@ import re
 import shutil
 from pathlib import Path
 
-import datasets
 import pytest
 from conftest import cli_env, logged_samples, run_lmms_eval
-from fixture_data import make_root, write_video
+from fixture_data import make_root, stub_dataset, write_video
 from tiny_models import build_tiny_omni, build_tiny_qwen3_omni
 
 from lmms_humansense import cli, hooks
@@ -153,7 +152,7 @@ def test_a_45_second_sound_is_recorded_as_the_processor_keeps_it(
     """Qwen2.5-Omni's processor pads and cuts sound to Whisper's 30 s; Qwen3-Omni's keeps all of it.
     ``acc.fed`` says so, read against the processor's own feature mask (10 ms per frame)."""
     monkeypatch.setenv("HUMANSENSE_ROOT", str(long_sound_root))
-    (doc,) = hooks.process_docs(datasets.Dataset.from_list([{"task": "FR2", "variant": "default"}]))
+    (doc,) = hooks.process_docs(stub_dataset("FR2", "default"))
     path = tiny_qwen25 if builder == "qwen25" else tiny_qwen3
     model = HumanSenseOmni(pretrained=str(path), device="cpu", dtype="float32")
     inputs, _, fed = model.inputs_for(doc, hooks.doc_to_text(doc))
@@ -189,7 +188,7 @@ def test_an_unreadable_clip_costs_its_question_in_its_turn(
     from lmms_eval.evaluator import simple_evaluate
     from lmms_eval.tasks import TaskManager
 
-    from lmms_humansense.models.omni import Question, kind_of
+    from lmms_humansense.models.omni import Question
     from lmms_humansense.taskgen import tasks_dir
 
     broken = tmp_path / "root"
@@ -199,10 +198,12 @@ def test_an_unreadable_clip_costs_its_question_in_its_turn(
     (broken / target["video_path"].removeprefix("data/")).write_bytes(b"not a video")
     monkeypatch.setenv("HUMANSENSE_ROOT", str(broken))
     docs = [
-        hooks.process_docs(datasets.Dataset.from_list([{"task": code, "variant": variant}]))[0]
+        hooks.process_docs(stub_dataset(code, variant))[0]
         for code, variant in (("AR", "default"), ("ER", "default"), ("GR", "default"), ("AR", "noaudio"))
     ]
-    questions = [Question(i, d, hooks.doc_to_text(d), {"max_new_tokens": 2}, kind_of(d)) for i, d in enumerate(docs)]
+    questions = [
+        Question(i, d, hooks.doc_to_text(d), {"max_new_tokens": 2}, hooks.question_kind(d)) for i, d in enumerate(docs)
+    ]
     model = HumanSenseOmni(pretrained=str(tiny_qwen3), device="cpu", dtype="float32", batch_size=4)
     got = [(q.index, answer.fed.get("outcome")) for q, answer in model.answers(questions)]
     assert got == [(0, None), (1, None), (2, "media_error"), (3, None)]

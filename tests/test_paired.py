@@ -331,3 +331,22 @@ def test_older_samples_without_identity_are_matched_by_doc_id(random_runs: tuple
     paired = compare(load_samples(random_runs[0]), load_samples(old))
     assert paired["matched_by"] == "task and doc id (older files)"
     assert paired["questions_compared"] == 6 * len(TASKS)
+
+
+def test_the_paired_report_reads_each_results_file_once(
+    random_runs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report's runs give the paired comparison its models and args: no results file is read twice."""
+    from lmms_humansense.report import make_report
+
+    reads: list[str] = []
+    read_text = Path.read_text
+
+    def counted(self: Path, *args: Any, **kwargs: Any) -> str:
+        if self.name.endswith("_results.json"):
+            reads.append(str(self))
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    make_report(list(random_runs), tmp_path, plots=False, paired=True)
+    assert len(reads) == len(set(reads)) == 2, reads

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import datasets
 import pytest
 from conftest import cli_env, logged_samples, run_lmms_eval, run_results
+from fixture_data import stub_dataset
 
 from lmms_humansense import hooks
 from lmms_humansense.catalog import TASKS, VARIANTS
@@ -105,7 +105,7 @@ def variant_doc(generated_root: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HUMANSENSE_ROOT", str(generated_root))
 
     def make(code: str, variant: str) -> dict:
-        return hooks.process_docs(datasets.Dataset.from_list([{"task": code, "variant": variant}]))[0]
+        return hooks.process_docs(stub_dataset(code, variant))[0]
 
     return make
 

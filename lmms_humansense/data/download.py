@@ -322,6 +322,68 @@ def _wait_for_lock(lock_path: Path, log: Callable[[str], None]) -> Any:
     return lock
 
 
+def _complete(root: Path, revision: str | None, force: bool, log: Callable[[str], None]) -> bool:
+    """Whether ``root`` already holds a finished extraction of ``revision`` (any, when ``None``); one
+    of another revision is refused unless ``force``."""
+    marker = read_marker(root)
+    if marker is None or force or (root / INCOMPLETE_MARKER).exists():
+        return False
+    have = marker.get("revision"), marker.get("commit")
+    if revision is None or revision in have:
+        log(f"{root} is complete (revision {have[0]}, commit {have[1]}); nothing to do")
+        return True
+    raise DownloadError(
+        f"{root} already holds revision {have[0]} (commit {have[1]}), not {revision}. Fix: pass --force to "
+        "replace it, or choose another folder with --root."
+    )
+
+
+def _check_download_space(root: Path, wanted: str) -> None:
+    """Room for what is still to fetch (the hub cache) and to extract (the root)."""
+    fetch_need = _download_need(wanted)
+    # With the archives already in the hub cache, extraction checks their real sizes itself
+    # (``extract_archive``); the documented sizes only stand in for archives not yet fetched.
+    extracted = (root / f".{next(iter(ARCHIVES))}.done").is_file()
+    extract_need = 0 if extracted or fetch_need == 0 else sum(ARCHIVES.values())
+    check_space(
+        {_hub_cache_dir(): fetch_need, root: extract_need},
+        what=f"the HumanSense benchmark ({HUB_REPO}/{HUB_FOLDER})",
+    )
+
+
+def _extract(
+    folder: Path,
+    root: Path,
+    wanted: str,
+    commit: str,
+    *,
+    force: bool,
+    progress: bool,
+    log: Callable[[str], None],
+    after_file: Callable[[Path], None] | None,
+) -> None:
+    """Copy the annotation files and extract the archives from the fetched ``folder`` into ``root``,
+    marked incomplete until the last file is in place."""
+    (root / INCOMPLETE_MARKER).write_text(
+        "An extraction is under way or was interrupted; rerun `lmms-humansense download`.\n", encoding="utf-8"
+    )
+    (root / COMPLETE_MARKER).unlink(missing_ok=True)
+    log(f"{HUB_REPO} revision {wanted} = commit {commit}; extracting into {root}")
+    for name in ANNOTATION_FILES:
+        with atomic_target(root / name) as tmp:
+            shutil.copyfile(folder / name, tmp)
+    for name in ARCHIVES:
+        stats = extract_archive(folder / name, root, progress=progress, force=force, after_file=after_file)
+        if stats.already_done:
+            log(f"{name}: already extracted")
+        else:
+            junk = f", {stats.skipped_junk} non-benchmark entries (__MACOSX/) skipped" if stats.skipped_junk else ""
+            log(f"{name}: {stats.written} files written, {stats.resumed} kept from an earlier run{junk}")
+    record = {"repo": HUB_REPO, "folder": HUB_FOLDER, "revision": wanted, "commit": commit}
+    write_text_atomically(root / COMPLETE_MARKER, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    (root / INCOMPLETE_MARKER).unlink()
+
+
 def download(
     root: Path | None = None,
     revision: str | None = None,
@@ -347,46 +409,13 @@ def download(
     lock = _wait_for_lock(root / LOCK_FILE, log)
     fetched = False
     try:
-        marker = read_marker(root)
-        if marker is not None and not force and not (root / INCOMPLETE_MARKER).exists():
-            have = marker.get("revision"), marker.get("commit")
-            if revision is None or revision in have:
-                log(f"{root} is complete (revision {have[0]}, commit {have[1]}); nothing to do")
-                return root
-            raise DownloadError(
-                f"{root} already holds revision {have[0]} (commit {have[1]}), not {revision}. Fix: pass --force to "
-                "replace it, or choose another folder with --root."
-            )
+        if _complete(root, revision, force, log):
+            return root
         if space_check:
-            fetch_need = _download_need(wanted)
-            # With the archives already in the hub cache, extraction checks their real sizes itself
-            # (``extract_archive``); the documented sizes only stand in for archives not yet fetched.
-            extracted = (root / f".{next(iter(ARCHIVES))}.done").is_file()
-            extract_need = 0 if extracted or fetch_need == 0 else sum(ARCHIVES.values())
-            check_space(
-                {_hub_cache_dir(): fetch_need, root: extract_need},
-                what=f"the HumanSense benchmark ({HUB_REPO}/{HUB_FOLDER})",
-            )
+            _check_download_space(root, wanted)
         folder, commit = fetch(wanted)  # into the hub cache: the root is untouched until it succeeds
         fetched = True
-        (root / INCOMPLETE_MARKER).write_text(
-            "An extraction is under way or was interrupted; rerun `lmms-humansense download`.\n", encoding="utf-8"
-        )
-        (root / COMPLETE_MARKER).unlink(missing_ok=True)
-        log(f"{HUB_REPO} revision {wanted} = commit {commit}; extracting into {root}")
-        for name in ANNOTATION_FILES:
-            with atomic_target(root / name) as tmp:
-                shutil.copyfile(folder / name, tmp)
-        for name in ARCHIVES:
-            stats = extract_archive(folder / name, root, progress=progress, force=force, after_file=after_file)
-            if stats.already_done:
-                log(f"{name}: already extracted")
-            else:
-                junk = f", {stats.skipped_junk} non-benchmark entries (__MACOSX/) skipped" if stats.skipped_junk else ""
-                log(f"{name}: {stats.written} files written, {stats.resumed} kept from an earlier run{junk}")
-        record = {"repo": HUB_REPO, "folder": HUB_FOLDER, "revision": wanted, "commit": commit}
-        write_text_atomically(root / COMPLETE_MARKER, json.dumps(record, indent=1, sort_keys=True) + "\n")
-        (root / INCOMPLETE_MARKER).unlink()
+        _extract(folder, root, wanted, commit, force=force, progress=progress, log=log, after_file=after_file)
         return root
     finally:
         lock.release()

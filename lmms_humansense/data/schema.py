@@ -61,12 +61,11 @@ def _path_key(raw: str) -> tuple[str, ...]:
 
 
 def shared_media(uses: Iterable[tuple[str, str, str]]) -> dict[str, list[str]]:
-    """Files of the root that records naming different files all resolve to.
+    """Files of the root that records naming different files all resolve to (a flattened root:
+    ``videos/setA/x.mp4`` and ``videos/setB/x.mp4`` both find ``videos/x.mp4``).
 
     ``uses`` holds (resolved file, media path as written, record); the result maps each such file
-    to its records, each "record (path)".  The loader refuses them and ``verify`` lists them: on
-    a root whose sub-folders were flattened, ``videos/setA/x.mp4`` and ``videos/setB/x.mp4`` both
-    find ``videos/x.mp4``, and one of the two questions would be asked about the other's clip.
+    to its records, each "record (path)".
     """
     by_file: dict[str, list[tuple[tuple[str, ...], str]]] = {}
     for resolved, raw, where in uses:
@@ -95,25 +94,27 @@ class RawRecord:
         return f"{self.source} record #{self.index} (video_path={path!r})"
 
 
+def read_record_list(path: Path, fix: str) -> list[Any]:
+    """A file holding a JSON list of records (an annotation file, or the official runner's output),
+    or the :class:`RecordError` saying what it holds instead, with ``fix``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}). {fix}") from None
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"{path} is not valid JSON: {exc}. {fix}") from None
+    if not isinstance(data, list):
+        raise RecordError(f"{path} must hold a JSON list of records, found {type(data).__name__}. {fix}")
+    return data
+
+
 def read_records(root: Path) -> list[RawRecord]:
     """Both annotation files (either may be absent), as positioned raw records."""
+    fix = "Re-download or re-extract the file; if you edited it, save it as UTF-8 JSON."
     out: list[RawRecord] = []
     for name in ANNOTATION_FILES:
-        path = root / name
-        if not path.is_file():
-            continue
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError as exc:
-            raise RecordError(
-                f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}). Re-download or re-extract the file; "
-                "if you edited it, save it as UTF-8."
-            ) from None
-        except json.JSONDecodeError as exc:
-            raise RecordError(f"{path} is not valid JSON: {exc}. Re-download or re-extract the file.") from None
-        if not isinstance(data, list):
-            raise RecordError(f"{path} must hold a JSON list of records, found {type(data).__name__}.")
-        out.extend(RawRecord(name, i, rec) for i, rec in enumerate(data))
+        if (root / name).is_file():
+            out.extend(RawRecord(name, i, rec) for i, rec in enumerate(read_record_list(root / name, fix)))
     return out
 
 
@@ -129,11 +130,8 @@ def _field(raw: RawRecord, container: dict[str, Any], name: str, kind: type | tu
 
 
 def _nonnegative_field(raw: RawRecord, q: dict[str, Any], name: str, what: str) -> float:
-    """An optional numeric field: 0 when absent, else a finite number >= 0, or the record is refused.
-
-    The run computes the official frame sampling from ``fps`` and ``full_frame_number``; ``"inf"``
-    or NaN would pass a ``float()`` and fail there (``int(inf)``), mid-run, with no record named.
-    """
+    """An optional numeric field: 0 when absent, else a finite number >= 0 (``"inf"`` would pass a
+    ``float()`` and fail mid-run in the frame sampling, no record named), or the record is refused."""
     value = q.get(name)
     if value is None or value == "":
         return 0.0
@@ -149,13 +147,8 @@ def _nonnegative_field(raw: RawRecord, q: dict[str, Any], name: str, what: str) 
 
 
 def _transcript(raw: RawRecord, q: dict[str, Any], task: Any) -> tuple[str, str]:
-    """A speech task's ``asr_en`` and, when it cannot be used, why (else ``""``).
-
-    Only the asr variant reads it (it prepends it as it stands, so a missing one, ``""`` or a
-    non-string would be asked with no transcript or a Python repr): that variant refuses such a
-    record by this message while its tasks load; the default tasks never read the field, so a
-    record lacking it is no reason to stop them, and ``verify`` lists it without failing.
-    """
+    """A speech task's ``asr_en`` and, when it cannot be used, why (else ``""``): only the asr variant
+    reads it, so only its tasks refuse the record; ``verify`` lists it without failing."""
     value = q.get("asr_en")
     if not task.speech_video:
         return (value if isinstance(value, str) else ""), ""
@@ -211,6 +204,40 @@ def _options_and_gold(raw: RawRecord, q: dict[str, Any], fmt: str) -> tuple[list
     return options, answer
 
 
+def _media_field(raw: RawRecord, root: Path) -> str:
+    """The record's ``video_path``: present, and inside the data root."""
+    media = raw.record.get("video_path")
+    if not isinstance(media, str) or not media.strip():
+        raise RecordError(f"{raw.where()}: field video_path (the media file) is missing. Fix the record.")
+    if ".." in Path(media.replace("\\", "/")).parts:
+        raise RecordError(
+            f"{raw.where()}: video_path leaves the data root ('..'); media must lie inside {root}. "
+            "Fix: put the file under the root's videos/ or audios/ and give its path relative to the root."
+        )
+    return media
+
+
+def _pattern_format(raw: RawRecord, q: dict[str, Any]) -> tuple[str, str]:
+    """The record's question pattern and the answer format it means."""
+    pattern = _field(raw, q, "question_pattern", str)
+    if pattern not in QUESTION_PATTERNS:
+        raise RecordError(
+            f"{raw.where()}: unknown question_pattern {pattern!r}; the official patterns are "
+            f"{', '.join(repr(p) for p in QUESTION_PATTERNS)}."
+        )
+    return pattern, QUESTION_PATTERNS[pattern]
+
+
+def _clip(root: Path, media: str, resolved: Path | None) -> str:
+    """What identifies the clip for clustering: its path under the root once resolved."""
+    if resolved is None:
+        return media.replace("\\", "/")
+    try:
+        return resolved.relative_to(root).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
 def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str, Any]:
     """One record as a flat doc with its id, checked field by field and its media resolved; raises
     :class:`RecordError` naming the record and the field.
@@ -221,14 +248,7 @@ def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[
     rec = raw.record
     if not isinstance(rec, dict):
         raise RecordError(f"{raw.where()}: a record must be a JSON object, found {type(rec).__name__}.")
-    media = rec.get("video_path")
-    if not isinstance(media, str) or not media.strip():
-        raise RecordError(f"{raw.where()}: field video_path (the media file) is missing. Fix the record.")
-    if ".." in Path(media.replace("\\", "/")).parts:
-        raise RecordError(
-            f"{raw.where()}: video_path leaves the data root ('..'); media must lie inside {root}. "
-            "Fix: put the file under the root's videos/ or audios/ and give its path relative to the root."
-        )
+    media = _media_field(raw, root)
     q = rec.get("questions")
     if not isinstance(q, dict):
         raise RecordError(f"{raw.where()}: field questions is missing or not an object. Fix the record.")
@@ -236,13 +256,7 @@ def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[
     code = task_map[task_type]
     task = BY_CODE[code]
     question = _field(raw, q, "question", str)
-    pattern = _field(raw, q, "question_pattern", str)
-    if pattern not in QUESTION_PATTERNS:
-        raise RecordError(
-            f"{raw.where()}: unknown question_pattern {pattern!r}; the official patterns are "
-            f"{', '.join(repr(p) for p in QUESTION_PATTERNS)}."
-        )
-    fmt = QUESTION_PATTERNS[pattern]
+    pattern, fmt = _pattern_format(raw, q)
     options, answer = _options_and_gold(raw, q, fmt)
     try:  # the prompt the run will ask, so a record verify accepts is one the run can ask
         build_prompt(question, options, fmt)
@@ -255,12 +269,6 @@ def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[
     transcript, transcript_problem = _transcript(raw, q, task)
     kind = "audios" if raw.source == AQA_FILE or task.modality == "audio" else "videos"
     resolved = resolve_media(root, media, kind)
-    clip = media.replace("\\", "/")
-    if resolved is not None:
-        try:
-            clip = resolved.relative_to(root).as_posix()
-        except ValueError:
-            clip = resolved.as_posix()
     return {
         "id": f"{code}-{Path(raw.source).stem.split('_')[-1]}{raw.index:05d}",
         "task": code,
@@ -274,7 +282,7 @@ def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[
         "media": str(resolved) if resolved else "",
         "media_raw": media,
         "modality": task.modality,
-        "clip": clip,
+        "clip": _clip(root, media, resolved),
         "fps": fps,
         "frames": frames,
         "transcript": transcript,
@@ -285,11 +293,9 @@ def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[
 @dataclass
 class RecordScan:
     """One pass over a root's records, shared by the loader (which raises the first problem) and
-    ``verify`` (which lists them all).
-
-    ``entries`` follows the files' order, one per record of a mapped ``task_type``: its normalised
-    doc, or the :class:`RecordError` that refused it.  ``unknown`` holds the unmapped strings with
-    their counts, ``unknown_where`` the first record of each, ``map_error`` the loader's error for them.
+    ``verify`` (which lists them all).  ``entries``: per record of a mapped ``task_type``, its doc or
+    the :class:`RecordError` that refused it; ``unknown``: the unmapped strings, counted, with the
+    first record of each in ``unknown_where`` and the loader's error for them in ``map_error``.
     """
 
     records: list[RawRecord]
@@ -366,11 +372,8 @@ def _first_problem(root: Path, scan: RecordScan) -> Exception | None:
 def _load_all(
     root: Path, stamp: tuple[tuple[str, int, int, int], ...]
 ) -> tuple[tuple[str, ...], dict[str, list[dict]]]:
-    """Every doc of a root grouped by task code; cached per root and file stamp.
-
-    15 leaf tasks load from the same two files in one lmms-eval run; reading and validating them
-    once keeps task building fast.
-    """
+    """Every doc of a root grouped by task code; cached per root and file stamp (15 leaf tasks
+    load from the same two files in one run)."""
     del stamp  # only part of the cache key
     scan = scan_records(root)
     problem = _first_problem(root, scan)
@@ -392,11 +395,8 @@ def _load_all(
 
 
 def duplicates(records: Iterable[RawRecord]) -> list[str]:
-    """Records that repeat an earlier one exactly, each as "<record> repeats <record>".
-
-    They are kept (the paper's counts may include them) but reported, by the loader and ``verify``
-    alike, so a file pasted twice does not go unnoticed.
-    """
+    """Records that repeat an earlier one exactly, each as "<record> repeats <record>": kept (the
+    paper's counts may include them) but reported, so a file pasted twice does not go unnoticed."""
     first: dict[str, RawRecord] = {}
     out = []
     for raw in records:
@@ -440,11 +440,8 @@ def pattern_formats(records: Iterable[RawRecord], names: set[str]) -> dict[str, 
 
 def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
     """The mapping that covers every ``task_type`` of ``records``, or the error listing the rest.
-
-    Strings no mapping covers are resolved automatically only when that is certain (see
-    :func:`~lmms_humansense.data.taskmap.resolve_by_counts`); the resolution is logged on one line
-    and remembered, so ``verify``, ``score`` and the next run read it as a file.
-    """
+    Strings no mapping covers are resolved only when that is certain (``resolve_by_counts``); the
+    resolution is logged and remembered for ``verify``, ``score`` and the next run."""
     task_map = load_task_map(root)
     unknown = unknown_task_types(records, task_map)
     if not unknown:

@@ -102,11 +102,8 @@ def load_task_map(root: Path | None = None) -> dict[str, str]:
 
 
 def suggest_code(task_type: str, count: int | None = None) -> str | None:
-    """The most likely code for an unknown string, by name (and count, on a near tie).
-
-    The same name measure as the automatic resolution (:func:`name_scores`), so a suggestion and a
-    resolution never disagree; a suggestion only needs to be the best, not clearly the best.
-    """
+    """The most likely code for an unknown string, by :func:`name_scores` (the automatic resolution's
+    measure, so the two never disagree), the count breaking a near tie."""
     scores = name_scores(task_type)
 
     def rank(code: str) -> float:
@@ -166,10 +163,6 @@ def _words(text: str) -> list[str]:
     return [w for w in re.split(r"[^a-z]+", spaced.lower()) if w]
 
 
-def _vocabulary() -> dict[str, list[str]]:
-    return {t.code: _words(t.name) for t in TASKS}
-
-
 def _segment(word: str, vocab: set[str]) -> list[str]:
     """Split a run-together word (``actionrecognition``) into catalog words where it can."""
     for w in sorted(vocab, key=len, reverse=True):
@@ -185,7 +178,7 @@ def name_scores(task_type: str) -> dict[str, float]:
     matches Person Appearance, not the seven other recognition tasks.  A short word matches the
     catalog word it begins (``Emo`` -> emotion).
     """
-    vocab = _vocabulary()
+    vocab = {t.code: _words(t.name) for t in TASKS}
     all_words = {w for ws in vocab.values() for w in ws}
     df = {w: sum(w in ws for ws in vocab.values()) for w in all_words}
     weight = {w: math.log(len(TASKS) / n) + 0.1 for w, n in df.items()}
@@ -220,12 +213,9 @@ def resolve_by_counts(
 ) -> tuple[dict[str, str] | None, str]:
     """A mapping for the unknown strings if it is certain, else ``None`` and why not.
 
-    Certain means: every string has one clear best task by name, the answer format of every record
-    carrying it (``formats``: string -> the formats its question patterns mean) is that task's, and
-    with them every one of the 15 per-task counts equals the paper's (``mapped`` counts the records
-    already mapped, by code).  Four tasks have 300 questions, so the counts alone cannot tell two
-    strings swapped between them; the formats can when the tasks ask differently (AR is
-    multi-select, GR single-choice).  Two strings may share a task only when the counts say so.
+    Certain: every string has one clear best task by name, its records' answer formats (``formats``)
+    are that task's, and every per-task count (``mapped``: the records already mapped) then equals
+    the paper's.  The formats tell apart strings the counts cannot (four tasks have 300 questions).
     """
     guess = {name: clear_match(name) for name in unknown}
     unclear = sorted(name for name, code in guess.items() if code is None)

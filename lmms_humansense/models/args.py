@@ -12,10 +12,11 @@ prints the message alone.
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["INJECTED", "ModelArgsStop", "check_model_args"]
+__all__ = ["INJECTED", "ModelArgValueStop", "ModelArgsStop", "check_model_args", "constructor_args"]
 
 #: The keys lmms-eval itself adds to every model's arguments (``evaluator.simple_evaluate``):
 #: a model that has no use for them must still accept them.
@@ -35,6 +36,21 @@ class ModelArgsStop(SystemExit):
             f"it takes {', '.join(accepted)}"
         )
         self.model, self.unknown, self.accepted = model, unknown, accepted
+
+
+class ModelArgValueStop(SystemExit):
+    """A ``--model_args`` value a model cannot run with (``frames=r1``, ``batch_size=0``), ending the
+    run before any question is asked: exit status 1, the message alone (see the module notes)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"HumanSense model error: {message}")
+
+
+def constructor_args(cls: type) -> list[str]:
+    """The keyword arguments a model class's ``__init__`` names, in order: what ``--model_args`` may
+    set, read from the signature so no list is kept by hand beside it."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [p.name for p in params if p.name != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD]
 
 
 def check_model_args(model: str, extra: Mapping[str, Any], accepted: Iterable[str]) -> None:

@@ -80,7 +80,7 @@ from lmms_humansense import hooks
 from lmms_humansense.catalog import BY_CODE
 from lmms_humansense.media import SAMPLE_RATE, MediaError
 from lmms_humansense.models.ahead import prepared
-from lmms_humansense.models.args import check_model_args
+from lmms_humansense.models.args import ModelArgValueStop, check_model_args, constructor_args
 from lmms_humansense.models.journal import answer_key, open_journal
 from lmms_humansense.models.placement import placement
 from lmms_humansense.outcomes import MEDIA_ERROR, MEDIA_ERROR_MARKER
@@ -204,8 +204,9 @@ def thinker_generation_config(pretrained: str, loaded: Any) -> Any:
 
 
 def question_seed(seed: int, doc_id: str) -> int:
-    """A seed of its own for each question, the same in every run and in every process."""
-    return int(hashlib.sha256(f"{int(seed)}:{doc_id}".encode()).hexdigest()[:8], 16)
+    """A seed of its own for each question, the same in every run and in every process: the one
+    per-question seeding of this package's models (``decoding=official`` sampling, the chance baseline)."""
+    return int(hashlib.sha256(f"{int(seed)}:{doc_id}".encode()).hexdigest()[:16], 16)
 
 
 class FedAnswer(str):
@@ -422,10 +423,6 @@ def plan_batches(questions: list[Question], size: int) -> list[Batch]:
     return sorted(batches, key=lambda b: b.questions[0].index)
 
 
-#: Which of :data:`KINDS` the protocol gives a doc: the hooks' one rule.
-kind_of = hooks.question_kind
-
-
 class HumanSenseOmni(lmms):
     """The official HumanSense protocol for Qwen2.5-Omni and Qwen3-Omni checkpoints (simple lmms-eval model).
 
@@ -458,51 +455,24 @@ class HumanSenseOmni(lmms):
         resume: str = "",
         **kwargs: Any,
     ) -> None:
-        check_model_args(
-            "humansense_omni",
-            kwargs,
-            (
-                "pretrained",
-                "device",
-                "device_map",
-                "dtype",
-                "batch_size",
-                "prepare_ahead",
-                "attn_implementation",
-                "system_prompt",
-                "frames",
-                "decoding",
-                "seed",
-                "resume",
-            ),
-        )
+        check_model_args("humansense_omni", kwargs, constructor_args(HumanSenseOmni))
         super().__init__()
-        size, ahead = _count("batch_size", batch_size, 1), _count("prepare_ahead", prepare_ahead, 0)
-        if frames not in FRAME_MODES:
-            raise ValueError(
-                f"humansense_omni: frames={frames!r} is not a frame reader; use frames=official (the benchmark "
-                "runner's, default) or frames=open_r1_16 (the training code's 16-frame reader)"
-            )
-        if decoding not in DECODINGS:
-            raise ValueError(
-                f"humansense_omni: decoding={decoding!r} is not a decoding; use decoding=greedy (default) or "
-                "decoding=official (the checkpoint's thinker generation config, 1,024 new tokens, seeded per question)"
-            )
-        if decoding == "official" and size != 1:
-            raise ValueError(
-                f"humansense_omni: decoding=official samples with a seed of its own per question, which a batch "
-                f"cannot keep; use batch_size=1 with it (got batch_size={batch_size}), or decoding=greedy to batch"
-            )
+        try:  # a value it cannot run with stops the run in one line (exit 1), as an unknown key does
+            size, ahead = _count("batch_size", batch_size, 1), _count("prepare_ahead", prepare_ahead, 0)
+            _check_modes(frames, decoding, size, batch_size)
+            place = placement("humansense_omni", device, device_map)
+            self.arch, self.factor = architecture_of(str(pretrained))
+        except ValueError as exc:
+            raise ModelArgValueStop(str(exc)) from None
         import torch
         import transformers
 
-        place = placement("humansense_omni", device, device_map)
-        self.arch, self.factor = architecture_of(str(pretrained))
         self._device = place.device
         self.frames, self.decoding, self.seed = frames, decoding, int(seed)
         torch_dtype: Any = dtype if dtype == "auto" else getattr(torch, str(dtype), None)
         if torch_dtype is None:
-            raise ValueError(f"humansense_omni: unknown dtype {dtype!r}; use auto, bfloat16, float16 or float32")
+            raise ModelArgValueStop(f"humansense_omni: unknown dtype {dtype!r}; use auto, bfloat16, float16 or float32")
+
         load: dict[str, Any] = {"dtype": torch_dtype, "enable_audio_output": False}
         if attn_implementation:
             load["attn_implementation"] = attn_implementation
@@ -721,14 +691,14 @@ class HumanSenseOmni(lmms):
 
     def inputs_for(self, doc: dict[str, Any], prompt: str) -> tuple[Any, bool, Fed]:
         """One doc's processor inputs, whether its sound is interleaved with its frames, and its record."""
-        batch = self.prepare(Batch([Question(0, doc, prompt, {}, kind_of(doc))]))
+        batch = self.prepare(Batch([Question(0, doc, prompt, {}, hooks.question_kind(doc))]))
         if batch.errors:
             raise batch.errors[0]
         return batch.inputs, batch.questions[0].kind == "video+sound", (batch.feds or [])[0]
 
     def answer(self, doc: dict[str, Any], prompt: str, gen_kwargs: dict[str, Any]) -> tuple[str, Fed]:
         """One question answered on its own (batch of one): its text and the record of what was fed."""
-        batch = self.prepare(Batch([Question(0, doc, prompt, dict(gen_kwargs), kind_of(doc))]))
+        batch = self.prepare(Batch([Question(0, doc, prompt, dict(gen_kwargs), hooks.question_kind(doc))]))
         if batch.errors:
             raise batch.errors[0]
         ((_, text, fed),) = self.answer_batch(batch)
@@ -786,7 +756,9 @@ class HumanSenseOmni(lmms):
             keys.append(answer_key(task, doc_id, doc.get("qid")))
             out[index] = self.journal.get(keys[-1]) if self.journal else None
             if out[index] is None:
-                questions.append(Question(len(questions), doc, context, dict(gen_kwargs), kind_of(doc), index))
+                questions.append(
+                    Question(len(questions), doc, context, dict(gen_kwargs), hooks.question_kind(doc), index)
+                )
         bar = tqdm(total=len(requests), desc="humansense_omni", disable=self.rank != 0)
         bar.update(len(requests) - len(questions))
         for index, answer in enumerate(out):
@@ -812,6 +784,26 @@ class HumanSenseOmni(lmms):
 
     def generate_until_multi_round(self, requests: list[Any]) -> list[str]:
         raise NotImplementedError("humansense_omni answers single-turn HumanSense questions only")
+
+
+def _check_modes(frames: str, decoding: str, size: int, batch_size: int | str) -> None:
+    """Refuse a frame reader or decoding this adapter does not have, or a batch ``decoding=official``
+    cannot keep, with the choices."""
+    if frames not in FRAME_MODES:
+        raise ValueError(
+            f"humansense_omni: frames={frames!r} is not a frame reader; use frames=official (the benchmark "
+            "runner's, default) or frames=open_r1_16 (the training code's 16-frame reader)"
+        )
+    if decoding not in DECODINGS:
+        raise ValueError(
+            f"humansense_omni: decoding={decoding!r} is not a decoding; use decoding=greedy (default) or "
+            "decoding=official (the checkpoint's thinker generation config, 1,024 new tokens, seeded per question)"
+        )
+    if decoding == "official" and size != 1:
+        raise ValueError(
+            f"humansense_omni: decoding=official samples with a seed of its own per question, which a batch "
+            f"cannot keep; use batch_size=1 with it (got batch_size={batch_size}), or decoding=greedy to batch"
+        )
 
 
 def _count(name: str, value: int | str, least: int) -> int:

@@ -14,7 +14,6 @@ trace file and every process appends whole lines to it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -24,13 +23,10 @@ from typing import Any
 from lmms_eval.api.model import lmms
 
 from lmms_humansense.answers import option_letters
-from lmms_humansense.models.args import check_model_args
+from lmms_humansense.models.args import ModelArgValueStop, check_model_args, constructor_args
 from lmms_humansense.models.journal import answer_key, open_journal
-from lmms_humansense.models.omni import MEDIA_FAILURES, media_error_answer
+from lmms_humansense.models.omni import MEDIA_FAILURES, media_error_answer, question_seed
 from lmms_humansense.models.placement import placement
-
-#: The ``--model_args`` keys it takes (anything else stops the run by name).
-ARGS = ("seed", "trace", "device", "resume")
 
 
 class RandomBaseline(lmms):
@@ -44,9 +40,12 @@ class RandomBaseline(lmms):
         self, seed: int = 0, trace: str = "", device: str | None = None, resume: str = "", **kwargs: Any
     ) -> None:
         # ``**kwargs`` only catches lmms-eval's own batch_size/max_batch_size; a misspelt key stops here.
-        check_model_args("humansense_random", kwargs, ARGS)
+        check_model_args("humansense_random", kwargs, constructor_args(RandomBaseline))
         super().__init__()
-        place = placement("humansense_random", device)
+        try:  # a launch it cannot run in stops in one line (exit 1), as humansense_omni does
+            place = placement("humansense_random", device)
+        except ValueError as exc:
+            raise ModelArgValueStop(str(exc)) from None
         self._device = place.device
         self._rank, self._world_size = place.rank, place.world_size
         self._seed = int(seed)
@@ -61,10 +60,6 @@ class RandomBaseline(lmms):
     @property
     def device(self) -> Any:
         return self._device
-
-    def _rng(self, doc_id: str) -> random.Random:
-        digest = hashlib.sha256(f"{self._seed}:{doc_id}".encode()).hexdigest()
-        return random.Random(int(digest[:16], 16))
 
     @staticmethod
     def _blocks(messages: Any) -> list[dict[str, Any]]:
@@ -82,7 +77,7 @@ class RandomBaseline(lmms):
         return blocks
 
     def answer(self, doc: dict[str, Any]) -> str:
-        rng = self._rng(str(doc.get("id", "")))
+        rng = random.Random(question_seed(self._seed, str(doc.get("id", ""))))
         fmt = doc.get("answer_format")
         if fmt == "numeric":
             return str(rng.randint(0, 10))

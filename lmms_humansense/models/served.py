@@ -43,7 +43,6 @@ import os
 import random
 import threading
 import time
-import wave
 from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -56,8 +55,8 @@ from lmms_eval.api.model import lmms
 
 from lmms_humansense import hooks
 from lmms_humansense.catalog import BY_CODE, TASKS
-from lmms_humansense.media import SAMPLE_RATE, MediaError
-from lmms_humansense.models.args import check_model_args
+from lmms_humansense.media import SAMPLE_RATE, MediaError, write_wav
+from lmms_humansense.models.args import check_model_args, constructor_args
 from lmms_humansense.models.journal import answer_key, open_journal
 from lmms_humansense.models.omni import (
     MEDIA_FAILURES,
@@ -83,26 +82,6 @@ CONFIG_STATUSES = {
 #: The longest single wait between tries, whatever Retry-After says.
 MAX_BACKOFF_S = 60.0
 FAILED_MARKER = "[LMMS_EVAL_REQUEST_FAILED after {n} retries] {reason}"
-
-
-#: The ``--model_args`` keys it takes (anything else stops the run by name).
-ARGS = (
-    "base_url",
-    "model",
-    "api_key",
-    "video",
-    "audio",
-    "concurrency",
-    "timeout",
-    "attempt_timeout",
-    "max_retries",
-    "system_prompt",
-    "extra_body",
-    "max_tokens",
-    "jpeg_quality",
-    "media_cache",
-    "resume",
-)
 
 
 class ServedStop(SystemExit):
@@ -153,13 +132,8 @@ def wav_base64(array: Any, rate: int = SAMPLE_RATE) -> str:
     endpoint that takes audio reads."""
     import numpy as np
 
-    pcm = (np.clip(np.asarray(array, dtype=np.float32), -1.0, 1.0) * 32767.0).astype("<i2")
     buf = io.BytesIO()
-    with wave.open(buf, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(int(rate))
-        out.writeframes(pcm.tobytes())
+    write_wav(buf, np.clip(np.asarray(array, dtype=np.float32), -1.0, 1.0), "PCM_16", int(rate))
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -233,7 +207,7 @@ class HumanSenseServed(lmms):
     ) -> None:
         super().__init__()
         # ``**kwargs`` only catches lmms-eval's own max_batch_size/device; a misspelt key stops here.
-        check_model_args("humansense_openai", kwargs, ARGS)
+        check_model_args("humansense_openai", kwargs, constructor_args(HumanSenseServed))
         if not model:
             raise ServedStop(
                 "humansense_openai needs model=<the name the server serves>, e.g. "

@@ -46,7 +46,7 @@ def make_report(
     if paired:
         from lmms_humansense.report.paired import paired_report
 
-        report["paired"] = paired_report(list(results), metric, force)
+        report["paired"] = paired_report(list(results), metric, force, runs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,9 @@ from typing import Any
 from lmms_humansense.catalog import BY_CODE, TASKS, VARIANTS
 from lmms_humansense.report.load import (
     ReportInputError,
+    Run,
     find_results,
-    model_args_text,
+    load_runs,
     parse_model_args,
     run_label,
     tell_apart,
@@ -60,8 +61,11 @@ def _leaf_codes() -> dict[str, tuple[str, str]]:
     return {v.leaf(t.code): (v.name, t.code) for v in VARIANTS.values() for t in v.tasks()}
 
 
-def load_samples(path: str | Path, metric: str = "acc") -> Samples:
-    """The logged samples of one run (an lmms-eval --output_path folder or its results file)."""
+def load_samples(path: str | Path, metric: str = "acc", runs: Sequence[Run] = ()) -> Samples:
+    """The logged samples of one run (an lmms-eval --output_path folder or its results file).
+
+    ``runs``: runs already read (the report's); the results file is parsed again only when none
+    of them comes from it."""
     files = find_results(path)
     if len(files) != 1:
         raise PairedInputError(
@@ -86,11 +90,9 @@ def load_samples(path: str | Path, metric: str = "acc") -> Samples:
             "Run the variants to separate --output_path folders."
         )
     ((variant, samples),) = found.items()
-    data = json.loads(results.read_text(encoding="utf-8"))
-    config = data.get("config") if isinstance(data.get("config"), Mapping) else {}
-    model = str(config.get("model") or "run")
-    model_args = model_args_text(config.get("model_args"))
-    label = f"{run_label(model, parse_model_args(model_args))} [{variant}]"
+    run = next((r for r in runs if Path(r.source) == results), None) or load_runs([results])[0]
+    model_args = run.model_args
+    label = f"{run_label(run.model, parse_model_args(model_args))} [{variant}]"
     rows: list[tuple[str, str, str | None, str, float | None]] = []
     for file in samples:
         code = leaves[file.name[len(f"{stamp}_samples_") : -len(".jsonl")]][1]
@@ -123,21 +125,56 @@ def load_samples(path: str | Path, metric: str = "acc") -> Samples:
 
 def compare(a: Samples, b: Samples, *, force: bool = False) -> dict[str, Any]:
     """B − A per task and summary row with 95 % intervals (or "N/A, too few clips"), as a JSON-ready dict."""
+    a, b, how = _matching(a, b, force)
+    shared, only_a, only_b, different = _shared_questions(a, b, how, force)
+    unscored = [k for k in shared if a.scores[k][1] is None or b.scores[k][1] is None]
+    kept = [k for k in shared if a.scores[k][1] is not None and b.scores[k][1] is not None]
+    tables = _paired_tables(a, b, kept)
+    paper_total = sum(t.paper_count for t in TASKS)
+    return {
+        "a": {"label": a.label, "variant": a.variant, "source": short_source(a.source)},
+        "b": {"label": b.label, "variant": b.variant, "source": short_source(b.source)},
+        "metric_note": (
+            "B − A; 95 % interval: MOVER over each run's clustered Korn-Graubard interval "
+            "(docs/statistics.md); N/A with fewer than two clips"
+        ),
+        "matched_by": how,
+        "tasks": {t.code: _entry(tables, [t.code]) for t in TASKS},
+        "summary": {key: _entry(tables, list(summary_codes(key))) for key in SUMMARY_KEYS},
+        "questions_compared": len(kept),
+        "paper_questions": paper_total,
+        "subset": len(kept) < paper_total,
+        "only_in_a": _listed_keys(only_a, a),
+        "only_in_b": _listed_keys(only_b, b),
+        "different_data": different,
+        "unscored_in_either": _listed_keys(unscored, a),
+    }
+
+
+def _matching(a: Samples, b: Samples, force: bool) -> tuple[Samples, Samples, str]:
+    """The two runs keyed alike (by question identity, or by doc id when either lacks it) and how;
+    runs of different variants are refused unless ``force``."""
     if a.variant != b.variant and not force:
         raise PairedInputError(
             f"the runs come from different variants ({a.variant} in {a.source}, {b.variant} in {b.source}); "
             "their questions are asked differently. Pass --force to compare them anyway (e.g. default against blind)."
         )
-    by_identity = a.by_identity and b.by_identity
-    if not by_identity:
-        old = [s.source for s in (a, b) if not s.by_identity]
-        log.warning(
-            "%s: logged samples without a question identity (written before it was recorded); "
-            "questions matched by task and doc id, which cannot tell a reordered or changed annotation file",
-            ", ".join(old),
-        )
-        a, b = _by_doc(a), _by_doc(b)
-    how = "question identity (record content)" if by_identity else "task and doc id (older files)"
+    if a.by_identity and b.by_identity:
+        return a, b, "question identity (record content)"
+    old = [s.source for s in (a, b) if not s.by_identity]
+    log.warning(
+        "%s: logged samples without a question identity (written before it was recorded); "
+        "questions matched by task and doc id, which cannot tell a reordered or changed annotation file",
+        ", ".join(old),
+    )
+    return _by_doc(a), _by_doc(b), "task and doc id (older files)"
+
+
+def _shared_questions(
+    a: Samples, b: Samples, how: str, force: bool
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]], list[str]]:
+    """The questions both runs hold, those only one holds, and (listed) those where the runs hold
+    different questions at one task and doc id: different data versions, refused unless ``force``."""
     shared = sorted(set(a.scores) & set(b.scores))
     only_a = sorted(set(a.scores) - set(b.scores))
     only_b = sorted(set(b.scores) - set(a.scores))
@@ -157,66 +194,51 @@ def compare(a: Samples, b: Samples, *, force: bool = False) -> dict[str, Any]:
             f"{a.source} and {b.source} share no question (matched by {how}): "
             "they were run on different data roots or different tasks."
         )
-    unscored = [k for k in shared if a.scores[k][1] is None or b.scores[k][1] is None]
-    kept = [k for k in shared if a.scores[k][1] is not None and b.scores[k][1] is not None]
-    tables: dict[str, PairedTask] = {}
-    counts: dict[str, tuple[int, int]] = {}
+    return shared, only_a, only_b, _listed_keys(differ_a, a) + _listed_keys(differ_b, b)
+
+
+def _paired_tables(a: Samples, b: Samples, kept: list[tuple[str, str]]) -> dict[str, tuple[PairedTask, int, int]]:
+    """Per task with questions both runs scored: its paired scores, its question and clip counts."""
+    tables: dict[str, tuple[PairedTask, int, int]] = {}
     for t in TASKS:
         keys = [k for k in kept if k[0] == t.code]
         if not keys:
             continue
         clips = [a.scores[k][0] for k in keys]
-        tables[t.code] = PairedTask.from_scores(
+        table = PairedTask.from_scores(
             [a.scores[k][1] for k in keys],  # type: ignore[misc]
             [b.scores[k][1] for k in keys],  # type: ignore[misc]
             clips,
         )
-        counts[t.code] = (len(keys), len(set(clips)))
+        tables[t.code] = (table, len(keys), len(set(clips)))
+    return tables
 
-    def entry(codes: list[str]) -> dict[str, Any] | None:
-        present = [c for c in codes if c in tables]
-        if not present:
-            return None
-        d = paired_difference([tables[c] for c in present])
-        questions = sum(counts[c][0] for c in present)
-        paper = sum(BY_CODE[c].paper_count for c in codes)
-        return {
-            "a": d.a,
-            "b": d.b,
-            "diff": d.diff,
-            "ci": list(d.ci) if d.ci else None,
-            "verdict": d.verdict,
-            "tasks": len(present),
-            "of": len(codes),
-            "questions": questions,
-            "clips": sum(counts[c][1] for c in present),
-            "paper_questions": paper,
-            "subset": questions < paper,
-        }
 
-    def listed(keys: list[tuple[str, str]], s: Samples) -> list[str]:
-        return [f"{code}:{s.docs.get((code, key), key)}" for code, key in keys]
-
-    tasks = {t.code: entry([t.code]) for t in TASKS}
-    paper_total = sum(t.paper_count for t in TASKS)
+def _entry(tables: Mapping[str, tuple[PairedTask, int, int]], codes: list[str]) -> dict[str, Any] | None:
+    """One row of the comparison (a task, or a summary over ``codes``); ``None`` with nothing compared."""
+    present = [c for c in codes if c in tables]
+    if not present:
+        return None
+    d = paired_difference([tables[c][0] for c in present])
+    questions = sum(tables[c][1] for c in present)
+    paper = sum(BY_CODE[c].paper_count for c in codes)
     return {
-        "a": {"label": a.label, "variant": a.variant, "source": short_source(a.source)},
-        "b": {"label": b.label, "variant": b.variant, "source": short_source(b.source)},
-        "metric_note": (
-            "B − A; 95 % interval: MOVER over each run's clustered Korn-Graubard interval "
-            "(docs/statistics.md); N/A with fewer than two clips"
-        ),
-        "matched_by": how,
-        "tasks": tasks,
-        "summary": {key: entry(list(summary_codes(key))) for key in SUMMARY_KEYS},
-        "questions_compared": len(kept),
-        "paper_questions": paper_total,
-        "subset": len(kept) < paper_total,
-        "only_in_a": listed(only_a, a),
-        "only_in_b": listed(only_b, b),
-        "different_data": listed(differ_a, a) + listed(differ_b, b),
-        "unscored_in_either": listed(unscored, a),
+        "a": d.a,
+        "b": d.b,
+        "diff": d.diff,
+        "ci": list(d.ci) if d.ci else None,
+        "verdict": d.verdict,
+        "tasks": len(present),
+        "of": len(codes),
+        "questions": questions,
+        "clips": sum(tables[c][2] for c in present),
+        "paper_questions": paper,
+        "subset": questions < paper,
     }
+
+
+def _listed_keys(keys: list[tuple[str, str]], s: Samples) -> list[str]:
+    return [f"{code}:{s.docs.get((code, key), key)}" for code, key in keys]
 
 
 def _by_doc(s: Samples) -> Samples:
@@ -308,12 +330,15 @@ def paired_markdown(paired: Mapping[str, Any], image: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def paired_report(results: list[str | Path], metric: str = "acc", force: bool = False) -> dict[str, Any]:
-    """The ``paired`` entry of report.json for ``report RUN_A RUN_B --paired``."""
+def paired_report(
+    results: list[str | Path], metric: str = "acc", force: bool = False, runs: Sequence[Run] = ()
+) -> dict[str, Any]:
+    """The ``paired`` entry of report.json for ``report RUN_A RUN_B --paired`` (``runs``: the report's,
+    so no results file is parsed twice)."""
     if len(results) != 2:
         raise PairedInputError(
             f"--paired compares two runs, A then B; {len(results)} given. Pass exactly two --output_path folders."
         )
-    a, b = load_samples(results[0], metric), load_samples(results[1], metric)
+    a, b = load_samples(results[0], metric, runs), load_samples(results[1], metric, runs)
     label_a, label_b = tell_apart([a.label, b.label], [a.model_args, b.model_args])
     return compare(replace(a, label=label_a), replace(b, label=label_b), force=force)

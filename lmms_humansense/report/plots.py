@@ -312,76 +312,81 @@ def _radar(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
 
 def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
 
     fig = plt.figure(figsize=figure_sizes(report)["levels"], dpi=DPI, layout="constrained")
     ax = fig.subplots()
     keys = list(report["summary_rows"])
-    titles = [textwrap.fill(report["summary_rows"][k]["title"], 16) for k in keys]
     n = len(all_series)
     width = 0.84 / n
     rotate = n > 4
     for i, s in enumerate(all_series):
         for j, key in enumerate(keys):
             cell = s.summary.get(key) or {"value": None, "tasks": 0, "of": 0}
-            x = j - 0.42 + width * (i + 0.5)
-            value = cell["value"]
-            if value is None:
-                ax.text(
-                    x,
-                    0.01,
-                    "missing" if s.kind == "run" else "n/a",
-                    rotation=90,
-                    ha="center",
-                    va="bottom",
-                    fontsize=7,
-                    color=s.color,
-                )
-                continue
-            partial = cell["tasks"] != cell["of"]
-            ax.bar(
-                x,
-                value,
-                width * 0.92,
-                color=s.color,
-                alpha=0.55 if partial else (0.9 if s.kind != "paper" else 0.75),
-                hatch="///" if partial else None,
-                edgecolor="white" if not partial else s.color,
-                linewidth=0.5,
-            )
-            ci = cell.get("ci")
-            top = value
-            if ci:
-                ax.errorbar(
-                    x,
-                    value,
-                    yerr=[[value - ci[0]], [ci[1] - value]],
-                    fmt="none",
-                    ecolor="#333333",
-                    capsize=2,
-                    clip_on=False,
-                )
-                top = ci[1]
-            text = f"{value:.3f}{s.flags.get(key, '')}"
-            ax.text(
-                x,
-                top + 0.012,
-                text,
-                ha="center",
-                va="bottom",
-                fontsize=7.5 if rotate else 8.5,
-                rotation=90 if rotate else 0,
-            )
-    ax.set_xticks(range(len(keys)))
+            _level_bar(ax, j - 0.42 + width * (i + 0.5), width, s, cell, s.flags.get(key, ""), rotate)
+    titles = [textwrap.fill(report["summary_rows"][k]["title"], 16) for k in keys]
+    _level_axes(ax, titles, rotate, report["metric"])
+    labels = _levels_legend(report, all_series)
+    fig.legend(
+        _level_handles(all_series, labels), labels, loc="outside lower center", ncol=2, fontsize=10, frameon=False
+    )
+    ax.set_title(
+        "HumanSense by level, overall (15 tasks) and the paper's Avg (13 video tasks)", fontsize=13, fontweight="bold"
+    )
+    return fig
+
+
+def _level_bar(ax: Any, x: float, width: float, s: Series, cell: Mapping[str, Any], flag: str, rotate: bool) -> None:
+    """One series' bar of one row: hatched when it covers part of the row's tasks, with its interval
+    and value, or a "missing" / "n/a" note where it has no number."""
+    value = cell["value"]
+    if value is None:
+        note = "missing" if s.kind == "run" else "n/a"
+        ax.text(x, 0.01, note, rotation=90, ha="center", va="bottom", fontsize=7, color=s.color)
+        return
+    partial = cell["tasks"] != cell["of"]
+    ax.bar(
+        x,
+        value,
+        width * 0.92,
+        color=s.color,
+        alpha=0.55 if partial else (0.9 if s.kind != "paper" else 0.75),
+        hatch="///" if partial else None,
+        edgecolor="white" if not partial else s.color,
+        linewidth=0.5,
+    )
+    ci = cell.get("ci")
+    top = value
+    if ci:
+        yerr = [[value - ci[0]], [ci[1] - value]]
+        ax.errorbar(x, value, yerr=yerr, fmt="none", ecolor="#333333", capsize=2, clip_on=False)
+        top = ci[1]
+    ax.text(
+        x,
+        top + 0.012,
+        f"{value:.3f}{flag}",
+        ha="center",
+        va="bottom",
+        fontsize=7.5 if rotate else 8.5,
+        rotation=90 if rotate else 0,
+    )
+
+
+def _level_axes(ax: Any, titles: list[str], rotate: bool, metric: str) -> None:
+    ax.set_xticks(range(len(titles)))
     ax.set_xticklabels(titles, fontsize=10)
     ax.set_ylim(0, 1.12 if not rotate else 1.2)
     ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    ax.set_ylabel(f"accuracy ({report['metric']})", fontsize=11)
+    ax.set_ylabel(f"accuracy ({metric})", fontsize=11)
     ax.grid(axis="y", color="#dddddd")
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    labels = _levels_legend(report, all_series)
+
+
+def _level_handles(all_series: Sequence[Series], labels: list[str]) -> list[Any]:
+    """A colour patch per series, then the hatched patch of the partial-row note and blanks."""
+    from matplotlib.patches import Patch
+
     handles = [Patch(color=s.color, alpha=0.9) for s in all_series]
     handles += [
         Patch(facecolor="white", edgecolor="#555555", hatch="///")
@@ -389,11 +394,7 @@ def _levels(report: Mapping[str, Any], all_series: Sequence[Series]) -> Any:
         else Patch(color="white")
         for label in labels[len(handles) :]
     ]
-    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=10, frameon=False)
-    ax.set_title(
-        "HumanSense by level, overall (15 tasks) and the paper's Avg (13 video tasks)", fontsize=13, fontweight="bold"
-    )
-    return fig
+    return handles
 
 
 def save_figure(fig: Any, out_dir: str | Path, name: str) -> list[Path]:
