@@ -34,10 +34,27 @@ def _record(task_type: str, media: str) -> dict:
     }
 
 
+def _clip(path: Path) -> None:
+    """A 1 s mp4 with a video and a sound stream: the load opens every clip and checks its streams."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), mode="w") as out:
+        video, sound = out.add_stream("mpeg4", rate=8), out.add_stream("aac", rate=16000)
+        video.width, video.height, video.pix_fmt, sound.layout = 32, 32, "yuv420p", "mono"
+        for i in range(8):
+            out.mux(video.encode(av.VideoFrame.from_ndarray(np.full((32, 32, 3), 30 * i, np.uint8), format="rgb24")))
+        out.mux(video.encode())
+        tone = av.AudioFrame.from_ndarray(np.zeros((1, 16000), np.float32), format="fltp", layout="mono")
+        tone.sample_rate = 16000
+        out.mux(sound.encode(tone))
+        out.mux(sound.encode())
+
+
 @pytest.fixture
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "videos").mkdir()
-    (tmp_path / "videos" / "es_000.mp4").write_bytes(b"not decoded by these tests")
+    _clip(tmp_path / "videos" / "es_000.mp4")
     records = [_record("Emo_Strategy", "data/videos/es_000.mp4")]
     (tmp_path / "HumanSense_VQA.json").write_text(json.dumps(records), encoding="utf-8")
     monkeypatch.setenv("HUMANSENSE_ROOT", str(tmp_path))

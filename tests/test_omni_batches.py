@@ -182,7 +182,7 @@ def test_the_report_warns_when_sound_was_cut(tiny_qwen25: Path, long_sound_root:
 def test_an_unreadable_clip_costs_its_question_in_its_turn(
     tiny_qwen3: Path, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Prepared ahead and batched, a clip that does not decode becomes its own question's
+    """Prepared ahead and batched, a clip that opens but does not decode becomes its own question's
     ``media_error`` answer (naming the doc and the file) in its turn; the questions around it,
     in the same batch, are answered."""
     from lmms_eval.evaluator import simple_evaluate
@@ -195,7 +195,9 @@ def test_an_unreadable_clip_costs_its_question_in_its_turn(
     shutil.copytree(root, broken)
     records = json.loads((broken / "HumanSense_VQA.json").read_text())
     target = next(r for r in records if "/gr_" in r["video_path"])
-    (broken / target["video_path"].removeprefix("data/")).write_bytes(b"not a video")
+    # A faststart mp4 cut at 20 %: its header opens (the load-time check passes), its frames do not decode.
+    clip = write_video(broken / target["video_path"].removeprefix("data/"), seconds=2.0, faststart=True)
+    clip.write_bytes(clip.read_bytes()[: len(clip.read_bytes()) // 5])
     monkeypatch.setenv("HUMANSENSE_ROOT", str(broken))
     docs = [
         hooks.process_docs(stub_dataset(code, variant))[0]

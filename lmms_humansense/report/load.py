@@ -282,8 +282,9 @@ def sound_cut(path: Path, leaves: Mapping[str, str]) -> dict[str, tuple[int, int
     return out
 
 
-#: The package's models: each of their answers carries its ``acc.fed`` record.
-RECORDING_MODELS = ("humansense_omni", "humansense_random", "humansense_openai")
+#: The package's models whose every answer carries its ``acc.fed`` record (``humansense_random``
+#: answers with plain text: it is fed nothing worth recording).
+RECORDING_MODELS = ("humansense_omni", "humansense_openai")
 
 
 def unrecorded(path: Path, leaves: Mapping[str, str], model: str) -> tuple[int, int]:
