@@ -25,6 +25,29 @@ def pytest_configure(config: pytest.Config) -> None:
     progress.pytest_configure(config)
 
 
+#: The modules whose lmms-eval runs take minutes, started first: `make test` hands each module to
+#: one of its two processes whole (``--dist loadscope``, so a module's runs are made once, not once per
+#: process), and a long module met last would leave the other process idle at the end.
+SLOW_FIRST = (
+    "test_long_runs.py",
+    "test_wrappers.py",
+    "test_multiprocess.py",
+    "test_served.py",
+    "test_paired.py",
+    "test_models.py",
+    "test_e2e.py",
+    "test_omni_batches.py",
+    "test_variants.py",
+    "test_report.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the modules: :data:`SLOW_FIRST` first, the rest as collected (a stable sort)."""
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test reaches a hub, and no test writes to the user's caches."""
