@@ -14,4 +14,4 @@ test: venv
 	@echo "test: ruff, then the whole suite on 2 processes (minutes: about 5 on a fast 2-core machine, longer on a slower one)"
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 .venv/bin/python -m pytest -q -n 2 --dist loadscope tests
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 .venv/bin/python -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder tests

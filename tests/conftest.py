@@ -27,7 +27,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 #: The modules whose lmms-eval runs take minutes, started first: `make test` hands each module to
 #: one of its two processes whole (``--dist loadscope``, so a module's runs are made once, not once per
-#: process), and a long module met last would leave the other process idle at the end.
+#: process), and a long module met last would leave the other process idle at the end
+#: (``--no-loadscope-reorder``: by default pytest-xdist orders the modules by their number of tests).
 SLOW_FIRST = (
     "test_long_runs.py",
     "test_wrappers.py",
