@@ -151,7 +151,9 @@ def test_make_sample_as_written(tmp_path: Path) -> None:
     (want,) = [ln for ln in (clone / "scripts" / "bootstrap.sh").read_text().splitlines() if ln.startswith("WANT=")]
     stamp = subprocess.run(["bash", "-c", f'{want}\necho "$WANT"'], cwd=clone, capture_output=True, text=True)
     (clone / ".venv" / ".humansense-deps").write_text(stamp.stdout)
-    proc = run_lines(["make sample"], clone, cli_env(tmp_path))
+    # as a user types it: not as a sub-make of `make test` (MAKELEVEL would add "Leaving directory" lines)
+    env = {k: v for k, v in cli_env(tmp_path).items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    proc = run_lines(["make sample"], clone, env)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "bootstrap: installing" not in proc.stdout  # the stand-in venv was taken as built
     last = proc.stdout.strip().splitlines()[-1]
