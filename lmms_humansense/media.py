@@ -157,8 +157,7 @@ def check_media_opens(questions: Iterable[tuple[str, str, bool, bool]]) -> None:
         more = f"\n  ... and {len(broken) - 10} more" if len(broken) > 10 else ""
         raise UnopenableMediaError(
             f"{len(broken)} HumanSense question(s) reference media that cannot serve them:\n  {shown}{more}\n"
-            "Fix: replace each file with a good copy from the benchmark's archive (videos.zip, audios.zip; "
-            f"{tool('download')} --force extracts them again); {tool('verify')} lists every problem."
+            + replace_from_archive("each file")
         )
 
 
@@ -233,9 +232,16 @@ def empty_sound(p: str) -> str:
     with what to do: the file was damaged in extraction or copying, so a good copy replaces it."""
     return (
         f"{p}: audio track holds no samples, so the question has no sound to hear; the file is damaged or was "
-        "cut short. Fix: replace it with a good copy from the benchmark's archive (audios.zip for a .wav, "
-        f"videos.zip for an .mp4; {tool('download')} --force extracts both again), then run {tool('verify')}, "
-        "which lists every damaged file"
+        "cut short. " + replace_from_archive("it")
+    )
+
+
+def replace_from_archive(what: str) -> str:
+    """The fix for a damaged media file, said once for every error that finds one."""
+    return (
+        f"Fix: replace {what} with a good copy from the benchmark's archive (videos.zip for an .mp4, audios.zip "
+        f"for a .wav; {tool('download')} --force extracts both again), then run {tool('verify')}, which lists "
+        "every damaged file."
     )
 
 
