@@ -288,16 +288,12 @@ def build_tiny_qwen3_omni(target: Path, seed: int = 0) -> Path:
     return target
 
 
-def build_tiny_qwen2_vl(target: Path, seed: int = 0) -> Path:
-    """A loadable Qwen2-VL folder (2 tiny layers) that lmms-eval's stock ``qwen2_vl`` wrapper runs."""
+def _build_tiny_qwen_vl(
+    target: Path, seed: int, config_cls: Any, model_cls: Any, processor_cls: Any, vision_config: dict[str, Any]
+) -> Path:
+    """A loadable Qwen-VL family folder (2 tiny text layers, the given vision tower) with a processor."""
     import torch
-    from transformers import (
-        Qwen2VLConfig,
-        Qwen2VLForConditionalGeneration,
-        Qwen2VLImageProcessor,
-        Qwen2VLProcessor,
-        Qwen2VLVideoProcessor,
-    )
+    from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
@@ -309,11 +305,10 @@ def build_tiny_qwen2_vl(target: Path, seed: int = 0) -> Path:
     }
     tokenizer = _tokenizer(specials, list(specials.values()))
     ids = {k: tokenizer.convert_tokens_to_ids(v) for k, v in specials.items()}
-    hidden = 32
-    config = Qwen2VLConfig(
+    config = config_cls(
         text_config={
             "vocab_size": len(tokenizer),
-            "hidden_size": hidden,
+            "hidden_size": TINY_VL_HIDDEN,
             "intermediate_size": 64,
             "num_hidden_layers": 2,
             "num_attention_heads": 2,
@@ -323,23 +318,14 @@ def build_tiny_qwen2_vl(target: Path, seed: int = 0) -> Path:
             "eos_token_id": tokenizer.eos_token_id,
             "pad_token_id": tokenizer.pad_token_id,
         },
-        vision_config={
-            "depth": 1,
-            "embed_dim": 16,
-            "hidden_size": hidden,
-            "num_heads": 2,
-            "mlp_ratio": 2,
-            "patch_size": 14,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-        },
+        vision_config=vision_config,
         image_token_id=ids["image_token"],
         video_token_id=ids["video_token"],
         vision_start_token_id=ids["vision_start_token"],
         vision_end_token_id=ids["vision_end_token"],
     )
     torch.manual_seed(seed)
-    model = Qwen2VLForConditionalGeneration(config).eval()
+    model = model_cls(config).eval()
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(target)
@@ -352,7 +338,7 @@ def build_tiny_qwen2_vl(target: Path, seed: int = 0) -> Path:
         AUDIO_EOS="",
         AUDIO="",
     )
-    processor = Qwen2VLProcessor(
+    processor = processor_cls(
         image_processor=Qwen2VLImageProcessor(),
         video_processor=Qwen2VLVideoProcessor(),
         tokenizer=tokenizer,
@@ -361,6 +347,27 @@ def build_tiny_qwen2_vl(target: Path, seed: int = 0) -> Path:
     processor.save_pretrained(target)
     tokenizer.save_pretrained(target)
     return target
+
+
+#: The text width of the tiny Qwen-VL checkpoints (the vision towers project onto it).
+TINY_VL_HIDDEN = 32
+
+
+def build_tiny_qwen2_vl(target: Path, seed: int = 0) -> Path:
+    """A loadable Qwen2-VL folder (2 tiny layers) that lmms-eval's stock ``qwen2_vl`` wrapper runs."""
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
+
+    vision = {
+        "depth": 1,
+        "embed_dim": 16,
+        "hidden_size": TINY_VL_HIDDEN,
+        "num_heads": 2,
+        "mlp_ratio": 2,
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+    }
+    return _build_tiny_qwen_vl(target, seed, Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor, vision)
 
 
 def build_tiny_omni_thinker(target: Path, seed: int = 0) -> Path:
@@ -387,79 +394,23 @@ def build_tiny_omni_thinker(target: Path, seed: int = 0) -> Path:
 
 def build_tiny_qwen2_5_vl(target: Path, seed: int = 0) -> Path:
     """A loadable Qwen2.5-VL folder (2 tiny layers) that lmms-eval's stock ``qwen2_5_vl`` wrapper runs."""
-    import torch
-    from transformers import (
-        Qwen2_5_VLConfig,
-        Qwen2_5_VLForConditionalGeneration,
-        Qwen2_5_VLProcessor,
-        Qwen2VLImageProcessor,
-        Qwen2VLVideoProcessor,
-    )
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
 
-    target = Path(target)
-    target.mkdir(parents=True, exist_ok=True)
-    specials = {
-        "image_token": "<|image_pad|>",
-        "video_token": "<|video_pad|>",
-        "vision_start_token": "<|vision_start|>",
-        "vision_end_token": "<|vision_end|>",
+    vision = {
+        "depth": 2,
+        "hidden_size": 16,
+        "intermediate_size": 32,
+        "num_heads": 2,
+        "out_hidden_size": TINY_VL_HIDDEN,
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "window_size": 56,
+        "fullatt_block_indexes": [1],
     }
-    tokenizer = _tokenizer(specials, list(specials.values()))
-    ids = {k: tokenizer.convert_tokens_to_ids(v) for k, v in specials.items()}
-    hidden = 32
-    config = Qwen2_5_VLConfig(
-        text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": hidden,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
-            "max_position_embeddings": 32768,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
-            "eos_token_id": tokenizer.eos_token_id,
-            "pad_token_id": tokenizer.pad_token_id,
-        },
-        vision_config={
-            "depth": 2,
-            "hidden_size": 16,
-            "intermediate_size": 32,
-            "num_heads": 2,
-            "out_hidden_size": hidden,
-            "patch_size": 14,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-            "window_size": 56,
-            "fullatt_block_indexes": [1],
-        },
-        image_token_id=ids["image_token"],
-        video_token_id=ids["video_token"],
-        vision_start_token_id=ids["vision_start_token"],
-        vision_end_token_id=ids["vision_end_token"],
+    return _build_tiny_qwen_vl(
+        target, seed, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor, vision
     )
-    torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(config).eval()
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(target)
-    template = _template(
-        VISION_BOS=specials["vision_start_token"],
-        VISION_EOS=specials["vision_end_token"],
-        IMAGE=specials["image_token"],
-        VIDEO=specials["video_token"],
-        AUDIO_BOS="",
-        AUDIO_EOS="",
-        AUDIO="",
-    )
-    processor = Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(),
-        video_processor=Qwen2VLVideoProcessor(),
-        tokenizer=tokenizer,
-        chat_template=template,
-    )
-    processor.save_pretrained(target)
-    tokenizer.save_pretrained(target)
-    return target
 
 
 def build_tiny_llava_onevision(target: Path, seed: int = 0) -> Path:
