@@ -98,11 +98,8 @@ _OPTION_LABEL = re.compile(r"\s*(?:[(\[（](?P<boxed>[A-Za-z])[)\]）]|(?P<bare>
 
 def option_letters(options: Sequence[str]) -> str:
     """The item's letters, from the options' labels ("A. ..." -> "A"), else their positions."""
-    letters = []
-    for i, opt in enumerate(options):
-        m = _OPTION_LABEL.match(opt)
-        letters.append((m.group("boxed") or m.group("bare")).upper() if m else string.ascii_uppercase[i])
-    return "".join(letters)
+    labels = [_OPTION_LABEL.match(opt) for opt in options]
+    return "".join((m["boxed"] or m["bare"]).upper() if m else string.ascii_uppercase[i] for i, m in enumerate(labels))
 
 
 def _option_body(option: str) -> str:
@@ -168,8 +165,7 @@ def _is_word(letter: str, text: str, end: int) -> bool:
     case, followed by a lower-case word that is not a connector ("A because ...")."""
     if not (letter.islower() or letter in "AI"):
         return False
-    m = _NEXT_WORD.match(text, end)
-    return bool(m) and m.group(1) not in _CONNECTORS
+    return bool(m := _NEXT_WORD.match(text, end)) and m[1] not in _CONNECTORS
 
 
 #: Reading stops after this many letters or labelled lines, so a runaway answer costs no more.
@@ -184,17 +180,14 @@ def _read_group(text: str, pos: int, echoes: dict[str, re.Pattern[str]]) -> _Gro
     while len(letters) < _MAX_LETTERS and (item := _ITEM.match(text, pos)):
         kind = item.lastgroup  # which alternative read the letter(s): "boxed", "run" or "bare"
         found = item[kind]
-        if kind == "bare" and _is_word(found, text, item.end()):
-            break
-        if kind == "run" and len(set(found)) != len(found):
+        if (kind == "bare" and _is_word(found, text, item.end())) or (kind == "run" and len(set(found)) != len(found)):
             break
         hedged = hedged or (or_pending and bool(letters))
         found = found.upper()
         letters.extend(found)
         boxed = boxed or kind == "boxed"
         end = item.end()
-        echo = echoes.get(found)
-        if echo and (m := echo.match(text, end)):
+        if (echo := echoes.get(found)) and (m := echo.match(text, end)):
             end = m.end()
         sep = _SEPARATOR.match(text, end)
         # "B or C", "C, or possibly D", "A and maybe C": a hedge between letters, not an answer
@@ -332,8 +325,8 @@ def _leading(text: str, echoes: dict[str, re.Pattern[str]], first: _Group) -> li
             break
         if not line.strip():
             continue
-        if _BULLET.match(line):
-            line = _BULLET.sub("", line, count=1)
+        if bullet := _BULLET.match(line):
+            line = line[bullet.end() :]
         group = first if len(lines) == 1 and line == text else _read_group(line, 0, echoes)
         if not group.letters or not (group.boxed or _LABEL_END.match(line, group.end)):
             break
@@ -412,12 +405,13 @@ _ALL_EXCEPT = re.compile(
 _SLASHED = re.compile(r"\s*[A-Ha-h](?:\s*/\s*[A-Ha-h])+\s*+[.!]?\s*")
 # Of a run of spaces after the letter only two splits matter: all of it, or all but its last space.
 _RUN = r"(?:\s*+|(?>\s*(?=\s(?!\s))))"
+_VERDICTS = "yes|no|true|false|correct|incorrect|present|absent|right|wrong"
 _VERDICT = re.compile(
     rf"(?<![A-Za-z0-9])[(\[]?(?P<letter>[A-H])[)\]]?(?:\s*+[.:)\-–]{_RUN}|{_RUN})[^\n;/|]{{0,40}}?[\s:=\-–(]"
-    r"(?P<verdict>yes|no|true|false|correct|incorrect|present|absent|right|wrong)\b",
+    rf"(?P<verdict>{_VERDICTS})\b",
     re.IGNORECASE,
 )
-_VERDICT_WORD = re.compile(r"\b(?:yes|no|true|false|correct|incorrect|present|absent|right|wrong)\b", re.IGNORECASE)
+_VERDICT_WORD = re.compile(rf"\b(?:{_VERDICTS})\b", re.IGNORECASE)
 _POSITIVE = frozenset({"yes", "true", "correct", "present", "right"})
 
 

@@ -3,6 +3,7 @@ mapping, media rules and report are derived from, so a fact about a task is writ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,12 +19,7 @@ QUESTION_PATTERNS: dict[str, AnswerFormat] = {
     "Judgment question (Yes or No)": "yesno",
 }
 
-LEVELS: dict[str, str] = {
-    "L1": "Perception",
-    "L2": "Complex perception",
-    "L3": "Understanding",
-    "L4": "Interaction",
-}
+LEVELS: dict[str, str] = {"L1": "Perception", "L2": "Complex perception", "L3": "Understanding", "L4": "Interaction"}
 
 
 @dataclass(frozen=True)
@@ -142,6 +138,15 @@ VARIANTS: dict[str, Variant] = {
         Variant("blind", "media withheld: question and options only (15 tasks)", _ALL_CODES, audio=False, media=False),
     )
 }
+
+
+def off_paper_counts(counts: Mapping[str, int]) -> list[str]:
+    """The tasks whose question count (``counts``, by code) differs from the paper's, as "AR 5 (paper 300)"."""
+    return [
+        f"{t.code} {counts.get(t.code, 0)} (paper {t.paper_count})"
+        for t in TASKS
+        if counts.get(t.code, 0) != t.paper_count
+    ]
 
 
 def paper_avg_codes() -> tuple[str, ...]:

@@ -67,33 +67,30 @@ def first_answer_tag(response: str) -> str | None:
     return None if end < 0 else response[start + len("<answer>") : end]
 
 
+#: What score_think.py deletes before comparing texts (the multi-select rule: spaces too).
+_PUNCT = str.maketrans("", "", ".,，")
+_PUNCT_SPACE = str.maketrans("", "", ".,， ")
+
+
 def _think_single(gold: str, answer: str, gold_option: str) -> float:
     """``score_think.py``'s single-choice rule: a bare letter a-d (not e, as there), "x." prefixed
     text, or the gold option's text."""
     letter = gold[0].strip().lower()
     parts = gold_option.split(".", 1)
-    value = parts[1].strip().lower() if len(parts) > 1 else ""
+    value = (parts[1].strip().lower() if len(parts) > 1 else "").translate(_PUNCT)
     answer = answer.strip().lower()
-
-    def squash(s: str) -> str:
-        return s.strip().replace(".", "").replace(",", "").replace("，", "")
-
     if answer in ("a", "b", "c", "d"):
         return float(letter == answer)
     if answer.startswith(("a.", "b.", "c.", "d.")):
         head, rest = answer.split(".", 1)
-        return float(head.strip() == letter or squash(rest) == squash(value))
-    return float(squash(answer) == squash(value))
+        return float(head.strip() == letter or rest.strip().translate(_PUNCT) == value)
+    return float(answer.translate(_PUNCT) == value)
 
 
 def _think_multi(answer: str, gold: str, *, drop_newlines: bool) -> float:
     """Newlines are removed only without a tag, as there ("A\nC" in a tag earns 0)."""
-
-    def squash(s: str) -> str:
-        return s.replace(".", "").replace(",", "").replace("，", "").replace(" ", "").lower()
-
-    answer = squash(answer)
-    return multi_credit(answer.replace("\n", "") if drop_newlines else answer, squash(gold))
+    answer = answer.translate(_PUNCT_SPACE).lower()
+    return multi_credit(answer.replace("\n", "") if drop_newlines else answer, gold.translate(_PUNCT_SPACE).lower())
 
 
 def official_think_score(

@@ -105,22 +105,17 @@ def resolve_root(explicit: str | os.PathLike[str] | None = None) -> Path:
             raise DataRootError(
                 f"HumanSense data root {path} holds neither {VQA_FILE} nor {AQA_FILE}. {how_to_get_data()}"
             )
-        _refuse_incomplete(path)
+        if (path / INCOMPLETE_MARKER).exists():  # it would fail later, on some file, mid-run
+            raise DataRootError(
+                f"HumanSense data root {path}: an extraction into it did not finish ({INCOMPLETE_MARKER} is present). "
+                f"Fix: rerun {tool(f'download --root {path}')} (it resumes), or delete {path / INCOMPLETE_MARKER} "
+                "if you filled the folder yourself and know it is complete."
+            )
         return path
     fallback = default_root()
     if (fallback / COMPLETE_MARKER).is_file():
         return fallback
     raise DataRootError(f"HumanSense data not found: ${ENV_VAR} is not set. {how_to_get_data()}")
-
-
-def _refuse_incomplete(path: Path) -> None:
-    """A root whose extraction was interrupted would fail later, on some file, mid-run; stop now."""
-    if (path / INCOMPLETE_MARKER).exists():
-        raise DataRootError(
-            f"HumanSense data root {path}: an extraction into it did not finish ({INCOMPLETE_MARKER} is present). "
-            f"Fix: rerun {tool(f'download --root {path}')} (it resumes), or delete {path / INCOMPLETE_MARKER} "
-            "if you filled the folder yourself and know it is complete."
-        )
 
 
 def is_sample(root: Path) -> bool:
@@ -136,9 +131,5 @@ def resolve_media(root: Path, raw: str, kind: str) -> Path | None:
     an absolute path is read as relative to the root and ``..`` is never followed."""
     path = Path(raw.replace("\\", "/"))
     parts = [p for p in path.parts if p not in ("/", "", ".", "..") and p != path.anchor]
-    for k in range(len(parts)):
-        candidate = root.joinpath(*parts[k:])
-        if candidate.is_file():
-            return candidate
-    candidate = root / kind / path.name
-    return candidate if candidate.is_file() else None
+    tails = [root.joinpath(*parts[k:]) for k in range(len(parts))]
+    return next((c for c in [*tails, root / kind / path.name] if c.is_file()), None)

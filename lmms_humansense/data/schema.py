@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lmms_humansense.answers import option_letters
-from lmms_humansense.catalog import BY_CODE, QUESTION_PATTERNS, TASKS
+from lmms_humansense.catalog import BY_CODE, QUESTION_PATTERNS, TASKS, off_paper_counts
 from lmms_humansense.data.root import ANNOTATION_FILES, AQA_FILE, files_stamp, is_sample, resolve_media, tool
 from lmms_humansense.data.taskmap import ENV_VAR as MAP_ENV_VAR
 from lmms_humansense.data.taskmap import (
@@ -235,10 +235,7 @@ def _clip(root: Path, media: str, resolved: Path | None) -> str:
     """What identifies the clip for clustering: its path under the root once resolved."""
     if resolved is None:
         return media.replace("\\", "/")
-    try:
-        return resolved.relative_to(root).as_posix()
-    except ValueError:
-        return resolved.as_posix()
+    return (resolved.relative_to(root) if resolved.is_relative_to(root) else resolved).as_posix()
 
 
 def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str, Any]:
@@ -369,11 +366,8 @@ def _load_all(root: Path, stamp: tuple[tuple[str, int, int, int], ...]) -> dict[
         by_task[doc["task"]].append(doc)
     if scan.duplicates:
         log.warning(
-            "HumanSense: %d record(s) repeat an earlier one (kept; remove the copies if they are mistakes; "
-            "%s lists them all), first: %s",
-            len(scan.duplicates),
-            tool("verify"),
-            scan.duplicates[0],
+            f"HumanSense: {len(scan.duplicates)} record(s) repeat an earlier one (kept; remove the copies if they are "
+            f"mistakes; {tool('verify')} lists them all), first: {scan.duplicates[0]}"
         )
     _report_counts(root, by_task)
     return by_task
@@ -431,49 +425,32 @@ def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
         raise unknown_error(unknown, root, f"Not resolved automatically: {why_not}.")
     where = remember_resolution(root, resolved)
     saved = f"; written to {where}" if where else "; not written (neither the root nor the cache is writable)"
+    resolution = json.dumps(resolved, sort_keys=True)
     log.warning(
-        "HumanSense: task_type strings resolved by name, every per-task count equal to the paper's: %s%s",
-        json.dumps(resolved, sort_keys=True),
-        saved,
+        f"HumanSense: task_type strings resolved by name, every per-task count equal to the paper's: {resolution}{saved}"
     )
     return {**task_map, **resolved}
 
 
-def count_differences(by_task: dict[str, list[Any]]) -> dict[str, tuple[int, int]]:
-    """Tasks whose question count differs from the paper's: code -> (found, paper)."""
-    return {
-        t.code: (len(by_task.get(t.code, [])), t.paper_count)
-        for t in TASKS
-        if len(by_task.get(t.code, [])) != t.paper_count
-    }
-
-
 def _report_counts(root: Path, by_task: dict[str, list[dict]]) -> None:
-    diffs = count_differences(by_task)
-    if not diffs:
-        return
-    if is_sample(root):
-        # Logged once per root whatever the run's tasks: what a task holds, not a total.
+    """Per-task counts that differ from the paper's; for the sample, once per root whatever the run's
+    tasks, what a task holds (not a total)."""
+    diffs = off_paper_counts({code: len(docs) for code, docs in by_task.items()})
+    if diffs and is_sample(root):
         sizes = sorted({len(docs) for docs in by_task.values()})
         each = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
+        total = sum(map(len, by_task.values()))
         log.warning(
-            "HumanSense: using the bundled SAMPLE set, not the benchmark: %s questions a task (%d over all %d tasks)",
-            each,
-            sum(map(len, by_task.values())),
-            len(by_task),
+            f"HumanSense: using the bundled SAMPLE set, not the benchmark: {each} questions a task ({total} over all {len(by_task)} tasks)"
         )
-        return
-    listed = ", ".join(f"{c} {n} (paper {p})" for c, (n, p) in diffs.items())
-    log.warning("HumanSense: per-task question counts differ from the paper's: %s", listed)
+    elif diffs:
+        log.warning(f"HumanSense: per-task question counts differ from the paper's: {', '.join(diffs)}")
 
 
 def _docs(root: Path) -> dict[str, list[dict]]:
     """The cached docs, keyed by what they depend on: the annotation files and every task map source."""
-    stamp = (
-        (os.environ.get(MAP_ENV_VAR, ""), 0, 0, 0),
-        *files_stamp(root, (*ANNOTATION_FILES, ROOT_FILE, RESOLVED_FILE)),
-    )
-    return _load_all(root, stamp)
+    sources = (*ANNOTATION_FILES, ROOT_FILE, RESOLVED_FILE)
+    return _load_all(root, ((os.environ.get(MAP_ENV_VAR, ""), 0, 0, 0), *files_stamp(root, sources)))
 
 
 def load_task_docs(root: Path, code: str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from lmms_humansense.catalog import BY_CODE, TASKS, known_task_types
+from lmms_humansense.catalog import BY_CODE, TASKS, known_task_types, off_paper_counts
 from lmms_humansense.data.root import annotation_digest, cache_home
 from lmms_humansense.files import write_text_atomically
 
@@ -67,13 +67,9 @@ def read_spec(spec: str, source: str) -> dict[str, str]:
             raise TaskMapError(f'task map {source}: {path} must hold a JSON object {{"task_type": "CODE"}}')
         return _check_codes(data, f"{source} ({path})")
     pairs = [p for p in re.split(r"[,;]", spec) if p.strip()]
-    mapping = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise TaskMapError(f"task map {source}: {pair!r} is not of the form task_type=CODE")
-        key, code = pair.rsplit("=", 1)
-        mapping[key.strip()] = code.strip()
-    return _check_codes(mapping, source)
+    if bad := [p for p in pairs if "=" not in p]:
+        raise TaskMapError(f"task map {source}: {bad[0]!r} is not of the form task_type=CODE")
+    return _check_codes({key.strip(): code.strip() for key, code in (p.rsplit("=", 1) for p in pairs)}, source)
 
 
 def load_task_map(root: Path | None = None) -> dict[str, str]:
@@ -81,13 +77,11 @@ def load_task_map(root: Path | None = None) -> dict[str, str]:
     mapping = dict(known_task_types())
     if root is not None:
         # The resolution of these very files (keyed by content), so a changed file is resolved again.
-        path = resolved_cache_file(root)
-        if path.is_file():
+        if (path := resolved_cache_file(root)).is_file():
             mapping.update(read_spec(str(path), f"file {path} (resolved automatically)"))
-    if root is not None and (root / ROOT_FILE).is_file():
-        mapping.update(read_spec(str(root / ROOT_FILE), f"file {ROOT_FILE}"))
-    spec = os.environ.get(ENV_VAR, "").strip()
-    if spec:
+        if (root / ROOT_FILE).is_file():
+            mapping.update(read_spec(str(root / ROOT_FILE), f"file {ROOT_FILE}"))
+    if spec := os.environ.get(ENV_VAR, "").strip():
         mapping.update(read_spec(spec, f"${ENV_VAR}"))
     return mapping
 
@@ -198,8 +192,7 @@ def resolve_by_counts(
     counts = Counter(mapped)
     for name, code in guess.items():
         counts[str(code)] += unknown[name]
-    off = [f"{t.code} {counts[t.code]} (paper {t.paper_count})" for t in TASKS if counts[t.code] != t.paper_count]
-    if off:
+    if off := off_paper_counts(counts):
         return None, f"mapped by name, the per-task counts would differ from the paper's: {', '.join(off)}"
     formats = formats or {}
     disagree = [
