@@ -28,8 +28,7 @@ Outcome = Literal["ok", "empty", "unparsed", "ambiguous", "invalid"]
 
 @dataclass(frozen=True)
 class Parsed:
-    """What was read from a response.  ``value`` is a letter, a sorted letter string, a number
-    as text, or ``yes``/``no``; it is empty unless ``outcome`` is ``ok``."""
+    """What was read: ``value`` (a letter, sorted letters, a number as text), empty unless ``ok``."""
 
     outcome: Outcome
     value: str = ""
@@ -79,8 +78,7 @@ def focus(response: str) -> str:
 
 
 def _clean(response: str) -> str:
-    """The focused answer without markdown emphasis, quotes and ``\\boxed{}``; full-width letters,
-    digits and punctuation (``Ｂ``, ``Ａ，Ｃ``, ``３``) read as their ASCII forms."""
+    """The focused answer without emphasis, quotes and ``\\boxed{}``, full-width forms (``Ｂ``) as ASCII."""
     text = unicodedata.normalize("NFKC", focus(response))
     return _BOXED.sub(r" \1 ", text).translate(_MARKUP).strip()
 
@@ -226,8 +224,7 @@ _LEAD_WORD = re.compile(
 
 
 def _matches(pattern: re.Pattern[str], words: re.Pattern[str], folded: str) -> Iterator[re.Match[str]]:
-    """The matches ``pattern.finditer(folded)`` gives, tried only where one of its first ``words``
-    is (each match starts with one of them after a word boundary, never inside another)."""
+    """The matches ``pattern.finditer(folded)`` gives, tried only where one of its first ``words`` is."""
     end = 0
     for word in words.finditer(folded):
         if word.start() >= end and (m := pattern.match(folded, word.start())):
@@ -446,8 +443,7 @@ _REVISION = re.compile(  # folded
 
 
 def _revision(text: str, folded: str, group: _Group, valid: str) -> tuple[Outcome, list[str]] | None:
-    """A declaration taken back ("B. Wait, no, C."): the one valid letter after the revision,
-    ``ambiguous`` for several, ``None`` when nothing is revised."""
+    """A declaration taken back ("B. Wait, no, C."): the one letter after it, or ``ambiguous``."""
     m = _REVISION.search(folded, group.end)
     after = sorted(_tokens(text[m.end() :], folded[m.end() :], valid)) if m else []
     if not after:

@@ -45,6 +45,5 @@ def _provenance(root: str, stamp: tuple[tuple[str, int, int, int], ...]) -> str:
 
 
 def provenance(root: Path) -> str:
-    """``lmms-humansense X; lmms-eval Y; annotations sha256:Z`` for a run over ``root``, cached per
-    root and file state (every task of a run asks)."""
+    """``lmms-humansense X; lmms-eval Y; annotations sha256:Z``, cached per root and file state."""
     return _provenance(str(root), files_stamp(Path(root), ANNOTATION_FILES))

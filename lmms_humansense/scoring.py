@@ -73,8 +73,7 @@ _PUNCT_SPACE = str.maketrans("", "", ".,， ")
 
 
 def _think_single(gold: str, answer: str, gold_option: str) -> float:
-    """``score_think.py``'s single-choice rule: a bare letter a-d (not e, as there), "x." prefixed
-    text, or the gold option's text."""
+    """``score_think.py``'s single choice: a letter a-d (not e), "x." and text, or the gold text."""
     letter = gold[0].strip().lower()
     parts = gold_option.split(".", 1)
     value = (parts[1].strip().lower() if len(parts) > 1 else "").translate(_PUNCT)
@@ -96,8 +95,7 @@ def _think_multi(answer: str, gold: str, *, drop_newlines: bool) -> float:
 def official_think_score(
     response: str | None, answer_format: AnswerFormat, options: Sequence[str], gold: str
 ) -> float | None:
-    """``score_think.py``'s rule for one item; ``None`` when it leaves the item out (0 where it
-    would crash on ``int()``, as score.py)."""
+    """``score_think.py``'s rule; ``None`` where it leaves the item out, 0 where it would crash."""
     if not response:
         return None
     index = "abcde".find(gold[:1].lower())
@@ -197,8 +195,7 @@ def se_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def count_clips(items: Iterable[Any]) -> int | None:
-    """Leaf aggregation of ``clips``: how many clips the questions come from (the report's degrees
-    of freedom)."""
+    """Leaf aggregation of ``clips``: how many clips the questions come from."""
     clips = {str(x.get("clip")) for x in items if isinstance(x, dict)}
     return len(clips) if clips else None
 

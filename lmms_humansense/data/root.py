@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable
+from importlib.util import find_spec
 from pathlib import Path
 
 ENV_VAR = "HUMANSENSE_ROOT"
@@ -67,8 +68,6 @@ def files_stamp(root: Path, names: Iterable[str]) -> tuple[tuple[str, int, int, 
 def tools_installed() -> bool:
     """Whether the ``lmms-humansense`` command exists here (not in lmms-eval's own task folder
     without ``pip install lmms_humansense``: messages then say how to get it)."""
-    from importlib.util import find_spec
-
     try:
         return find_spec("lmms_humansense") is not None
     except (ImportError, ValueError):

@@ -20,17 +20,8 @@ from typing import Any
 
 from lmms_humansense.answers import option_letters
 from lmms_humansense.catalog import BY_CODE, QUESTION_PATTERNS, TASKS, off_paper_counts
+from lmms_humansense.data import taskmap
 from lmms_humansense.data.root import ANNOTATION_FILES, AQA_FILE, files_stamp, is_sample, resolve_media, tool
-from lmms_humansense.data.taskmap import ENV_VAR as MAP_ENV_VAR
-from lmms_humansense.data.taskmap import (
-    RESOLVED_FILE,
-    ROOT_FILE,
-    TaskMapError,
-    load_task_map,
-    remember_resolution,
-    resolve_by_counts,
-    unknown_error,
-)
 from lmms_humansense.prompts import MAX_COUNT, MULTI_OPTION_COUNT, SINGLE_OPTION_COUNTS, PromptError, build_prompt
 
 log = logging.getLogger("lmms_humansense")
@@ -99,8 +90,7 @@ class RawRecord:
 
 
 def read_record_list(path: Path, fix: str) -> list[Any]:
-    """A file holding a JSON list of records (an annotation file, or the official runner's output),
-    or the :class:`RecordError` saying what it holds instead, with ``fix``."""
+    """A file's JSON list of records, or the :class:`RecordError` saying what it holds, with ``fix``."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
@@ -115,11 +105,8 @@ def read_record_list(path: Path, fix: str) -> list[Any]:
 def read_records(root: Path) -> list[RawRecord]:
     """Both annotation files (either may be absent), as positioned raw records."""
     fix = "Re-download or re-extract the file; if you edited it, save it as UTF-8 JSON."
-    out: list[RawRecord] = []
-    for name in ANNOTATION_FILES:
-        if (root / name).is_file():
-            out.extend(RawRecord(name, i, rec) for i, rec in enumerate(read_record_list(root / name, fix)))
-    return out
+    files = [name for name in ANNOTATION_FILES if (root / name).is_file()]
+    return [RawRecord(name, i, rec) for name in files for i, rec in enumerate(read_record_list(root / name, fix))]
 
 
 def _field(raw: RawRecord, container: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
@@ -134,8 +121,7 @@ def _field(raw: RawRecord, container: dict[str, Any], name: str, kind: type | tu
 
 
 def _nonnegative_field(raw: RawRecord, q: dict[str, Any], name: str, what: str) -> float:
-    """An optional numeric field: 0 when absent, else a finite number >= 0 (``"inf"`` passes ``float()``
-    and would fail mid-run, no record named)."""
+    """An optional number: 0 when absent, else finite and >= 0 (``"inf"`` would fail mid-run, unnamed)."""
     value = q.get(name)
     if value is None or value == "":
         return 0.0
@@ -310,8 +296,8 @@ def scan_records(root: Path) -> RecordScan:
     map_error: Exception | None = None
     try:  # automatic resolution included, so the loader and verify map alike
         task_map = task_map_for(root, records)
-    except TaskMapError as exc:
-        task_map, map_error = load_task_map(root), exc
+    except taskmap.TaskMapError as exc:
+        task_map, map_error = taskmap.load_task_map(root), exc
     unknown = unknown_task_types(records, task_map)
     unknown_where: dict[str, str] = {}
     entries: list[tuple[RawRecord, dict[str, Any] | None, RecordError | None]] = []
@@ -328,8 +314,7 @@ def scan_records(root: Path) -> RecordScan:
 
 
 def _first_problem(root: Path, scan: RecordScan) -> Exception | None:
-    """The error the loader stops with: the task map, the first bad record, every missing file,
-    every media file standing for different records."""
+    """The loader's error: the task map's, the first bad record's, every missing or shared file."""
     if scan.map_error is not None:
         return scan.map_error
     if error := next((e for _, _, e in scan.entries if e is not None), None):
@@ -374,16 +359,12 @@ def _load_all(root: Path, stamp: tuple[tuple[str, int, int, int], ...]) -> dict[
 
 
 def duplicates(records: Iterable[RawRecord]) -> list[str]:
-    """Records repeating an earlier one exactly ("<record> repeats <record>"): kept (the paper's
-    counts may include them), but said."""
+    """Records repeating an earlier one exactly: kept (the paper's counts may include them), but said."""
     first: dict[str, RawRecord] = {}
     out = []
     for raw in records:
-        key = json.dumps(raw.record, sort_keys=True)
-        if key in first:
-            out.append(f"{raw.where()} repeats {first[key].where()}")
-        else:
-            first[key] = raw
+        if (earlier := first.setdefault(json.dumps(raw.record, sort_keys=True), raw)) is not raw:
+            out.append(f"{raw.where()} repeats {earlier.where()}")
     return out
 
 
@@ -399,8 +380,7 @@ def unknown_task_types(records: Iterable[RawRecord], task_map: dict[str, str]) -
 
 
 def pattern_formats(records: Iterable[RawRecord], names: set[str]) -> dict[str, set[str]]:
-    """The answer formats the question patterns of each ``task_type`` string in ``names`` mean
-    (unknown patterns are the schema check's)."""
+    """The answer formats the question patterns of each ``task_type`` in ``names`` mean."""
     out: dict[str, set[str]] = {}
     for r in records:
         q = r.questions()
@@ -412,7 +392,7 @@ def pattern_formats(records: Iterable[RawRecord], names: set[str]) -> dict[str, 
 def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
     """The mapping covering every ``task_type`` of ``records``, or the error listing the rest; the
     rest resolved only when certain (``resolve_by_counts``), logged and remembered."""
-    task_map = load_task_map(root)
+    task_map = taskmap.load_task_map(root)
     unknown = unknown_task_types(records, task_map)
     if not unknown:
         return task_map
@@ -420,10 +400,10 @@ def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
     for name, n in task_types(records).items():
         if name in task_map:
             mapped[task_map[name]] += n
-    resolved, why_not = resolve_by_counts(unknown, mapped, pattern_formats(records, set(unknown)))
+    resolved, why_not = taskmap.resolve_by_counts(unknown, mapped, pattern_formats(records, set(unknown)))
     if resolved is None:
-        raise unknown_error(unknown, root, f"Not resolved automatically: {why_not}.")
-    where = remember_resolution(root, resolved)
+        raise taskmap.unknown_error(unknown, root, f"Not resolved automatically: {why_not}.")
+    where = taskmap.remember_resolution(root, resolved)
     saved = f"; written to {where}" if where else "; not written (neither the root nor the cache is writable)"
     resolution = json.dumps(resolved, sort_keys=True)
     log.warning(
@@ -449,8 +429,8 @@ def _report_counts(root: Path, by_task: dict[str, list[dict]]) -> None:
 
 def _docs(root: Path) -> dict[str, list[dict]]:
     """The cached docs, keyed by what they depend on: the annotation files and every task map source."""
-    sources = (*ANNOTATION_FILES, ROOT_FILE, RESOLVED_FILE)
-    return _load_all(root, ((os.environ.get(MAP_ENV_VAR, ""), 0, 0, 0), *files_stamp(root, sources)))
+    sources = (*ANNOTATION_FILES, taskmap.ROOT_FILE, taskmap.RESOLVED_FILE)
+    return _load_all(root, ((os.environ.get(taskmap.ENV_VAR, ""), 0, 0, 0), *files_stamp(root, sources)))
 
 
 def load_task_docs(root: Path, code: str) -> list[dict[str, Any]]:

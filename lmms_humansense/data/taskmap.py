@@ -28,15 +28,13 @@ class TaskMapError(ValueError):
 
 
 def _check_codes(mapping: dict[str, str], source: str) -> dict[str, str]:
-    out = {}
     for key, code in mapping.items():
         if not isinstance(code, str) or code.upper() not in BY_CODE:
             raise TaskMapError(
                 f"task map {source}: {key!r} maps to {code!r}, which is not a task code; "
                 f"use one of {', '.join(BY_CODE)}"
             )
-        out[str(key)] = code.upper()
-    return out
+    return {str(key): code.upper() for key, code in mapping.items()}
 
 
 def _looks_like_file(spec: str) -> bool:
@@ -87,8 +85,7 @@ def load_task_map(root: Path | None = None) -> dict[str, str]:
 
 
 def suggest_code(task_type: str, count: int | None = None) -> str | None:
-    """The likeliest code for an unknown string by :func:`name_scores` (as the automatic resolution),
-    the count breaking a near tie."""
+    """The likeliest code by :func:`name_scores` (as the resolution), the count breaking a near tie."""
     scores = name_scores(task_type)
 
     def rank(code: str) -> float:
@@ -207,8 +204,7 @@ def resolve_by_counts(
 
 
 def remember_resolution(root: Path, mapping: dict[str, str]) -> Path | None:
-    """Write a resolved mapping where the next load, ``verify`` and ``score`` read it; ``None`` if
-    the cache is not writable."""
+    """Keep a resolution for the next load, ``verify`` and ``score``; ``None`` if not writable."""
     path = resolved_cache_file(root)
     try:  # atomically: several ranks may resolve at once
         write_text_atomically(path, json.dumps(mapping, indent=1, sort_keys=True) + "\n")
