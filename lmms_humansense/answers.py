@@ -63,8 +63,7 @@ def focus(response: str) -> str:
     ``<think>`` hides the rest, a stray ``</think>`` ends reasoning begun in the prompt and an
     unclosed ``<answer>`` (a truncated reply) still marks where the answer starts."""
     text = response or ""
-    kept: list[str] = []
-    pos = 0
+    kept, pos = [], 0
     for start, _, _, end in _blocks(text, _THINK_OPEN, _THINK_CLOSE):
         kept += [text[pos:start], " "]
         pos = end
@@ -348,8 +347,7 @@ def _by_option_text(text: str, options: Sequence[str], valid: str) -> list[str]:
 
     if whole := letter(text):
         return [whole]
-    letters = []
-    pos = 0
+    letters, pos = [], 0
     for cut in itertools.chain(_PART_SEPARATOR.finditer(text), [None]):  # each part an option's text
         part = text[pos : cut.start() if cut else None]
         if part.strip():
@@ -371,8 +369,7 @@ _TOKEN = re.compile(
 def _tokens(text: str, folded: str, valid: str) -> list[str]:
     """Valid letters standing alone (upper case, not the article, or bracketed), each once, in order
     of appearance; a negated or excluded one ("not C", "rules out A", "C is incorrect") is left out."""
-    found = []
-    wanted = set(valid)
+    found, wanted = [], set(valid)
     # Only letters near a negation or predicate word are looked at again (one pass over the text).
     negations = [m.start() for m in _NEGATION_WORD.finditer(folded)]
     predicates = [m.start() for m in _PREDICATE_WORD.finditer(folded)]

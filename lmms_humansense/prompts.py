@@ -21,17 +21,13 @@ _QUESTION_LINE: dict[str, str] = {
     "numeric": "Question: {question}",
 }
 
-_ANSWER_LINE: dict[str, str] = {
-    "single": "answer one correct letter only, do not include any extra text or explanation:",
-    "multi": "answer correct letters only, do not include any extra text or explanation:",
-    "numeric": "answer a single Arabic numeral between 0 and 10, do not include any extra text or explanation:",
+#: What the answer must be, as the plain template's last line and the think template's <answer> say it.
+_ASK: dict[str, str] = {
+    "single": "answer one correct letter only",
+    "multi": "answer correct letters only",
+    "numeric": "answer a single Arabic numeral between 0 and 10",
 }
-
-_THINK_WHAT: dict[str, str] = {
-    "single": "answer one correct letter only here",
-    "multi": "answer correct letters only here",
-    "numeric": "answer a single Arabic numeral between 0 and 10 here",
-}
+_PLAIN_END = ", do not include any extra text or explanation:"
 
 THINK_LINE = (
     "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags, "
@@ -80,7 +76,8 @@ def build_prompt(question: str, options: Sequence[str], answer_format: AnswerFor
     lines = ["", HEADER, "", _QUESTION_LINE[answer_format].format(question=question), ""]
     if answer_format != "numeric":
         lines += ["Options:", *options, ""]
-    lines.append(THINK_LINE.format(what=_THINK_WHAT[answer_format]) if think else _ANSWER_LINE[answer_format])
+    ask = _ASK[answer_format]
+    lines.append(THINK_LINE.format(what=f"{ask} here") if think else ask + _PLAIN_END)
     return "\n".join(lines) + "\n"
 
 

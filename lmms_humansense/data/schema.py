@@ -343,8 +343,7 @@ def _load_all(root: Path, stamp: tuple[tuple[str, int, int, int], ...]) -> dict[
     """Every doc of a root by task code; cached per root and file stamp (15 tasks load one root)."""
     del stamp  # only part of the cache key
     scan = scan_records(root)
-    problem = _first_problem(root, scan)
-    if problem is not None:
+    if (problem := _first_problem(root, scan)) is not None:
         raise problem
     by_task: dict[str, list[dict]] = {t.code: [] for t in TASKS}
     for _, doc in scan.docs():
