@@ -32,8 +32,7 @@ class DataRootError(FileNotFoundError):
 
 def cache_home() -> Path:
     """The package's cache folder (``$HUMANSENSE_CACHE``, else ``$XDG_CACHE_HOME`` or ~/.cache)."""
-    explicit = os.environ.get("HUMANSENSE_CACHE")
-    if explicit:
+    if explicit := os.environ.get("HUMANSENSE_CACHE"):
         return Path(explicit).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base).expanduser() / "lmms_humansense"

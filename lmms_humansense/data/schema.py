@@ -166,8 +166,7 @@ def _options_and_gold(raw: RawRecord, q: dict[str, Any], fmt: str) -> tuple[list
                 f"{raw.where()}: {len(options)} options for a {fmt} question; the official templates take {counts}."
             )
         letters = option_letters(options)
-        repeated = sorted({c for c in letters if letters.count(c) > 1})
-        if repeated:
+        if repeated := sorted({c for c in letters if letters.count(c) > 1}):
             raise RecordError(
                 f"{raw.where()}: option letter(s) {', '.join(repeated)} label more than one option ({letters}); "
                 "an answer could not say which one it means. Fix the options' labels."
