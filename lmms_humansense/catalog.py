@@ -24,9 +24,8 @@ LEVELS: dict[str, str] = {"L1": "Perception", "L2": "Complex perception", "L3": 
 
 @dataclass(frozen=True)
 class Task:
-    """One HumanSense task.  ``task_type``: the official string where public code spells it out
-    (else it comes from the data); ``modality`` as the official runner feeds it: ``video+audio``
-    the mp4's own sound, ``audio`` an audio file only, ``video`` frames without sound."""
+    """One task.  ``task_type``: the official string where public code spells it out; ``modality``, as the
+    runner feeds it: ``video+audio`` the mp4's own sound, ``audio`` an audio file, ``video`` frames only."""
 
     code: str
     name: str
@@ -97,9 +96,8 @@ def known_task_types() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Variant:
-    """A named way of asking the questions (``default``: the paper's protocol, byte for byte).
-    ``codes``: the tasks it applies to, as the official runner restricts them; ``audio``: whether
-    sound is given; ``media``: whether anything but the text is (the text-only baseline)."""
+    """A way of asking (``default``: the paper's protocol): ``codes``, the tasks it applies to, as the
+    runner restricts them; ``audio``, whether sound is given; ``media``, whether anything but text is."""
 
     name: str
     title: str

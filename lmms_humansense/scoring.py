@@ -163,9 +163,8 @@ NOT_ESTIMABLE = "N/A"
 
 
 def clustered_se(items: Iterable[Any]) -> float | str | None:
-    """Leaf aggregation of ``<metric>_se``: the task mean's standard error, clustered by clip
-    (lmms-eval's formula, under a name its group aggregation keeps: it drops ``_stderr`` keys; items
-    carry ``value``, not ``score``, so lmms-eval adds no stderr of its own)."""
+    """Leaf aggregation of ``<metric>_se``: the task mean's clip-clustered standard error (lmms-eval's
+    formula; its groups drop ``_stderr`` keys, and ``value`` items get no stderr of lmms-eval's own)."""
     from lmms_eval.api.metrics import clustered_stderr
 
     pairs = [(float(x["value"]), x.get("clip")) for x in items if isinstance(x, dict) and x.get("value") is not None]

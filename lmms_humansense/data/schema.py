@@ -110,11 +110,11 @@ def read_records(root: Path) -> list[RawRecord]:
 
 
 def _field(raw: RawRecord, container: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    if name not in container or container[name] in (None, ""):
+    value = container.get(name)
+    if value is None or value == "":
         raise RecordError(
             f"{raw.where()}: field questions.{name} is missing. Fix the record or remove it from the file."
         )
-    value = container[name]
     if not isinstance(value, kind):
         raise RecordError(f"{raw.where()}: field questions.{name} should be {kind}, found {value!r}.")
     return value

@@ -179,9 +179,8 @@ def clear_match(task_type: str) -> str | None:
 def resolve_by_counts(
     unknown: Counter, mapped: Counter, formats: dict[str, set[str]] | None = None
 ) -> tuple[dict[str, str] | None, str]:
-    """A mapping for the unknown strings if certain, else ``None`` and why not.  Certain: each has one
-    clear best task by name with its answer formats (``formats``), and every per-task count (with
-    ``mapped``) equals the paper's; the formats split what counts cannot (four tasks have 300)."""
+    """A mapping for the unknown strings if certain (each one task's name clearly, with its answer
+    ``formats``, and every count with ``mapped`` the paper's), else ``None`` and why not."""
     guess = {name: clear_match(name) for name in unknown}
     unclear = sorted(name for name, code in guess.items() if code is None)
     if unclear:
