@@ -1,25 +1,13 @@
-"""Reading a model's free-text answer as a letter, a set of letters or a whole number.
+"""Reading a model's free-text answer as a letter, a set of letters or a whole number, never guessing.
 
-Peer tasks lose points to parsers that read "Based on the video..." as B, "a man is angry" as A
-or guess a default letter.  This parser only accepts what the text actually declares: the item's
-own valid letters, as standalone tokens; the last explicit declaration ("so the answer is C")
-wins; reasoning inside ``<think>`` is ignored and an ``<answer>`` tag is preferred.  Anything it
-cannot read is reported as such (an :class:`Outcome` other than ``ok``) and scores 0; it is never
-guessed.
-
-Letters are read in decreasing order of explicitness, and the first step that finds something
-decides:
-
-1. the whole answer is letters and separators ("B", "(b)", "A, C", "AC", "a and c");
-2. the last declaration: "the answer is C", "Answer: (B)", "I choose D", "C is the correct
-   answer", "Therefore, C." (a negated one, "I wouldn't choose A", does not count);
-3. labels leading the answer's lines: "B. angry", "B) angry", "Option C: she...", "B\\n\\nExplanation";
-4. the exact text of an option ("angry" for "B. angry");
-5. standalone upper-case letters anywhere, and bracketed ones ("(b)").
-
-Steps 1-3 report a letter outside the options as ``invalid``; step 5 only sees valid letters, so a
-stray "I" or "E" in prose is not an answer.  Throughout, "A" followed by a lower-case word is the
-article ("A woman is speaking") and a lower-case letter followed by a word is prose ("a man").
+Only what the text declares counts: the item's own letters as standalone tokens, the last explicit
+declaration winning; ``<think>`` is ignored, ``<answer>`` preferred; anything else is an
+:class:`Outcome` other than ``ok`` and scores 0.  Letters are read by the first of these steps that
+finds any: 1. the whole answer is letters ("B", "(b)", "A, C", "a and c"); 2. the last declaration
+("the answer is C", "C is the correct answer", "Therefore, C."; not a negated one); 3. labels leading
+the lines ("B. angry", "Option C: ..."); 4. an option's exact text; 5. standalone upper-case or
+bracketed letters anywhere.  Steps 1-3 call a letter outside the options ``invalid``; step 5 sees
+valid letters only.  "A" before a lower-case word is the article, "a man" is prose.
 """
 
 from __future__ import annotations
@@ -40,8 +28,7 @@ Outcome = Literal["ok", "empty", "unparsed", "ambiguous", "invalid"]
 
 @dataclass(frozen=True)
 class Parsed:
-    """What was read from a response.  ``value`` is a letter, a sorted letter string, a number
-    as text, or ``yes``/``no``; it is empty unless ``outcome`` is ``ok``."""
+    """What was read: ``value`` (a letter, sorted letters, a number as text), empty unless ``ok``."""
 
     outcome: Outcome
     value: str = ""
@@ -50,8 +37,6 @@ class Parsed:
     def ok(self) -> bool:
         return self.outcome == "ok"
 
-
-# --- The part of the response that carries the answer -------------------------------------------
 
 _THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
@@ -64,9 +49,8 @@ _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 
 
 def _blocks(text: str, opening: re.Pattern[str], closing: re.Pattern[str]) -> Iterator[tuple[int, int, int, int]]:
-    """(start, inner start, inner end, end) of each closed block, leftmost first, as a lazy
-    ``<tag>.*?</tag>`` regex finds them, but in one pass: the regex rescans the rest of the text from
-    every unclosed opening tag, which is quadratic on a long answer repeating the tag."""
+    """(start, inner start, inner end, end) of each closed block, as a lazy ``<tag>.*?</tag>`` finds
+    them, in one pass (the regex is quadratic on a long answer repeating an unclosed tag)."""
     pos = 0
     while (start := opening.search(text, pos)) and (end := closing.search(text, start.end())):
         yield start.start(), start.end(), end.start(), end.end()
@@ -74,26 +58,18 @@ def _blocks(text: str, opening: re.Pattern[str], closing: re.Pattern[str]) -> It
 
 
 def focus(response: str) -> str:
-    """The part of a response that carries the answer.
-
-    Closed ``<think>`` blocks are dropped first, so a draft ``<answer>`` inside the reasoning does
-    not count; then the last ``<answer>`` tag wins.  Without one, an unclosed ``<think>`` hides
-    everything after it (the model never finished thinking), a stray ``</think>`` ends reasoning
-    whose opening tag was in the prompt, and an unclosed ``<answer>`` (a truncated reply) still
-    marks where the answer starts.
-    """
+    """The part of a response that carries the answer: closed ``<think>`` blocks dropped (a draft
+    ``<answer>`` in them does not count), then the last ``<answer>``; without one, an unclosed
+    ``<think>`` hides the rest, a stray ``</think>`` ends reasoning begun in the prompt and an
+    unclosed ``<answer>`` (a truncated reply) still marks where the answer starts."""
     text = response or ""
-    kept: list[str] = []
-    pos = 0
+    kept, pos = [], 0
     for start, _, _, end in _blocks(text, _THINK_OPEN, _THINK_CLOSE):
         kept += [text[pos:start], " "]
         pos = end
     text = "".join(kept) + text[pos:]
-    last = None
-    for block in _blocks(text, _ANSWER_OPEN, _ANSWER_CLOSE):
-        last = block
-    if last:
-        return text[last[1] : last[2]].strip()
+    if answers := list(_blocks(text, _ANSWER_OPEN, _ANSWER_CLOSE)):
+        return text[answers[-1][1] : answers[-1][2]].strip()
     text = _THINK_OPEN.split(text, maxsplit=1)[0]
     text = _THINK_CLOSE.split(text)[-1]
     text = _ANSWER_OPEN.split(text)[-1]
@@ -101,38 +77,25 @@ def focus(response: str) -> str:
 
 
 def _clean(response: str) -> str:
-    """The focused answer without markdown emphasis, quotes and ``\\boxed{}``; full-width letters,
-    digits and punctuation (``Ｂ``, ``Ａ，Ｃ``, ``３``) read as their ASCII forms."""
+    """The focused answer without emphasis, quotes and ``\\boxed{}``, full-width forms (``Ｂ``) as ASCII."""
     text = unicodedata.normalize("NFKC", focus(response))
     return _BOXED.sub(r" \1 ", text).translate(_MARKUP).strip()
 
 
 def _fold(text: str) -> str:
-    """``text`` in lower case, position for position, for the patterns marked *folded*: written in
-    lower case and compiled without IGNORECASE, they find on it what IGNORECASE finds on ``text``,
-    several times faster over a long answer.  The four characters IGNORECASE matches with an ASCII
-    letter other than its own case ("İ", "ı", "ſ", the Kelvin sign) fold to that letter; "İ" is
-    also the one character whose lower case is two characters long."""
-    for odd, plain in (("İ", "i"), ("ı", "i"), ("ſ", "s")):
-        if odd in text:
-            text = text.replace(odd, plain)
-    return text.lower()
+    """``text`` lower-cased position for position, for the *folded* patterns (as IGNORECASE, faster);
+    "İ", "ı", "ſ" and the Kelvin sign fold to the ASCII letter IGNORECASE matches them with."""
+    return text.replace("İ", "i").replace("ı", "i").replace("ſ", "s").lower()
 
-
-# --- Options ------------------------------------------------------------------------------------
 
 # "A. happy", "A) happy", "A: happy", "(A) happy"; a bare "A happy" is not a label.
 _OPTION_LABEL = re.compile(r"\s*(?:[(\[（](?P<boxed>[A-Za-z])[)\]）]|(?P<bare>[A-Za-z])\s*[.):：])\s*")
 
 
 def option_letters(options: Sequence[str]) -> str:
-    """The valid letters of an item, read from the option strings ("A. ..." -> "A"); an option
-    without a label takes the letter of its position."""
-    letters = []
-    for i, opt in enumerate(options):
-        m = _OPTION_LABEL.match(opt)
-        letters.append((m.group("boxed") or m.group("bare")).upper() if m else string.ascii_uppercase[i])
-    return "".join(letters)
+    """The item's letters, from the options' labels ("A. ..." -> "A"), else their positions."""
+    labels = [_OPTION_LABEL.match(opt) for opt in options]
+    return "".join((m["boxed"] or m["bare"]).upper() if m else string.ascii_uppercase[i] for i, m in enumerate(labels))
 
 
 def _option_body(option: str) -> str:
@@ -142,7 +105,7 @@ def _option_body(option: str) -> str:
 
 
 def option_text(option: str) -> str:
-    """The text of an option without its "A." label, normalised for comparison."""
+    """An option's text without its label, normalised for comparison."""
     return _normalise(_option_body(option))
 
 
@@ -155,8 +118,7 @@ _KEPT = re.compile(r"[^\s.,;:!?，。：*_`#$\"“”]")
 
 
 def _echo_patterns(options: Sequence[str], valid: str) -> dict[str, re.Pattern[str]]:
-    """For each letter, a pattern for its option text echoed after it ("A. walking", "C (running)"),
-    so that "The answers are (A) walking and (C) running" reads as A and C."""
+    """Per letter, its option text echoed after it: "(A) walking and (C) running" reads as A and C."""
     patterns = {}
     for letter, opt in zip(valid, options, strict=True):
         words = _option_body(opt).strip().rstrip(".。!").split()
@@ -165,8 +127,6 @@ def _echo_patterns(options: Sequence[str], valid: str) -> dict[str, re.Pattern[s
             patterns[letter] = re.compile(rf"\s*(?:[.:)\-–—]\s*)?\(?{body}\)?\.?(?![A-Za-z0-9])", re.IGNORECASE)
     return patterns
 
-
-# --- Reading letters ----------------------------------------------------------------------------
 
 # One letter: bracketed "(B)", bare "B" (not part of a word, "A.M." or "N/A"), or a run of capitals
 # "AC".  Runs are limited to A-H so that shouted words ("NOT", "OK") are not read as letters.
@@ -188,8 +148,7 @@ _CONNECTORS = frozenset({"and", "or", "as", "because", "since", "is", "was", "se
 
 
 class _Group(NamedTuple):
-    """Letters read at one place, whether they were hedged ("B or C"), whether any was bracketed,
-    and where the reading ended."""
+    """Letters read at one place: hedged ("B or C"), any bracketed, where the reading ended."""
 
     letters: list[str]
     hedged: bool
@@ -198,42 +157,33 @@ class _Group(NamedTuple):
 
 
 def _is_word(letter: str, text: str, end: int) -> bool:
-    """Whether a bare letter is an English word here: "A woman", "a man", "I think", "b angry".
-
-    Only "A", "I" and lower-case letters can be words; they are when a lower-case word follows,
-    unless it is a connector ("A because ...", "b since ...").
-    """
+    """Whether a bare letter is a word here ("A woman", "I think", "b angry"): "A", "I" or lower
+    case, followed by a lower-case word that is not a connector ("A because ...")."""
     if not (letter.islower() or letter in "AI"):
         return False
-    m = _NEXT_WORD.match(text, end)
-    return bool(m) and m.group(1) not in _CONNECTORS
+    return bool(m := _NEXT_WORD.match(text, end)) and m[1] not in _CONNECTORS
 
 
-#: No answer names more letters than this in one place (HumanSense has at most 5 options), nor
-#: labels more lines: reading stops there, so a runaway answer ("A and A and ...") costs no more.
+#: Reading stops after this many letters or labelled lines, so a runaway answer costs no more.
 _MAX_LETTERS = 26
 
 
 def _read_group(text: str, pos: int, echoes: dict[str, re.Pattern[str]]) -> _Group:
     """Letters starting at ``pos``: "B", "(A)(C)", "A, C and D", "option B", "(A) walking and (C) running"."""
     letters: list[str] = []
-    hedged = boxed = False
+    hedged = boxed = or_pending = False
     end = pos
-    or_pending = False
     while len(letters) < _MAX_LETTERS and (item := _ITEM.match(text, pos)):
         kind = item.lastgroup  # which alternative read the letter(s): "boxed", "run" or "bare"
         found = item[kind]
-        if kind == "bare" and _is_word(found, text, item.end()):
-            break
-        if kind == "run" and len(set(found)) != len(found):
+        if (kind == "bare" and _is_word(found, text, item.end())) or (kind == "run" and len(set(found)) != len(found)):
             break
         hedged = hedged or (or_pending and bool(letters))
         found = found.upper()
         letters.extend(found)
         boxed = boxed or kind == "boxed"
         end = item.end()
-        echo = echoes.get(found)
-        if echo and (m := echo.match(text, end)):
+        if (echo := echoes.get(found)) and (m := echo.match(text, end)):
             end = m.end()
         sep = _SEPARATOR.match(text, end)
         # "B or C", "C, or possibly D", "A and maybe C": a hedge between letters, not an answer
@@ -243,11 +193,8 @@ def _read_group(text: str, pos: int, echoes: dict[str, re.Pattern[str]]) -> _Gro
 
 
 def _letters_only(text: str, group: _Group) -> _Group | None:
-    """The letters of an answer made of letters and separators only ("AC", "a, c", "(B)", "b.",
-    "A and C", "B. angry"), given the ``group`` read at its start; ``None`` when it has anything else."""
-    if group.letters and re.fullmatch(r"[\s.,;:!)\]）]*", text[group.end :]):
-        return group
-    return None
+    """``group`` (read at the start) when the answer is letters and separators only, else ``None``."""
+    return group if group.letters and re.fullmatch(r"[\s.,;:!)\]）]*", text[group.end :]) else None
 
 
 _VERB = r"(?:is|are|was|would\s+be|will\s+be|should\s+be|must\s+be)"
@@ -267,8 +214,7 @@ _LEAD_IN = re.compile(
     \s*[:：=\-–—]?\s*""",
     re.VERBOSE,
 )
-# The first words of the lead-ins (a superset; folded): a scan for a few words is several times
-# faster than trying the whole pattern at every place.
+# The lead-ins' first words (a superset; folded): scanning for them is faster than trying everywhere.
 _LEAD_WORD = re.compile(
     "final|answer|which|that|this|答案|opt|choice|letter|select|pick|correct|right|best|likely|appropriate|"
     "accurate|plausible|suitable|chos|choos|go|went"
@@ -276,8 +222,7 @@ _LEAD_WORD = re.compile(
 
 
 def _matches(pattern: re.Pattern[str], words: re.Pattern[str], folded: str) -> Iterator[re.Match[str]]:
-    """The matches ``pattern.finditer(folded)`` gives, tried only where one of its first ``words``
-    is (each match starts with one of them after a word boundary, never inside another)."""
+    """The matches ``pattern.finditer(folded)`` gives, tried only where one of its first ``words`` is."""
     end = 0
     for word in words.finditer(folded):
         if word.start() >= end and (m := pattern.match(folded, word.start())):
@@ -286,21 +231,20 @@ def _matches(pattern: re.Pattern[str], words: re.Pattern[str], folded: str) -> I
 
 
 _ONE = r"(?:[(\[（][A-Za-z][)\]）]|[A-Za-z](?![A-Za-z0-9]))"
-# A declaration after the letters: "C is the correct answer", "A and C are correct", "Option B seems right".
-# The letters and what follows them are two patterns: as one, a long run of letters that is not
-# followed by a declaration ("A and A and A ...") would be re-read from each of its letters.
+# "C is the correct answer", "A and C are correct": two patterns, so a long run of letters with no
+# declaration after it is not re-read from each of its letters.
 _POST_GROUP = re.compile(
-    rf"(?<![a-z0-9/\-])(?:(?:options?|choices?)\s*)?(?P<group>{_ONE}(?:\s*(?:,|and|&|or)\s*{_ONE})*)",
+    rf"(?<![a-z0-9/\-])(?:(?:options?|choices?)\s*)?(?P<group>{_ONE}(?:\s*(?:,|and|&|or)\s*{_ONE})*)"
 )
 # Folded.  Tried only from the start of a run of spaces: from each of them, a long run is quadratic.
 _POST_TAIL = re.compile(
     r"(?<!\s)\s+(?:is|are|would\s+be|seems?|looks?|appears?)(?:\s+to\s+be)?\s+(?:the\s+)?(?:(?:most|more)\s+)?"
-    r"(?:correct|right|best|answers?|true|accurate|likely|appropriate|plausible)\b",
+    r"(?:correct|right|best|answers?|true|accurate|likely|appropriate|plausible)\b"
 )
 # A conclusion: "Therefore, C." -- only when nothing but punctuation follows the letters.
 _CONCLUSION = re.compile(  # folded
     r"\b(?:therefore|thus|hence|so)\b\s*[,:]?\s*"
-    r"(?:[^.;!?\n]{0,60}?\b(?:is|are|must\s+be|would\s+be|has\s+to\s+be)\s+(?:(?:option|choice)\s+)?)?",
+    r"(?:[^.;!?\n]{0,60}?\b(?:is|are|must\s+be|would\s+be|has\s+to\s+be)\s+(?:(?:option|choice)\s+)?)?"
 )
 _SO = re.compile("therefore|thus|hence|so")  # _CONCLUSION's first words; folded
 _CONCLUSION_END = re.compile(r"\s*(?:[.!;,\n]|$)")
@@ -324,17 +268,15 @@ _NEGATION_WORD = re.compile(r"not|n[’']t|never|rul(?:e|ing)|elimin|exclu|excep
 # Every place an _EXCLUDED_AFTER predicate could be (a superset; folded).
 _PREDICATE_WORD = re.compile(
     r"not|incorrect|wrong|false|unlikely|implausible|rude|inappropriate|impossible|out|eliminated|excluded|"
-    r"inconsistent|irrelevant",
+    r"inconsistent|irrelevant"
 )
 #: How far before a letter its exclusion may start (and after it, its predicate).
 _EXCLUSION_REACH = 45
 
 
 def _last_declaration(text: str, folded: str, echoes: dict[str, re.Pattern[str]]) -> _Group | None:
-    """The letters of the last explicit declaration in the text, or ``None`` if there is none.
-
-    Each kind of declaration is tried from the end of the text backwards, and only until one reads
-    letters: an answer that declares thousands of times reads one group, not thousands."""
+    """The letters of the last explicit declaration, or ``None``; each kind is tried from the end
+    backwards until one reads letters (thousands of declarations read one group)."""
 
     def negated(start: int) -> bool:
         return bool(_NEGATED.search(text[max(0, start - 25) : start]))
@@ -369,13 +311,8 @@ _LABEL_END = re.compile(r"\s*(?:$|[.):\]）：,\-–—])")
 
 
 def _leading(text: str, echoes: dict[str, re.Pattern[str]], first: _Group) -> list[str]:
-    """Labels leading the first lines: "B. angry", "B\\n\\nExplanation: ...", "A. walking\\nC. running".
-
-    A line counts when it starts with a bracketed letter or a letter followed by label punctuation
-    (or nothing); reading stops at the first line that does not, so an explanation that mentions
-    other letters does not add them.  ``first`` is the group read at the start of ``text``: a
-    one-line answer is not read twice.
-    """
+    """Labels leading the first lines ("B. angry", "A. walking\\nC. running"), up to the first line
+    not led by one, so an explanation's letters are not added; ``first``: the group at the start."""
     letters: list[str] = []
     lines = text.splitlines()
     for line in lines:
@@ -383,8 +320,8 @@ def _leading(text: str, echoes: dict[str, re.Pattern[str]], first: _Group) -> li
             break
         if not line.strip():
             continue
-        if _BULLET.match(line):
-            line = _BULLET.sub("", line, count=1)
+        if bullet := _BULLET.match(line):
+            line = line[bullet.end() :]
         group = first if len(lines) == 1 and line == text else _read_group(line, 0, echoes)
         if not group.letters or not (group.boxed or _LABEL_END.match(line, group.end)):
             break
@@ -409,8 +346,7 @@ def _by_option_text(text: str, options: Sequence[str], valid: str) -> list[str]:
 
     if whole := letter(text):
         return [whole]
-    letters = []
-    pos = 0
+    letters, pos = [], 0
     for cut in itertools.chain(_PART_SEPARATOR.finditer(text), [None]):  # each part an option's text
         part = text[pos : cut.start() if cut else None]
         if part.strip():
@@ -421,9 +357,7 @@ def _by_option_text(text: str, options: Sequence[str], valid: str) -> list[str]:
     return letters if len(letters) >= 2 else []
 
 
-# A bare "A" or "I" before a lower-case word other than a connector is the article or the pronoun
-# (:func:`_is_word`): the pattern itself passes over it, so an answer of thousands of them costs
-# no Python step each.
+# The article or pronoun (:func:`_is_word`), passed over by the pattern itself (no Python step each).
 _ARTICLE = rf"[AI]\s+(?!(?:{'|'.join(sorted(_CONNECTORS))})(?![a-z'’]))[a-z][a-z'’]+"
 _TOKEN = re.compile(
     r"(?<![A-Za-z0-9])[(\[（](?P<boxed>[A-Za-z])[)\]）]"
@@ -432,29 +366,20 @@ _TOKEN = re.compile(
 
 
 def _tokens(text: str, folded: str, valid: str) -> list[str]:
-    """Valid letters standing alone anywhere, each once, in the order they first appear:
-    upper-case ones that are not the article, and bracketed ones of either case.  A negated or
-    excluded letter ("not C", "I don't think B", "rules out A", "C is incorrect") is left out:
-    "angry (B), not sad (C)" gives B.  A letter already found is not checked again."""
-    found = []
-    wanted = set(valid)
-    # Where a negation could start: the few letters near one are checked with _NEGATED, the rest
-    # need no look back (an answer of thousands of letters is read in one pass).
+    """Valid letters standing alone (upper case, not the article, or bracketed), each once, in order
+    of appearance; a negated or excluded one ("not C", "rules out A", "C is incorrect") is left out."""
+    found, wanted = [], set(valid)
+    # Only letters near a negation or predicate word are looked at again (one pass over the text).
     negations = [m.start() for m in _NEGATION_WORD.finditer(folded)]
     predicates = [m.start() for m in _PREDICATE_WORD.finditer(folded)]
     for m in _TOKEN.finditer(text):
-        bare = m["bare"]
-        letter = bare or m["boxed"].upper()
+        letter = m["bare"] or m["boxed"].upper()
         start, end = m.span()
         if letter not in wanted:
             continue
-        # Only from the negation words before the letter (a handful), nearest first.
-        low = bisect.bisect_left(negations, start - _EXCLUSION_REACH)
-        high = bisect.bisect_left(negations, start, low)
-        if low < high and any(_EXCLUDED_BEFORE.match(text, negations[g], start) for g in range(high - 1, low - 1, -1)):
+        if any(_EXCLUDED_BEFORE.match(text, g, start) for g in _between(negations, start - _EXCLUSION_REACH, start)):
             continue
-        after = bisect.bisect_left(predicates, end)
-        if after < len(predicates) and predicates[after] < end + _EXCLUSION_REACH and _EXCLUDED_AFTER.match(text, end):
+        if _between(predicates, end, end + _EXCLUSION_REACH) and _EXCLUDED_AFTER.match(text, end):
             continue
         found.append(letter)
         wanted.discard(letter)
@@ -464,31 +389,28 @@ def _tokens(text: str, folded: str, valid: str) -> list[str]:
 
 
 _ALL = r"(?:all|every(?:thing|\s+(?:one|option|choice))?)(?:\s+(?:of\s+)?(?:them|the\s+(?:options|choices|above)|options|choices))?"
-# Spaces are taken possessively (``\s*+``) where two runs of them meet, so that a long run is not
-# split between them in every way before the match fails (cubic on "all" and 64 KB of spaces).
+# Possessive spaces (``\s*+``) where two runs meet: else a long run is split every way (cubic).
 _ALL_OF_THEM = re.compile(rf"\s*{_ALL}\s*+(?:are\s+(?:correct|right|true))?\s*+[.!]?\s*", re.IGNORECASE)
 _ALL_EXCEPT = re.compile(
     rf"\s*{_ALL}\s*+(?:are\s+(?:correct|right|true)\s*+)?,?\s*+(?:except(?:\s+for)?|but(?!\s+not)|other\s+than|apart\s+from|besides)\s+",
     re.IGNORECASE,
 )
 _SLASHED = re.compile(r"\s*[A-Ha-h](?:\s*/\s*[A-Ha-h])+\s*+[.!]?\s*")
-# After the letter, of each run of spaces only two splits can lead to a verdict the first can't: all
-# of it, or all but its last space (a verdict right after the run).  "\s*[.:)\-–]?\s*" tried every
-# split of a run, in the same order (seconds for 1,000 spaces); the verdict found is the same.
+# Of a run of spaces after the letter only two splits matter: all of it, or all but its last space.
 _RUN = r"(?:\s*+|(?>\s*(?=\s(?!\s))))"
+_VERDICTS = "yes|no|true|false|correct|incorrect|present|absent|right|wrong"
 _VERDICT = re.compile(
     rf"(?<![A-Za-z0-9])[(\[]?(?P<letter>[A-H])[)\]]?(?:\s*+[.:)\-–]{_RUN}|{_RUN})[^\n;/|]{{0,40}}?[\s:=\-–(]"
-    r"(?P<verdict>yes|no|true|false|correct|incorrect|present|absent|right|wrong)\b",
+    rf"(?P<verdict>{_VERDICTS})\b",
     re.IGNORECASE,
 )
-_VERDICT_WORD = re.compile(r"\b(?:yes|no|true|false|correct|incorrect|present|absent|right|wrong)\b", re.IGNORECASE)
+_VERDICT_WORD = re.compile(rf"\b(?:{_VERDICTS})\b", re.IGNORECASE)
 _POSITIVE = frozenset({"yes", "true", "correct", "present", "right"})
 
 
 def _whole_answer_shapes(text: str, valid: str) -> tuple[Outcome, list[str]] | None:
-    """Answers that name letters by what they leave out or by a verdict per option:
-    "All of the above", "All except A and C", "A/B", "A: Yes / B: No / ...",
-    "A) happy - no; B) angry - yes"; ``None`` for any other answer."""
+    """Answers naming letters by what they leave out or a verdict per option ("All of the above",
+    "All except A and C", "A/B", "A: Yes / B: No"); ``None`` for any other answer."""
     if _ALL_OF_THEM.fullmatch(text):
         return "ok", list(valid)
     if m := _ALL_EXCEPT.match(text):
@@ -517,12 +439,9 @@ _REVISION = re.compile(  # folded
 
 
 def _revision(text: str, folded: str, group: _Group, valid: str) -> tuple[Outcome, list[str]] | None:
-    """A declaration taken back later ("The answer is B. Wait, no, it is C."): the one valid
-    letter after the revision, ``ambiguous`` for several, ``None`` when nothing is revised."""
+    """A declaration taken back ("B. Wait, no, C."): the one letter after it, or ``ambiguous``."""
     m = _REVISION.search(folded, group.end)
-    if not m:
-        return None
-    after = sorted(_tokens(text[m.end() :], folded[m.end() :], valid))
+    after = sorted(_tokens(text[m.end() :], folded[m.end() :], valid)) if m else []
     if not after:
         return None
     return ("ok", after) if len(after) == 1 else ("ambiguous", [])
@@ -534,15 +453,12 @@ _SENTENCE_END = re.compile(r"[.!?\n]\s*")
 def _final_letters(text: str, echoes: dict[str, re.Pattern[str]]) -> _Group | None:
     """A closing sentence of letters only after prose: "B would be rude. A.", "C? No. A."."""
     body = text.rstrip(" \t.!?\n")
-    cut = max(body.rfind(c) for c in ".!?\n")  # where the last sentence starts (one pass in C)
+    cut = max(body.rfind(c) for c in ".!?\n")  # where the last sentence starts
     if cut < 0:
         return None
     last = _SENTENCE_END.match(text, cut).end()
     group = _letters_only(text, _read_group(text, last, echoes))
-    before = text[:last]
-    if group is None or not re.search(r"[A-Za-z]{2,}", before):
-        return None
-    return group
+    return group if group and re.search(r"[A-Za-z]{2,}", text[:last]) else None
 
 
 def _read_letters(response: str, options: Sequence[str]) -> tuple[Outcome, list[str]]:
@@ -551,16 +467,14 @@ def _read_letters(response: str, options: Sequence[str]) -> tuple[Outcome, list[
     if not text:
         return "empty", []
     valid = option_letters(options)
-    special = _whole_answer_shapes(text, valid)
-    if special is not None:
+    if (special := _whole_answer_shapes(text, valid)) is not None:
         return special
     echoes = _echo_patterns(options, valid)
     folded = _fold(text)
     first = _read_group(text, 0, echoes)
     group = _letters_only(text, first) or _last_declaration(text, folded, echoes) or _final_letters(text, echoes)
     if group:
-        revised = _revision(text, folded, group, valid)
-        if revised is not None:
+        if (revised := _revision(text, folded, group, valid)) is not None:
             return revised
         letters, hedged = group.letters, group.hedged
     else:
@@ -586,8 +500,6 @@ def parse_multi(response: str, options: Sequence[str]) -> Parsed:
     outcome, letters = _read_letters(response, options)
     return Parsed("ok", "".join(sorted(set(letters)))) if outcome == "ok" else Parsed(outcome)
 
-
-# --- Numbers ------------------------------------------------------------------------------------
 
 _NUMBER_WORDS = {
     "zero": 0, "none": 0, "no one": 0, "nobody": 0, "one": 1, "two": 2, "three": 3, "four": 4,
@@ -620,8 +532,7 @@ _PRONOUN_WORD = re.compile(r"the|this|that|which|each|every|any|of")
 
 
 def _number_value(found: str) -> int | None:
-    """The whole number a (folded) number match stands for; ``None`` for a fraction such as 2.5
-    (3.0 is 3)."""
+    """The whole number a (folded) match stands for; ``None`` for a fraction (2.5; 3.0 is 3)."""
     if not found[0].isdigit():
         word = re.sub(r"\s+", " ", found)
         return 0 if word.startswith("no ") else _NUMBER_WORDS[word]
@@ -633,8 +544,7 @@ _OF = re.compile(r"\s+of\b")
 
 
 def _is_pronoun_one(text: str, m: re.Match[str]) -> bool:
-    """Whether "one" is the pronoun; only the words next to it are searched, never the whole text
-    before it, so that an answer of many "one"s is read in linear time."""
+    """Whether "one" is the pronoun, from the words next to it only (linear in many "one"s)."""
     if m[0] != "one":
         return False
     gap = m.start()
@@ -645,20 +555,12 @@ def _is_pronoun_one(text: str, m: re.Match[str]) -> bool:
 
 
 def _is_declared_number(text: str, m: re.Match[str], keywords: Sequence[int]) -> bool:
-    """Whether a number is declared: "the total is 5", "answer: 5", "so there are 5", "5 in total".
-
-    ``keywords`` are where a lead-in could start (:data:`_NUMBER_KEYWORD`): without one in the 80
-    characters before the number there is no lead-in to look for, which keeps an answer of
-    thousands of numbers linear.
-    """
+    """Whether a number is declared ("the total is 5", "so there are 5", "5 in total"); a lead-in
+    is looked for only with one of ``keywords`` in the 80 characters before (linear)."""
     start = max(0, m.start() - 80)
-    near = bisect.bisect_left(keywords, start)
-    if near < len(keywords) and keywords[near] < m.start():
-        if _NUMBER_LEAD_IN.search(text[start : m.start()]):
-            return True
-    if not _NUMBER_TRAILER.match(text, m.end()):
-        return False
-    return not _LIST_ITEM.search(text[start : m.start()])
+    if _between(keywords, start, m.start()) and _NUMBER_LEAD_IN.search(text[start : m.start()]):
+        return True
+    return bool(_NUMBER_TRAILER.match(text, m.end())) and not _LIST_ITEM.search(text[start : m.start()])
 
 
 # "at least 3", "more than 9": a bound, not a count.
@@ -680,8 +582,7 @@ _HEADLINE = re.compile(
 )
 
 
-# Where a "not", a bound or a minus could start (a superset; folded), so that each number looks back
-# only from those few places and an answer of thousands of numbers stays linear.
+# Where a "not", a bound or a minus could start (a superset; folded): numbers look back from these only.
 _GUARD = re.compile(r"not|rather|instead|nor|at|more|fewer|less|over|under|up|no|<|>|≥|≤|minus|-|−|–")
 _GUARD_KIND = {
     "not": "not", "rather": "not", "instead": "not", "nor": "not", "minus": "minus", "-": "minus", "−": "minus", "–": "minus",
@@ -689,20 +590,19 @@ _GUARD_KIND = {
 _HEADLINE_WORD = re.compile(r"people|persons|individuals|humans|figures|in\s+total|in\s+all|altogether")  # folded
 
 
+def _between(positions: Sequence[int], low: int, high: int) -> Sequence[int]:
+    """The sorted ``positions`` in [low, high): the few places near a match worth trying a pattern from."""
+    return positions[bisect.bisect_left(positions, low) : bisect.bisect_left(positions, high)]
+
+
 def _before(text: str, m: re.Match[str], pattern: re.Pattern[str], guards: Sequence[int]) -> bool:
     """Whether ``pattern`` ends right before the number, started from a guard in the 30 characters before."""
-    low = bisect.bisect_left(guards, m.start() - 30)
-    high = bisect.bisect_left(guards, m.start())
-    return any(pattern.match(text, g, m.start()) for g in guards[low:high])
+    return any(pattern.match(text, g, m.start()) for g in _between(guards, m.start() - 30, m.start()))
 
 
 def parse_number(response: str) -> Parsed:
-    """A whole number ("10" is ten, not one).
-
-    A declared number ("the total is 5", "5 people in total") wins, the last one if several;
-    otherwise the answer must mention exactly one value.  Number words up to ten count only when
-    there are no digits, so "one of them" does not compete with "3 people".
-    """
+    """A whole number: the last declared one ("the total is 5"), else the one value mentioned;
+    number words (up to ten) count only without digits ("one of them" vs "3 people")."""
     text = _clean(response)
     if not text:
         return Parsed("empty")
@@ -719,8 +619,7 @@ def parse_number(response: str) -> Parsed:
         numbers = [m for m in numbers if not _before(text, m, _NOT_NUMBER, guards["not"])]
     if " of " in text:
         numbers = [m for m in numbers if not _PART_OF.match(text, m.end())]
-    # Only the last declared number counts: looked for from the end, and not at all without a
-    # word that could declare one.
+    # The last declared number, looked for from the end and only with a word that could declare one.
     keywords = [k.start() for k in _NUMBER_KEYWORD.finditer(folded)]
     declarable = bool(keywords) or bool(_TRAILER_WORD.search(folded))
     declared = (
@@ -731,12 +630,9 @@ def parse_number(response: str) -> Parsed:
     bounds = guards["bound"]
     if bounds and any(_before(text, m, _BOUND, bounds) for m in ([declared] if declared else numbers)):
         return Parsed("ambiguous")
-    if declared:
-        if _NUMBER_HEDGE.match(text, declared.end()):
-            return Parsed("ambiguous")
-        chosen = [declared]
-    else:
-        chosen = [m for m in numbers if m["digits"]] or numbers
+    if declared and _NUMBER_HEDGE.match(text, declared.end()):
+        return Parsed("ambiguous")
+    chosen = [declared] if declared else [m for m in numbers if m["digits"]] or numbers
     values = {_number_value(found) for found in {m[0] for m in chosen}}
     if not values:
         return Parsed("unparsed")

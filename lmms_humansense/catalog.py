@@ -1,12 +1,9 @@
-"""The 15 HumanSense tasks: the one table every other part of the package reads.
-
-Task YAMLs, groups, the README's task table, the data loader's task mapping, the media rules and
-the report are all derived from :data:`TASKS` and :data:`VARIANTS`, so a fact about a task is
-written down exactly once.
-"""
+"""The 15 HumanSense tasks and 6 variants: the one table the YAMLs, groups, README table, task
+mapping, media rules and report are derived from, so a fact about a task is written once."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,28 +15,17 @@ QUESTION_PATTERNS: dict[str, AnswerFormat] = {
     "Multiple-choice question (select one answer choice)": "single",
     "Multiple-choice question (select one or more answer choices)": "multi",
     "Question and answer (Arabic numerals)": "numeric",
-    # score.py scores this pattern, but the runner has no prompt for it and no HumanSense task uses
-    # it: it is known only so that a record carrying it is refused by name (no prompt, no scorer).
+    # No runner prompt and no task use it: known only so that a record carrying it is refused by name.
     "Judgment question (Yes or No)": "yesno",
 }
 
-LEVELS: dict[str, str] = {
-    "L1": "Perception",
-    "L2": "Complex perception",
-    "L3": "Understanding",
-    "L4": "Interaction",
-}
+LEVELS: dict[str, str] = {"L1": "Perception", "L2": "Complex perception", "L3": "Understanding", "L4": "Interaction"}
 
 
 @dataclass(frozen=True)
 class Task:
-    """One HumanSense task.
-
-    ``task_type`` is the official string when a public source spells it out; ``None`` means the
-    string must come from the data (see :mod:`lmms_humansense.data.taskmap`).
-    ``modality`` follows the official runner: ``video+audio`` tasks get the mp4's own sound track,
-    ``audio`` tasks are an audio file only, ``video`` tasks get frames and no sound.
-    """
+    """One task.  ``task_type``: the official string where public code spells it out; ``modality``, as the
+    runner feeds it: ``video+audio`` the mp4's own sound, ``audio`` an audio file, ``video`` frames only."""
 
     code: str
     name: str
@@ -110,13 +96,8 @@ def known_task_types() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Variant:
-    """A named way of asking the questions. ``default`` is the paper's protocol, byte for byte.
-
-    ``codes`` lists the tasks the variant applies to (the official runner restricts the ASR and
-    enhanced prompts to the tasks that have speech or sound); ``audio`` says whether sound is given
-    to the model at all, ``media`` whether anything but the text is (a text-only baseline measures
-    how much of a score the question and options alone give).
-    """
+    """A way of asking (``default``: the paper's protocol): ``codes``, the tasks it applies to, as the
+    runner restricts them; ``audio``, whether sound is given; ``media``, whether anything but text is."""
 
     name: str
     title: str
@@ -139,29 +120,31 @@ class Variant:
         return tuple(t for t in TASKS if t.code in self.codes)
 
 
+_ALL_CODES = tuple(t.code for t in TASKS)
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
-        Variant("default", "official protocol", tuple(t.code for t in TASKS)),
-        Variant("think", "reasoning prompt (<think>/<answer>), think scoring", tuple(t.code for t in TASKS)),
+        Variant("default", "official protocol", _ALL_CODES),
+        Variant("think", "reasoning prompt (<think>/<answer>), think scoring", _ALL_CODES),
         Variant("asr", "transcript prepended (5 speech video tasks)", tuple(t.code for t in TASKS if t.speech_video)),
         Variant(
-            "enhanced",
-            "training-free prompt enhancement (7 audio tasks)",
-            tuple(t.code for t in TASKS if t.uses_audio),
+            "enhanced", "training-free prompt enhancement (7 audio tasks)", tuple(t.code for t in TASKS if t.uses_audio)
         ),
         Variant(
             "noaudio", "every sound withheld (13 video tasks)", tuple(t.code for t in TASKS if t.has_video), audio=False
         ),
-        Variant(
-            "blind",
-            "media withheld: question and options only (15 tasks)",
-            tuple(t.code for t in TASKS),
-            audio=False,
-            media=False,
-        ),
+        Variant("blind", "media withheld: question and options only (15 tasks)", _ALL_CODES, audio=False, media=False),
     )
 }
+
+
+def off_paper_counts(counts: Mapping[str, int]) -> list[str]:
+    """The tasks whose question count (``counts``, by code) differs from the paper's, as "AR 5 (paper 300)"."""
+    return [
+        f"{t.code} {counts.get(t.code, 0)} (paper {t.paper_count})"
+        for t in TASKS
+        if counts.get(t.code, 0) != t.paper_count
+    ]
 
 
 def paper_avg_codes() -> tuple[str, ...]:

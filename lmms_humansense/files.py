@@ -1,10 +1,6 @@
-"""Writing files that other processes may read, or write, at the same moment.
-
-The audio cache and the silent video copies are shared by every process of a data-parallel run,
-and ``download`` may run on every rank at once.  Each file is written under a temporary name beside
-its target and renamed onto it, so a reader finds the old file or the whole new one, never part of
-one; :func:`create_once` adds a lock file beside the target, so N processes build it once while
-the others wait and then find it done.
+"""Writing files that other processes (the ranks of a run) may read, or write, at the same moment:
+under a temporary name renamed onto the target, so a reader finds the old file or the whole new
+one; :func:`create_once` adds a lock, so N processes build a file once.
 """
 
 from __future__ import annotations
@@ -25,8 +21,7 @@ def _file_mode() -> int:
 
 @contextmanager
 def atomic_target(target: Path, suffix: str = ".tmp") -> Iterator[str]:
-    """A temporary path beside ``target``, renamed onto it when the block ends without an error and
-    removed when it raises."""
+    """A temporary path beside ``target``, renamed onto it when the block ends, removed if it raises."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
     os.close(fd)
@@ -47,11 +42,8 @@ def write_text_atomically(target: Path, text: str) -> None:
 def create_once(
     target: Path, write: Callable[[str], object], ready: Callable[[Path], bool] = Path.is_file, suffix: str = ".tmp"
 ) -> Path:
-    """``target``, made by ``write(temporary path)`` unless ``ready(target)`` already holds.
-
-    A lock file beside it (``<target>.lock``) makes the processes and threads that need the same
-    file at once build it once: the others wait, then find it ready.
-    """
+    """``target``, made by ``write(temporary path)`` unless ``ready(target)``, under a lock beside it
+    (``<target>.lock``): the other processes and threads wait, then find it ready."""
     from filelock import FileLock
 
     if ready(target):

@@ -1,10 +1,8 @@
 """The official HumanSense prompts and the paper's named prompt variants.
 
-The default prompt must equal, byte for byte, what the official runner sends
-(``PROMPT_TEMPLATE.py`` / ``PROMPT_TEMPLATE_think.py`` in antgroup/HumanSense); the golden tests
-in ``tests/test_prompts.py`` hold these strings literally, so any edit here that changes a byte
-fails there.  The templates are assembled from their parts instead of kept as 13 near-identical
-literals so that one wording is written once.
+The default prompt equals, byte for byte, what the official runner sends (``PROMPT_TEMPLATE.py``,
+``PROMPT_TEMPLATE_think.py``; ``tests/test_prompts.py`` holds them literally), assembled from parts
+so that each wording is written once.
 """
 
 from __future__ import annotations
@@ -23,17 +21,13 @@ _QUESTION_LINE: dict[str, str] = {
     "numeric": "Question: {question}",
 }
 
-_ANSWER_LINE: dict[str, str] = {
-    "single": "answer one correct letter only, do not include any extra text or explanation:",
-    "multi": "answer correct letters only, do not include any extra text or explanation:",
-    "numeric": "answer a single Arabic numeral between 0 and 10, do not include any extra text or explanation:",
+#: What the answer must be, as the plain template's last line and the think template's <answer> say it.
+_ASK: dict[str, str] = {
+    "single": "answer one correct letter only",
+    "multi": "answer correct letters only",
+    "numeric": "answer a single Arabic numeral between 0 and 10",
 }
-
-_THINK_WHAT: dict[str, str] = {
-    "single": "answer one correct letter only here",
-    "multi": "answer correct letters only here",
-    "numeric": "answer a single Arabic numeral between 0 and 10 here",
-}
+_PLAIN_END = ", do not include any extra text or explanation:"
 
 THINK_LINE = (
     "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags, "
@@ -70,19 +64,9 @@ class PromptError(ValueError):
     """A question the official templates cannot express (wrong option count, Yes/No pattern)."""
 
 
-def build_prompt(
-    question: str,
-    options: Sequence[str],
-    answer_format: AnswerFormat,
-    *,
-    think: bool = False,
-) -> str:
-    """The official template for ``answer_format`` filled with the question and options.
-
-    The official runner has no non-think template for Yes/No questions and only templates for the
-    option counts in :data:`SINGLE_OPTION_COUNTS`; asking anything else would silently change the
-    protocol, so it raises :class:`PromptError` instead.
-    """
+def build_prompt(question: str, options: Sequence[str], answer_format: AnswerFormat, *, think: bool = False) -> str:
+    """The official template for ``answer_format`` filled in; :class:`PromptError` for what the
+    official templates cannot ask (Yes/No, other option counts), which would change the protocol."""
     if answer_format == "yesno" or answer_format not in _QUESTION_LINE:
         raise PromptError(f"the official runner has no prompt for answer format {answer_format!r}")
     if answer_format == "single" and len(options) not in SINGLE_OPTION_COUNTS:
@@ -92,16 +76,14 @@ def build_prompt(
     lines = ["", HEADER, "", _QUESTION_LINE[answer_format].format(question=question), ""]
     if answer_format != "numeric":
         lines += ["Options:", *options, ""]
-    lines.append(THINK_LINE.format(what=_THINK_WHAT[answer_format]) if think else _ANSWER_LINE[answer_format])
+    ask = _ASK[answer_format]
+    lines.append(THINK_LINE.format(what=f"{ask} here") if think else ask + _PLAIN_END)
     return "\n".join(lines) + "\n"
 
 
 def apply_variant(prompt: str, variant: str, transcript: str = "") -> str:
-    """Prefix a built prompt the way the official runner's flags do (``--asr``, ``--think_omini``).
-
-    ``think`` changes the template itself (see :func:`build_prompt`), ``noaudio`` changes only the
-    media; both leave the text as it is here.
-    """
+    """Prefix a built prompt as the official runner's ``--asr`` and ``--think_omini`` do (``think``
+    changes the template, ``noaudio`` the media: neither is done here)."""
     if variant == "asr":
         return ASR_PREFIX + transcript + prompt
     if variant == "enhanced":

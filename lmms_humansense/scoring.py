@@ -1,17 +1,10 @@
 """Per-item scores, robust and official, and the means lmms-eval reports.
 
-Two scores stand side by side for every item:
-
-* ``acc`` reads the answer with :mod:`lmms_humansense.answers` (never guessing) and gives the
-  official partial credit for multi-select items.
-* ``acc_official`` re-implements the official scorers' rules exactly (``score.py`` and, for the
-  think variant, ``score_think.py`` of antgroup/HumanSense), quirks included: only the first
-  character of a plain answer counts, "10" reads as 1, empty answers leave the denominator, so a
-  user can put a number next to the paper's.  One deliberate difference: ``score.py`` skips
-  ``Abnormal_Recognition`` altogether although the paper reports AC; here AC is scored with the
-  same rules as every other single-choice task.
-
-``None`` means "left out of the denominator", as the official scorers do for empty answers.
+``acc`` reads the answer with :mod:`lmms_humansense.answers` (never guessing), with the official
+partial credit for multi-select.  ``acc_official`` is the official scorers' rules (``score.py``,
+``score_think.py`` for think), quirks included (the first character counts, "10" reads as 1), so a
+number sits next to the paper's; but AC, which ``score.py`` skips though the paper reports it, is
+scored like every single-choice task.  ``None``: left out of the denominator (an empty answer).
 """
 
 from __future__ import annotations
@@ -26,8 +19,7 @@ from lmms_humansense.catalog import AnswerFormat
 
 
 def multi_credit(chosen: str, gold: str) -> float:
-    """The paper's partial credit: any letter outside gold scores 0, all of gold 1, a part 0.5 (the
-    official scorer applies it to raw characters, the robust one to a parsed letter set)."""
+    """The paper's partial credit: a letter outside gold 0, all of gold 1, a part 0.5."""
     if any(c not in gold for c in chosen):
         return 0.0
     return 1.0 if all(c in chosen for c in gold) else 0.5
@@ -58,10 +50,7 @@ def official_score(response: str | None, answer_format: AnswerFormat, gold: str)
     if answer_format == "single":
         return float(gold[0].lower() == response[0].lower())
     if answer_format == "numeric":
-        try:
-            return float(int(gold) == int(response[0]))
-        except ValueError:
-            return 0.0
+        return _first_digit(response, gold)
     if answer_format == "multi":
         answer = response.replace(".", "").replace(",", "").lower()
         return multi_credit(answer, gold.lower()) if answer else None
@@ -70,8 +59,7 @@ def official_score(response: str | None, answer_format: AnswerFormat, gold: str)
 
 def first_answer_tag(response: str) -> str | None:
     """What ``re.search(r"<answer>(.*?)</answer>", response, re.DOTALL)`` captures, in linear time
-    (the lazy regex is quadratic on a long reply repeating an unclosed tag; its match is always the
-    first ``<answer>`` and the first ``</answer>`` after it)."""
+    (the regex is quadratic on a long reply repeating an unclosed tag)."""
     start = response.find("<answer>")
     if start < 0:
         return None
@@ -79,50 +67,39 @@ def first_answer_tag(response: str) -> str | None:
     return None if end < 0 else response[start + len("<answer>") : end]
 
 
+#: What score_think.py deletes before comparing texts (the multi-select rule: spaces too).
+_PUNCT = str.maketrans("", "", ".,，")
+_PUNCT_SPACE = str.maketrans("", "", ".,， ")
+
+
 def _think_single(gold: str, answer: str, gold_option: str) -> float:
-    """``score_think.py``'s single-choice rule: a bare letter a-d, "x." prefixed text, or the
-    text of the gold option.  (Its letter list stops at d: a bare "e" only scores through the
-    option text, as in the original.)"""
+    """``score_think.py``'s single choice: a letter a-d (not e), "x." and text, or the gold text."""
     letter = gold[0].strip().lower()
     parts = gold_option.split(".", 1)
-    value = parts[1].strip().lower() if len(parts) > 1 else ""
+    value = (parts[1].strip().lower() if len(parts) > 1 else "").translate(_PUNCT)
     answer = answer.strip().lower()
-
-    def squash(s: str) -> str:
-        return s.strip().replace(".", "").replace(",", "").replace("，", "")
-
     if answer in ("a", "b", "c", "d"):
         return float(letter == answer)
     if answer.startswith(("a.", "b.", "c.", "d.")):
         head, rest = answer.split(".", 1)
-        return float(head.strip() == letter or squash(rest) == squash(value))
-    return float(squash(answer) == squash(value))
+        return float(head.strip() == letter or rest.strip().translate(_PUNCT) == value)
+    return float(answer.translate(_PUNCT) == value)
 
 
 def _think_multi(answer: str, gold: str, *, drop_newlines: bool) -> float:
-    """Without a tag the original also removes newlines from the whole response; inside a tag it
-    does not (so "A\nC" in a tag earns 0 there, and here)."""
-
-    def squash(s: str) -> str:
-        return s.replace(".", "").replace(",", "").replace("，", "").replace(" ", "").lower()
-
-    answer = squash(answer)
-    return multi_credit(answer.replace("\n", "") if drop_newlines else answer, squash(gold))
+    """Newlines are removed only without a tag, as there ("A\nC" in a tag earns 0)."""
+    answer = answer.translate(_PUNCT_SPACE).lower()
+    return multi_credit(answer.replace("\n", "") if drop_newlines else answer, gold.translate(_PUNCT_SPACE).lower())
 
 
 def official_think_score(
     response: str | None, answer_format: AnswerFormat, options: Sequence[str], gold: str
 ) -> float | None:
-    """``score_think.py``'s rule for one item; ``None`` when it leaves the item out.
-
-    Where the original would crash (``int()`` of a non-digit), the item scores 0 as in score.py.
-    """
+    """``score_think.py``'s rule; ``None`` where it leaves the item out, 0 where it would crash."""
     if not response:
         return None
-    gold_option = ""
     index = "abcde".find(gold[:1].lower())
-    if 0 <= index < len(options):
-        gold_option = options[index]
+    gold_option = options[index] if 0 <= index < len(options) else ""
     tag = first_answer_tag(response)
     answer = tag.strip() if tag is not None else response
     if answer_format == "single":
@@ -130,11 +107,16 @@ def official_think_score(
     if answer_format == "multi":
         return _think_multi(answer, gold, drop_newlines=not tag)
     if answer_format == "numeric":
-        try:
-            return float(int(gold) == int(answer[0]))
-        except (ValueError, IndexError):
-            return 0.0
+        return _first_digit(answer, gold)
     raise ValueError(f"unknown answer format {answer_format!r}")
+
+
+def _first_digit(answer: str, gold: str) -> float:
+    """Both official scorers' count rule: the answer's first character as a number, else 0."""
+    try:
+        return float(int(gold) == int(answer[0]))
+    except (ValueError, IndexError):
+        return 0.0
 
 
 @dataclass(frozen=True)
@@ -148,19 +130,19 @@ class AnswerScores:
 def score_answer(
     response: str, answer_format: AnswerFormat, options: Sequence[str], gold: str, *, think: bool
 ) -> AnswerScores:
-    """Score one answer both ways; ``think`` picks ``score_think.py``'s official rules.  The one place
-    an answer is scored, for the hooks and for re-scoring the official runner's files alike."""
+    """Score one answer both ways (``think``: ``score_think.py``'s rules): the one place an answer is
+    scored, for the hooks and for re-scoring the official runner's files alike."""
     robust = robust_score(response, answer_format, options, gold)
-    if think:
-        official = official_think_score(response, answer_format, options, gold)
-    else:
-        official = official_score(response, answer_format, gold)
+    official = (
+        official_think_score(response, answer_format, options, gold)
+        if think
+        else official_score(response, answer_format, gold)
+    )
     return AnswerScores(robust, official)
 
 
 def mean_score(items: Iterable[Any]) -> float | None:
-    """Leaf aggregation: the mean ``score`` over the items that have one (an item without one was left
-    out of the denominator); ``None`` when nothing was scored."""
+    """Leaf aggregation: the mean ``score`` of the items that have one; ``None`` when none has."""
     scores = [float(x["score"]) for x in items if isinstance(x, dict) and x.get("score") is not None]
     return sum(scores) / len(scores) if scores else None
 
@@ -168,25 +150,21 @@ def mean_score(items: Iterable[Any]) -> float | None:
 def macro_mean(
     metrics: Sequence[float | None], sizes: Sequence[int] = (), weight_by_size: bool = False
 ) -> float | None:
-    """Group aggregation: the unweighted mean over the leaf tasks that reported a number, whatever
-    ``weight_by_size`` says (the paper's Avg weighs every task equally); a ``None`` leaf is left out."""
+    """Group aggregation: the unweighted mean of the leaves that reported a number, whatever
+    ``weight_by_size`` says (the paper's Avg weighs every task equally)."""
     values = [float(m) for m in metrics if isinstance(m, (int, float))]
     return sum(values) / len(values) if values else None
 
 
 #: The metrics that get a standard error of their macro means (``<metric>_se`` in results.json).
 SE_METRICS: tuple[str, ...] = ("acc", "acc_official", "paper_avg")
-#: What a standard error is when it cannot be estimated (fewer than two clips scored), as
-#: lmms-eval itself writes it.
+#: A standard error that cannot be estimated (fewer than two clips), as lmms-eval writes it.
 NOT_ESTIMABLE = "N/A"
 
 
 def clustered_se(items: Iterable[Any]) -> float | str | None:
-    """Leaf aggregation of ``<metric>_se``: the standard error of the task mean, questions clustered by
-    clip (lmms-eval's own formula, under a name its group aggregation sees: it drops keys containing
-    ``_stderr``).  Items carry ``value``, not ``score``, so lmms-eval computes no stderr of it.
-    ``None`` when nothing was scored, ``"N/A"`` when fewer than two clips were.
-    """
+    """Leaf aggregation of ``<metric>_se``: the task mean's clip-clustered standard error (lmms-eval's
+    formula; its groups drop ``_stderr`` keys, and ``value`` items get no stderr of lmms-eval's own)."""
     from lmms_eval.api.metrics import clustered_stderr
 
     pairs = [(float(x["value"]), x.get("clip")) for x in items if isinstance(x, dict) and x.get("value") is not None]
@@ -201,9 +179,7 @@ def macro_se(
     metrics: Sequence[float | str | None], sizes: Sequence[int] = (), weight_by_size: bool = False
 ) -> float | str | None:
     """Group aggregation of ``<metric>_se``: the standard error of a macro mean over independent tasks
-    (lmms-eval's group stderr pools them as one micro mean).  ``None`` leaves are left out; one
-    ``"N/A"`` leaf makes the group's ``"N/A"`` rather than an understated figure.
-    """
+    (lmms-eval pools them as one micro mean); one ``"N/A"`` leaf makes the group's ``"N/A"``."""
     if any(m == NOT_ESTIMABLE for m in metrics):
         return NOT_ESTIMABLE
     values = [float(m) for m in metrics if isinstance(m, (int, float))]
@@ -218,14 +194,12 @@ def se_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def count_clips(items: Iterable[Any]) -> int | None:
-    """Leaf aggregation of ``clips``: how many clips the task's questions come from (the report's
-    intervals use ``clips − 1`` degrees of freedom); ``None`` when no question was logged."""
+    """Leaf aggregation of ``clips``: how many clips the questions come from."""
     clips = {str(x.get("clip")) for x in items if isinstance(x, dict)}
     return len(clips) if clips else None
 
 
 def join_provenance(items: Iterable[Any]) -> str | None:
-    """Leaf aggregation of ``provenance``: the package and lmms-eval versions and the annotation
-    digest the task's questions were scored under (normally one; several joined by `` | ``)."""
+    """Leaf aggregation of ``provenance``: what the questions were scored under (several joined by `` | ``)."""
     seen = sorted({str(x["provenance"]) for x in items if isinstance(x, dict) and x.get("provenance")})
     return " | ".join(seen) if seen else None

@@ -1,18 +1,11 @@
-"""What lmms-eval 0.7.3's model wrappers do with a HumanSense question's sound, as far as the package says it.
-
-The hooks give every wrapper the same media (``hooks.question_media``: a rule that is right whatever
-a wrapper does with a file), so nothing here changes what a wrapper gets.  These tables only decide
-what the run and the report *say*: which wrappers answer the audio tasks without their sound, and
-the route that keeps it.  Every entry carries its evidence: a test of ``tests/test_wrappers.py``
-that runs the wrapper through the lmms-eval CLI and records what reaches its processor or the wire,
-or the wrapper's code read (file:line under ``lmms_eval/models/``, "read, not run", and why it
-cannot run here).  The full matrix is docs/wrappers.md.
+"""What lmms-eval 0.7.3's model wrappers do with a question's sound: what the run and the report
+*say* (every wrapper gets the same media).  Each entry carries its evidence, a test that runs the
+wrapper or its code read ("read, not run", and why); the full matrix is docs/wrappers.md.
 """
 
 from __future__ import annotations
 
-#: Wrappers that give the model no sound at all (frames only; FR2/PC answered from the text), with
-#: the evidence.  A wrapper missing here is not known to drop sound: the run says nothing about it.
+#: Wrappers that give the model no sound (frames only; FR2/PC answered from the text).
 SOUND_DROPPED: dict[str, str] = {
     "qwen2_vl": "run: tests/test_models.py::test_qwen2_vl_gets_frames_and_never_the_sound",
     "qwen2_5_vl": "run (chat, device=cpu,device_map=cpu): tests/test_wrappers.py::test_local_checkpoints_qwen2_5_vl_and_llava_hf",
@@ -31,8 +24,7 @@ AUDIO_DROPPERS = frozenset(SOUND_DROPPED)
 #: The route that keeps the sound today: this package's Qwen2.5-Omni model (tests/test_models.py).
 KEEP_AUDIO_COMMAND = "lmms-eval --model humansense_omni --model_args pretrained=Qwen/Qwen2.5-Omni-7B --tasks humansense"
 
-#: Wrappers that do something with the sound a user must hear about before the run, in words the
-#: warning says (each measured by the test named in docs/wrappers.md).
+#: What other wrappers do with the sound, as the warning before the run says it.
 SOUND_NOTES: dict[str, str] = {
     "openai": (
         "in chat mode (the default) lmms-eval's `openai` wrapper sends the sound as an `audio_url` part holding "

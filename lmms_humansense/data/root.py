@@ -1,14 +1,16 @@
 """Where the benchmark files are: the data root and the media paths inside it.
 
-The official runner joins ``os.getcwd()`` with each ``video_path``, so the paths in the JSON are
-relative to the folder *above* ``data/`` (``data/videos/x.mp4``).  Users point
-``HUMANSENSE_ROOT`` at the folder that holds the JSON files (or at the folder above ``data/``);
-media paths are resolved against it whatever prefix they carry.
+The official runner joins the working folder with each ``video_path`` (``data/videos/x.mp4``), so
+``HUMANSENSE_ROOT`` may name the folder holding the JSON files or the one above ``data/``, and media
+paths are resolved under it whatever prefix they carry.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Iterable
+from importlib.util import find_spec
 from pathlib import Path
 
 ENV_VAR = "HUMANSENSE_ROOT"
@@ -30,8 +32,7 @@ class DataRootError(FileNotFoundError):
 
 def cache_home() -> Path:
     """The package's cache folder (``$HUMANSENSE_CACHE``, else ``$XDG_CACHE_HOME`` or ~/.cache)."""
-    explicit = os.environ.get("HUMANSENSE_CACHE")
-    if explicit:
+    if explicit := os.environ.get("HUMANSENSE_CACHE"):
         return Path(explicit).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base).expanduser() / "lmms_humansense"
@@ -42,23 +43,30 @@ def default_root() -> Path:
     return cache_home() / "HumanSense_Benchmark"
 
 
-def _normalise_root(path: Path) -> Path:
-    """Accept the folder holding the JSON files or the folder above ``data/``."""
-    if not any((path / f).is_file() for f in ANNOTATION_FILES) and any(
-        (path / "data" / f).is_file() for f in ANNOTATION_FILES
-    ):
-        return path / "data"
-    return path
+def _has_annotations(path: Path) -> bool:
+    return any((path / f).is_file() for f in ANNOTATION_FILES)
+
+
+def annotation_digest(root: Path) -> str:
+    """sha256 over a root's two annotation files (each name and content), first 16 hex digits."""
+    digest = hashlib.sha256()
+    for name in ANNOTATION_FILES:
+        path = Path(root) / name
+        digest.update(name.encode())
+        digest.update(path.read_bytes() if path.is_file() else b"<absent>")
+    return digest.hexdigest()[:16]
+
+
+def files_stamp(root: Path, names: Iterable[str]) -> tuple[tuple[str, int, int, int], ...]:
+    """(name, size, mtime, ctime) of each file of ``names`` in ``root``: a cache key for what was read
+    from them (the ctime too: a file replaced with its size and mtime kept is another file)."""
+    stats = ((name, (Path(root) / name).stat()) for name in names if (Path(root) / name).is_file())
+    return tuple((name, st.st_size, st.st_mtime_ns, st.st_ctime_ns) for name, st in stats)
 
 
 def tools_installed() -> bool:
-    """Whether the ``lmms-humansense`` command exists here.
-
-    This module also runs inside lmms-eval's own task folder, where the command comes only with
-    ``pip install lmms_humansense``; messages say so there instead of naming a missing command.
-    """
-    from importlib.util import find_spec
-
+    """Whether the ``lmms-humansense`` command exists here (not in lmms-eval's own task folder
+    without ``pip install lmms_humansense``: messages then say how to get it)."""
     try:
         return find_spec("lmms_humansense") is not None
     except (ImportError, ValueError):
@@ -86,14 +94,21 @@ def resolve_root(explicit: str | os.PathLike[str] | None = None) -> Path:
     raw = explicit if explicit is not None else os.environ.get(ENV_VAR, "").strip() or None
     if raw is not None:
         origin = "from --root" if explicit is not None else f"from ${ENV_VAR}"
-        path = _normalise_root(Path(raw).expanduser().resolve())
+        path = Path(raw).expanduser().resolve()
+        if not _has_annotations(path) and _has_annotations(path / "data"):
+            path = path / "data"  # the folder above data/
         if not path.is_dir():
             raise DataRootError(f"HumanSense data root {path} ({origin}) is not a folder. {how_to_get_data()}")
-        if not any((path / f).is_file() for f in ANNOTATION_FILES):
+        if not _has_annotations(path):
             raise DataRootError(
                 f"HumanSense data root {path} holds neither {VQA_FILE} nor {AQA_FILE}. {how_to_get_data()}"
             )
-        _refuse_incomplete(path)
+        if (path / INCOMPLETE_MARKER).exists():  # it would fail later, on some file, mid-run
+            raise DataRootError(
+                f"HumanSense data root {path}: an extraction into it did not finish ({INCOMPLETE_MARKER} is present). "
+                f"Fix: rerun {tool(f'download --root {path}')} (it resumes), or delete {path / INCOMPLETE_MARKER} "
+                "if you filled the folder yourself and know it is complete."
+            )
         return path
     fallback = default_root()
     if (fallback / COMPLETE_MARKER).is_file():
@@ -101,41 +116,18 @@ def resolve_root(explicit: str | os.PathLike[str] | None = None) -> Path:
     raise DataRootError(f"HumanSense data not found: ${ENV_VAR} is not set. {how_to_get_data()}")
 
 
-def _refuse_incomplete(path: Path) -> None:
-    """A root whose extraction was interrupted would fail later, on some file, mid-run; stop now."""
-    if (path / INCOMPLETE_MARKER).exists():
-        raise DataRootError(
-            f"HumanSense data root {path}: an extraction into it did not finish ({INCOMPLETE_MARKER} is present). "
-            f"Fix: rerun {tool(f'download --root {path}')} (it resumes), or delete {path / INCOMPLETE_MARKER} "
-            "if you filled the folder yourself and know it is complete."
-        )
-
-
 def is_sample(root: Path) -> bool:
-    """Whether ``root`` is the sample set shipped in this package (its per-task counts are
-    expected to differ from the paper's).
-
-    Only the bundled folder counts: a ``SAMPLE.md`` copied into any other root (a copy of the
-    sample grown into real data, a folder someone marked) must not switch the count checks off.
-    Found beside this module, so that it holds in lmms-eval's task folder too (no sample there).
-    """
+    """Whether ``root`` is the sample set bundled beside this module (its counts differ from the
+    paper's); a ``SAMPLE.md`` copied into another root must not switch the count checks off."""
     bundled = Path(__file__).resolve().parent.parent / "sample"
     return (root / SAMPLE_MARKER).is_file() and root.resolve() == bundled.resolve()
 
 
 def resolve_media(root: Path, raw: str, kind: str) -> Path | None:
-    """The file a JSON media path names, or ``None`` when no candidate exists.
-
-    Tries the path with its leading components removed one at a time (``data/videos/x.mp4`` ->
-    ``videos/x.mp4`` -> ``x.mp4``) under the root, then ``<root>/<kind>/<file name>``.  Only files
-    inside the root are used: an absolute path is read as relative to the root (an annotation
-    written on another machine keeps its tail), and ``..`` components are never followed.
-    """
+    """The file a JSON media path names, or ``None``: the path under the root with its leading parts
+    dropped one at a time (``data/videos/x.mp4``, ``videos/x.mp4``, ``x.mp4``), then ``<kind>/<name>``;
+    an absolute path is read as relative to the root and ``..`` is never followed."""
     path = Path(raw.replace("\\", "/"))
     parts = [p for p in path.parts if p not in ("/", "", ".", "..") and p != path.anchor]
-    for k in range(len(parts)):
-        candidate = root.joinpath(*parts[k:])
-        if candidate.is_file():
-            return candidate
-    candidate = root / kind / path.name
-    return candidate if candidate.is_file() else None
+    tails = [root.joinpath(*parts[k:]) for k in range(len(parts))]
+    return next((c for c in [*tails, root / kind / path.name] if c.is_file()), None)

@@ -1,9 +1,7 @@
-"""Official annotation records -> flat, validated docs.
+"""Official annotation records -> flat, validated docs (one type per column, as ``datasets`` needs).
 
-Nobody on this project has seen a real record, so every field is checked and every failure names
-the file, the record's position, its media path and the field, with the fix.  A doc is a flat dict
-of strings and numbers (``datasets`` needs one type per column), so nothing downstream has to dig
-into ``questions``.
+No real record has been seen here, so every field is checked, and a failure names the file, the
+record's position, its media path, the field and the fix.
 """
 
 from __future__ import annotations
@@ -21,17 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from lmms_humansense.answers import option_letters
-from lmms_humansense.catalog import BY_CODE, QUESTION_PATTERNS, TASKS
-from lmms_humansense.data.root import ANNOTATION_FILES, AQA_FILE, is_sample, resolve_media, tool
-from lmms_humansense.data.taskmap import ENV_VAR as MAP_ENV_VAR
-from lmms_humansense.data.taskmap import (
-    RESOLVED_FILE,
-    ROOT_FILE,
-    load_task_map,
-    remember_resolution,
-    resolve_by_counts,
-    unknown_error,
-)
+from lmms_humansense.catalog import BY_CODE, QUESTION_PATTERNS, TASKS, off_paper_counts
+from lmms_humansense.data import taskmap
+from lmms_humansense.data.root import ANNOTATION_FILES, AQA_FILE, files_stamp, is_sample, resolve_media, tool
 from lmms_humansense.prompts import MAX_COUNT, MULTI_OPTION_COUNT, SINGLE_OPTION_COUNTS, PromptError, build_prompt
 
 log = logging.getLogger("lmms_humansense")
@@ -50,9 +40,8 @@ class MediaAmbiguousError(ValueError):
 
 
 def _path_key(raw: str) -> tuple[str, ...]:
-    """What tells two media paths apart: the components after their last ``videos``/``audios``
-    folder (else after a leading ``data``), so ``data/videos/x.mp4`` and ``videos/x.mp4`` are one
-    file, ``videos/setA/x.mp4`` and ``videos/setB/x.mp4`` two."""
+    """What tells media paths apart: the parts after the last ``videos``/``audios`` (else a leading
+    ``data``): ``data/videos/x.mp4`` is ``videos/x.mp4``, ``videos/setA/x.mp4`` not ``videos/setB/x.mp4``."""
     parts = [p for p in Path(raw.replace("\\", "/")).parts if p not in ("/", "", ".")]
     folders = [i for i, p in enumerate(parts) if p in ("videos", "audios")]
     if folders:
@@ -61,12 +50,8 @@ def _path_key(raw: str) -> tuple[str, ...]:
 
 
 def shared_media(uses: Iterable[tuple[str, str, str]]) -> dict[str, list[str]]:
-    """Files of the root that records naming different files all resolve to (a flattened root:
-    ``videos/setA/x.mp4`` and ``videos/setB/x.mp4`` both find ``videos/x.mp4``).
-
-    ``uses`` holds (resolved file, media path as written, record); the result maps each such file
-    to its records, each "record (path)".
-    """
+    """Files that records naming different files all resolve to (a flattened root), each with its
+    records as "record (path)"; ``uses``: (resolved file, media path as written, record)."""
     by_file: dict[str, list[tuple[tuple[str, ...], str]]] = {}
     for resolved, raw, where in uses:
         if resolved:
@@ -74,11 +59,16 @@ def shared_media(uses: Iterable[tuple[str, str, str]]) -> dict[str, list[str]]:
     return {f: [w for _, w in rows] for f, rows in by_file.items() if len({k for k, _ in rows}) > 1}
 
 
+def _listed(items: list[str], limit: int, sep: str = "\n  ", more: str = "\n  ... and {n} more") -> str:
+    """The first ``limit`` items joined, and how many more there are."""
+    return sep.join(items[:limit]) + (more.format(n=len(items) - limit) if len(items) > limit else "")
+
+
 def shared_media_message(file: str, records: list[str]) -> str:
     """The one sentence for a file several different media paths resolve to (loader and verify)."""
     return (
-        f"{file} is the only match for {len(records)} records naming different files ({'; '.join(records[:3])}"
-        f"{'; ...' if len(records) > 3 else ''}): the root's sub-folders were probably flattened. Fix: put each file "
+        f"{file} is the only match for {len(records)} records naming different files ({_listed(records, 3, '; ', '; ...')}"
+        "): the root's sub-folders were probably flattened. Fix: put each file "
         "where its video_path names it (e.g. videos/setA/x.mp4), as the official runner needs"
     )
 
@@ -93,10 +83,14 @@ class RawRecord:
         path = self.record.get("video_path", "?") if isinstance(self.record, dict) else "?"
         return f"{self.source} record #{self.index} (video_path={path!r})"
 
+    def questions(self) -> dict[str, Any] | None:
+        """The record's ``questions`` object, ``None`` when it has none (the schema check says so)."""
+        q = self.record.get("questions") if isinstance(self.record, dict) else None
+        return q if isinstance(q, dict) else None
+
 
 def read_record_list(path: Path, fix: str) -> list[Any]:
-    """A file holding a JSON list of records (an annotation file, or the official runner's output),
-    or the :class:`RecordError` saying what it holds instead, with ``fix``."""
+    """A file's JSON list of records, or the :class:`RecordError` saying what it holds, with ``fix``."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
@@ -111,27 +105,23 @@ def read_record_list(path: Path, fix: str) -> list[Any]:
 def read_records(root: Path) -> list[RawRecord]:
     """Both annotation files (either may be absent), as positioned raw records."""
     fix = "Re-download or re-extract the file; if you edited it, save it as UTF-8 JSON."
-    out: list[RawRecord] = []
-    for name in ANNOTATION_FILES:
-        if (root / name).is_file():
-            out.extend(RawRecord(name, i, rec) for i, rec in enumerate(read_record_list(root / name, fix)))
-    return out
+    files = [name for name in ANNOTATION_FILES if (root / name).is_file()]
+    return [RawRecord(name, i, rec) for name in files for i, rec in enumerate(read_record_list(root / name, fix))]
 
 
 def _field(raw: RawRecord, container: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    if name not in container or container[name] in (None, ""):
+    value = container.get(name)
+    if value is None or value == "":
         raise RecordError(
             f"{raw.where()}: field questions.{name} is missing. Fix the record or remove it from the file."
         )
-    value = container[name]
     if not isinstance(value, kind):
         raise RecordError(f"{raw.where()}: field questions.{name} should be {kind}, found {value!r}.")
     return value
 
 
 def _nonnegative_field(raw: RawRecord, q: dict[str, Any], name: str, what: str) -> float:
-    """An optional numeric field: 0 when absent, else a finite number >= 0 (``"inf"`` would pass a
-    ``float()`` and fail mid-run in the frame sampling, no record named), or the record is refused."""
+    """An optional number: 0 when absent, else finite and >= 0 (``"inf"`` would fail mid-run, unnamed)."""
     value = q.get(name)
     if value is None or value == "":
         return 0.0
@@ -147,8 +137,7 @@ def _nonnegative_field(raw: RawRecord, q: dict[str, Any], name: str, what: str) 
 
 
 def _transcript(raw: RawRecord, q: dict[str, Any], task: Any) -> tuple[str, str]:
-    """A speech task's ``asr_en`` and, when it cannot be used, why (else ``""``): only the asr variant
-    reads it, so only its tasks refuse the record; ``verify`` lists it without failing."""
+    """A speech task's ``asr_en`` and why it cannot be used (else ``""``): only the asr tasks refuse it."""
     value = q.get("asr_en")
     if not task.speech_video:
         return (value if isinstance(value, str) else ""), ""
@@ -163,8 +152,8 @@ def _transcript(raw: RawRecord, q: dict[str, Any], task: Any) -> tuple[str, str]
 
 
 def _options_and_gold(raw: RawRecord, q: dict[str, Any], fmt: str) -> tuple[list[str], str]:
-    """The record's options and its gold answer as the scorer compares it (letters upper-case and,
-    for a multi-select, sorted; a count as digits), or the :class:`RecordError` naming the field."""
+    """The options and the gold answer as the scorer compares it (letters upper-case, a multi-select's
+    sorted; a count as digits), or the :class:`RecordError` naming the field."""
     answer = str(_field(raw, q, "answer", (str, int))).strip()
     options: list[str] = []
     if fmt in ("single", "multi"):
@@ -177,8 +166,7 @@ def _options_and_gold(raw: RawRecord, q: dict[str, Any], fmt: str) -> tuple[list
                 f"{raw.where()}: {len(options)} options for a {fmt} question; the official templates take {counts}."
             )
         letters = option_letters(options)
-        repeated = sorted({c for c in letters if letters.count(c) > 1})
-        if repeated:
+        if repeated := sorted({c for c in letters if letters.count(c) > 1}):
             raise RecordError(
                 f"{raw.where()}: option letter(s) {', '.join(repeated)} label more than one option ({letters}); "
                 "an answer could not say which one it means. Fix the options' labels."
@@ -232,19 +220,12 @@ def _clip(root: Path, media: str, resolved: Path | None) -> str:
     """What identifies the clip for clustering: its path under the root once resolved."""
     if resolved is None:
         return media.replace("\\", "/")
-    try:
-        return resolved.relative_to(root).as_posix()
-    except ValueError:
-        return resolved.as_posix()
+    return (resolved.relative_to(root) if resolved.is_relative_to(root) else resolved).as_posix()
 
 
 def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[str, Any]:
-    """One record as a flat doc with its id, checked field by field and its media resolved; raises
-    :class:`RecordError` naming the record and the field.
-
-    An unresolved media path is returned as an empty path plus the raw string, so the caller can
-    report every missing file at once.
-    """
+    """One record as a flat doc with its id, checked field by field (else :class:`RecordError`); an
+    unresolved media path is an empty ``media``, so the caller reports every missing file at once."""
     rec = raw.record
     if not isinstance(rec, dict):
         raise RecordError(f"{raw.where()}: a record must be a JSON object, found {type(rec).__name__}.")
@@ -292,11 +273,8 @@ def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[
 
 @dataclass
 class RecordScan:
-    """One pass over a root's records, shared by the loader (which raises the first problem) and
-    ``verify`` (which lists them all).  ``entries``: per record of a mapped ``task_type``, its doc or
-    the :class:`RecordError` that refused it; ``unknown``: the unmapped strings, counted, with the
-    first record of each in ``unknown_where`` and the loader's error for them in ``map_error``.
-    """
+    """One pass over a root's records, for the loader (the first problem) and ``verify`` (all):
+    ``entries``, per record of a mapped ``task_type``, hold its doc or the error that refused it."""
 
     records: list[RawRecord]
     task_map: dict[str, str]
@@ -311,22 +289,19 @@ class RecordScan:
 
 
 def scan_records(root: Path) -> RecordScan:
-    """Read, map and turn into docs every record of ``root`` without stopping at a problem (an
-    annotation file that is not a JSON list of records still raises :class:`RecordError`)."""
-    from lmms_humansense.data.taskmap import TaskMapError
-
+    """Every record of ``root`` read, mapped and made a doc, without stopping at a problem (an
+    annotation file that is no JSON list still raises :class:`RecordError`)."""
     records = read_records(root)
     map_error: Exception | None = None
     try:  # automatic resolution included, so the loader and verify map alike
         task_map = task_map_for(root, records)
-    except TaskMapError as exc:
-        task_map, map_error = load_task_map(root), exc
+    except taskmap.TaskMapError as exc:
+        task_map, map_error = taskmap.load_task_map(root), exc
     unknown = unknown_task_types(records, task_map)
     unknown_where: dict[str, str] = {}
     entries: list[tuple[RawRecord, dict[str, Any] | None, RecordError | None]] = []
     for raw in records:
-        q = raw.record.get("questions") if isinstance(raw.record, dict) else None
-        task_type = q.get("task_type") if isinstance(q, dict) else None
+        task_type = (raw.questions() or {}).get("task_type")
         if isinstance(task_type, str) and task_type in unknown:
             unknown_where.setdefault(task_type, raw.where())
             continue
@@ -338,20 +313,16 @@ def scan_records(root: Path) -> RecordScan:
 
 
 def _first_problem(root: Path, scan: RecordScan) -> Exception | None:
-    """The error the loader stops with: the task map, the first bad record, then every missing
-    file at once, then every media file standing for different records."""
+    """The loader's error: the task map's, the first bad record's, every missing or shared file."""
     if scan.map_error is not None:
         return scan.map_error
-    for _, _, error in scan.entries:
-        if error is not None:
-            return error
+    if error := next((e for _, _, e in scan.entries if e is not None), None):
+        return error
     docs = scan.docs()
     missing = [f"{doc['id']} ({raw.where()}): {doc['media_raw']}" for raw, doc in docs if not doc["media"]]
     if missing:
-        shown = "\n  ".join(missing[:10])
-        more = f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else ""
         return MediaMissingError(
-            f"{len(missing)} HumanSense record(s) reference media that is not under {root}:\n  {shown}{more}\n"
+            f"{len(missing)} HumanSense record(s) reference media that is not under {root}:\n  {_listed(missing, 10)}\n"
             f"Fix: extract videos.zip and audios.zip into the root ({tool('download')} does it), "
             "or point $HUMANSENSE_ROOT at the folder that holds HumanSense_VQA.json and videos/; "
             f"{tool('verify')} lists every problem."
@@ -361,88 +332,65 @@ def _first_problem(root: Path, scan: RecordScan) -> Exception | None:
         listed = [shared_media_message(f, rs) for f, rs in sorted(shared.items())]
         return MediaAmbiguousError(
             f"{len(shared)} media file(s) of {root} each stand for records naming different files:\n  "
-            + "\n  ".join(listed[:10])
-            + (f"\n  ... and {len(listed) - 10} more" if len(listed) > 10 else "")
-            + f"\n{tool('verify')} lists every problem."
+            f"{_listed(listed, 10)}\n{tool('verify')} lists every problem."
         )
     return None
 
 
 @lru_cache(maxsize=8)
-def _load_all(
-    root: Path, stamp: tuple[tuple[str, int, int, int], ...]
-) -> tuple[tuple[str, ...], dict[str, list[dict]]]:
-    """Every doc of a root grouped by task code; cached per root and file stamp (15 leaf tasks
-    load from the same two files in one run)."""
+def _load_all(root: Path, stamp: tuple[tuple[str, int, int, int], ...]) -> dict[str, list[dict]]:
+    """Every doc of a root by task code; cached per root and file stamp (15 tasks load one root)."""
     del stamp  # only part of the cache key
     scan = scan_records(root)
-    problem = _first_problem(root, scan)
-    if problem is not None:
+    if (problem := _first_problem(root, scan)) is not None:
         raise problem
     by_task: dict[str, list[dict]] = {t.code: [] for t in TASKS}
     for _, doc in scan.docs():
         by_task[doc["task"]].append(doc)
     if scan.duplicates:
         log.warning(
-            "HumanSense: %d record(s) repeat an earlier one (kept; remove the copies if they are mistakes; "
-            "%s lists them all), first: %s",
-            len(scan.duplicates),
-            tool("verify"),
-            scan.duplicates[0],
+            f"HumanSense: {len(scan.duplicates)} record(s) repeat an earlier one (kept; remove the copies if they are "
+            f"mistakes; {tool('verify')} lists them all), first: {scan.duplicates[0]}"
         )
     _report_counts(root, by_task)
-    return tuple(sorted(by_task)), by_task
+    return by_task
 
 
 def duplicates(records: Iterable[RawRecord]) -> list[str]:
-    """Records that repeat an earlier one exactly, each as "<record> repeats <record>": kept (the
-    paper's counts may include them) but reported, so a file pasted twice does not go unnoticed."""
+    """Records repeating an earlier one exactly: kept (the paper's counts may include them), but said."""
     first: dict[str, RawRecord] = {}
     out = []
     for raw in records:
-        key = json.dumps(raw.record, sort_keys=True)
-        if key in first:
-            out.append(f"{raw.where()} repeats {first[key].where()}")
-        else:
-            first[key] = raw
+        if (earlier := first.setdefault(json.dumps(raw.record, sort_keys=True), raw)) is not raw:
+            out.append(f"{raw.where()} repeats {earlier.where()}")
     return out
 
 
 def task_types(records: Iterable[RawRecord]) -> Counter:
     """How often each ``task_type`` string occurs (records without a string one are the schema check's)."""
-    return Counter(
-        r.record["questions"]["task_type"]
-        for r in records
-        if isinstance(r.record, dict)
-        and isinstance(r.record.get("questions"), dict)
-        and isinstance(r.record["questions"].get("task_type"), str)
-    )
+    found = ((r.questions() or {}).get("task_type") for r in records)
+    return Counter(t for t in found if isinstance(t, str))
 
 
 def unknown_task_types(records: Iterable[RawRecord], task_map: dict[str, str]) -> Counter:
-    """The ``task_type`` strings of ``records`` that ``task_map`` does not cover, with their counts.
-
-    The one scan for unmapped strings: the loader, ``verify`` and ``score`` all ask it.
-    """
+    """The ``task_type`` strings ``task_map`` does not cover, counted (for the loader, verify, score)."""
     return Counter({name: n for name, n in task_types(records).items() if name not in task_map})
 
 
 def pattern_formats(records: Iterable[RawRecord], names: set[str]) -> dict[str, set[str]]:
-    """The answer formats the question patterns of each ``task_type`` string in ``names`` mean
-    (unknown patterns are the schema check's)."""
+    """The answer formats the question patterns of each ``task_type`` in ``names`` mean."""
     out: dict[str, set[str]] = {}
     for r in records:
-        q = r.record.get("questions") if isinstance(r.record, dict) else None
-        if isinstance(q, dict) and q.get("task_type") in names and q.get("question_pattern") in QUESTION_PATTERNS:
+        q = r.questions()
+        if q and q.get("task_type") in names and q.get("question_pattern") in QUESTION_PATTERNS:
             out.setdefault(q["task_type"], set()).add(QUESTION_PATTERNS[q["question_pattern"]])
     return out
 
 
 def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
-    """The mapping that covers every ``task_type`` of ``records``, or the error listing the rest.
-    Strings no mapping covers are resolved only when that is certain (``resolve_by_counts``); the
-    resolution is logged and remembered for ``verify``, ``score`` and the next run."""
-    task_map = load_task_map(root)
+    """The mapping covering every ``task_type`` of ``records``, or the error listing the rest; the
+    rest resolved only when certain (``resolve_by_counts``), logged and remembered."""
+    task_map = taskmap.load_task_map(root)
     unknown = unknown_task_types(records, task_map)
     if not unknown:
         return task_map
@@ -450,66 +398,43 @@ def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
     for name, n in task_types(records).items():
         if name in task_map:
             mapped[task_map[name]] += n
-    resolved, why_not = resolve_by_counts(unknown, mapped, pattern_formats(records, set(unknown)))
+    resolved, why_not = taskmap.resolve_by_counts(unknown, mapped, pattern_formats(records, set(unknown)))
     if resolved is None:
-        raise unknown_error(unknown, root, f"Not resolved automatically: {why_not}.")
-    where = remember_resolution(root, resolved)
+        raise taskmap.unknown_error(unknown, root, f"Not resolved automatically: {why_not}.")
+    where = taskmap.remember_resolution(root, resolved)
     saved = f"; written to {where}" if where else "; not written (neither the root nor the cache is writable)"
+    resolution = json.dumps(resolved, sort_keys=True)
     log.warning(
-        "HumanSense: task_type strings resolved by name, every per-task count equal to the paper's: %s%s",
-        json.dumps(resolved, sort_keys=True),
-        saved,
+        f"HumanSense: task_type strings resolved by name, every per-task count equal to the paper's: {resolution}{saved}"
     )
     return {**task_map, **resolved}
 
 
-def count_differences(by_task: dict[str, list[Any]]) -> dict[str, tuple[int, int]]:
-    """Tasks whose question count differs from the paper's: code -> (found, paper)."""
-    return {
-        t.code: (len(by_task.get(t.code, [])), t.paper_count)
-        for t in TASKS
-        if len(by_task.get(t.code, [])) != t.paper_count
-    }
-
-
 def _report_counts(root: Path, by_task: dict[str, list[dict]]) -> None:
-    diffs = count_differences(by_task)
-    if not diffs:
-        return
-    if is_sample(root):
-        # Logged once per root, whatever tasks the run asks for: say what a task holds, not a total
-        # that a run of a few tasks would not see.
+    """Per-task counts that differ from the paper's; for the sample, once per root whatever the run's
+    tasks, what a task holds (not a total)."""
+    diffs = off_paper_counts({code: len(docs) for code, docs in by_task.items()})
+    if diffs and is_sample(root):
         sizes = sorted({len(docs) for docs in by_task.values()})
         each = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
+        total = sum(map(len, by_task.values()))
         log.warning(
-            "HumanSense: using the bundled SAMPLE set, not the benchmark: %s questions a task (%d over all %d tasks)",
-            each,
-            sum(map(len, by_task.values())),
-            len(by_task),
+            f"HumanSense: using the bundled SAMPLE set, not the benchmark: {each} questions a task ({total} over all {len(by_task)} tasks)"
         )
-        return
-    listed = ", ".join(f"{c} {n} (paper {p})" for c, (n, p) in diffs.items())
-    log.warning("HumanSense: per-task question counts differ from the paper's: %s", listed)
+    elif diffs:
+        log.warning(f"HumanSense: per-task question counts differ from the paper's: {', '.join(diffs)}")
 
 
-def _stamp(root: Path) -> tuple[tuple[str, int, int, int], ...]:
-    """What the docs of a root depend on: its annotation files and every task map source (the
-    ctime too: a file replaced with its size and mtime kept is another file)."""
-    out = [(os.environ.get(MAP_ENV_VAR, ""), 0, 0, 0)]
-    for name in (*ANNOTATION_FILES, ROOT_FILE, RESOLVED_FILE):
-        p = root / name
-        if p.is_file():
-            st = p.stat()
-            out.append((name, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
-    return tuple(out)
+def _docs(root: Path) -> dict[str, list[dict]]:
+    """The cached docs, keyed by what they depend on: the annotation files and every task map source."""
+    sources = (*ANNOTATION_FILES, taskmap.ROOT_FILE, taskmap.RESOLVED_FILE)
+    return _load_all(root, ((os.environ.get(taskmap.ENV_VAR, ""), 0, 0, 0), *files_stamp(root, sources)))
 
 
 def load_task_docs(root: Path, code: str) -> list[dict[str, Any]]:
     """The validated docs of one task (copies, so callers may add fields)."""
-    _, by_task = _load_all(root, _stamp(root))
-    return [dict(d) for d in by_task[BY_CODE[code.upper()].code]]
+    return [dict(d) for d in _docs(root)[BY_CODE[code.upper()].code]]
 
 
 def load_all_docs(root: Path) -> dict[str, list[dict[str, Any]]]:
-    _, by_task = _load_all(root, _stamp(root))
-    return {k: [dict(d) for d in v] for k, v in by_task.items()}
+    return {k: [dict(d) for d in v] for k, v in _docs(root).items()}

@@ -1,17 +1,13 @@
 """Mapping the data's ``task_type`` strings onto the 15 task codes.
 
-Only 7 of the 15 official ``task_type`` strings are spelled out in public code (plus AC's,
-inferred); the other 8 must come from the data.  Guessing them silently could put a question in
-the wrong task, so an unknown string stops loading with an error that lists every such string,
-how often it occurs and a suggested code, and says where to write the mapping.  A mapping comes
-from, in this order of precedence: the ``HUMANSENSE_TASK_MAP`` environment variable (a JSON file,
-or inline ``String=CODE,String=CODE``), a ``humansense_task_map.json`` file in the data root, the
-catalog.
+Public code spells out 7 of the 15 strings (AC's inferred); a guess could put a question in the
+wrong task, so an unknown string stops loading with an error listing each, its count and a likely
+code.  Precedence: ``$HUMANSENSE_TASK_MAP`` (a JSON file or ``String=CODE,...``), the root's
+``humansense_task_map.json``, a certain automatic resolution, the catalog.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -19,7 +15,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from lmms_humansense.catalog import BY_CODE, TASKS, known_task_types
+from lmms_humansense.catalog import BY_CODE, TASKS, known_task_types, off_paper_counts
+from lmms_humansense.data.root import annotation_digest, cache_home
 from lmms_humansense.files import write_text_atomically
 
 ENV_VAR = "HUMANSENSE_TASK_MAP"
@@ -31,20 +28,17 @@ class TaskMapError(ValueError):
 
 
 def _check_codes(mapping: dict[str, str], source: str) -> dict[str, str]:
-    out = {}
     for key, code in mapping.items():
         if not isinstance(code, str) or code.upper() not in BY_CODE:
             raise TaskMapError(
                 f"task map {source}: {key!r} maps to {code!r}, which is not a task code; "
                 f"use one of {', '.join(BY_CODE)}"
             )
-        out[str(key)] = code.upper()
-    return out
+    return {str(key): code.upper() for key, code in mapping.items()}
 
 
 def _looks_like_file(spec: str) -> bool:
-    """An inline ``String=CODE`` list can be longer than a file name may be; only ask the file
-    system about specs that could be a path (``is_file`` raises on over-long names)."""
+    """Whether a spec could be a path (an inline list may be too long a name for ``is_file``)."""
     if spec.endswith(".json"):
         return True
     if "=" in spec:
@@ -71,39 +65,27 @@ def read_spec(spec: str, source: str) -> dict[str, str]:
             raise TaskMapError(f'task map {source}: {path} must hold a JSON object {{"task_type": "CODE"}}')
         return _check_codes(data, f"{source} ({path})")
     pairs = [p for p in re.split(r"[,;]", spec) if p.strip()]
-    mapping = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise TaskMapError(f"task map {source}: {pair!r} is not of the form task_type=CODE")
-        key, code = pair.rsplit("=", 1)
-        mapping[key.strip()] = code.strip()
-    return _check_codes(mapping, source)
+    if bad := [p for p in pairs if "=" not in p]:
+        raise TaskMapError(f"task map {source}: {bad[0]!r} is not of the form task_type=CODE")
+    return _check_codes({key.strip(): code.strip() for key, code in (p.rsplit("=", 1) for p in pairs)}, source)
 
 
 def load_task_map(root: Path | None = None) -> dict[str, str]:
-    """The effective task_type -> code mapping for a data root.
-
-    A mapping resolved automatically (:func:`resolve_by_counts`) sits between the catalog and any
-    mapping a user wrote, so an explicit mapping always wins over it.
-    """
+    """The effective task_type -> code mapping for a data root, by the module's precedence."""
     mapping = dict(known_task_types())
     if root is not None:
-        # Only the resolution of these very annotation files: a root's own RESOLVED_FILE (written
-        # there before) is not read, so a changed file is resolved again and the counts rule holds.
-        path = resolved_cache_file(root)
-        if path.is_file():
+        # The resolution of these very files (keyed by content), so a changed file is resolved again.
+        if (path := resolved_cache_file(root)).is_file():
             mapping.update(read_spec(str(path), f"file {path} (resolved automatically)"))
-    if root is not None and (root / ROOT_FILE).is_file():
-        mapping.update(read_spec(str(root / ROOT_FILE), f"file {ROOT_FILE}"))
-    spec = os.environ.get(ENV_VAR, "").strip()
-    if spec:
+        if (root / ROOT_FILE).is_file():
+            mapping.update(read_spec(str(root / ROOT_FILE), f"file {ROOT_FILE}"))
+    if spec := os.environ.get(ENV_VAR, "").strip():
         mapping.update(read_spec(spec, f"${ENV_VAR}"))
     return mapping
 
 
 def suggest_code(task_type: str, count: int | None = None) -> str | None:
-    """The most likely code for an unknown string, by :func:`name_scores` (the automatic resolution's
-    measure, so the two never disagree), the count breaking a near tie."""
+    """The likeliest code by :func:`name_scores` (as the resolution), the count breaking a near tie."""
     scores = name_scores(task_type)
 
     def rank(code: str) -> float:
@@ -114,8 +96,7 @@ def suggest_code(task_type: str, count: int | None = None) -> str | None:
 
 
 def unknown_error(unknown: Counter, root: Path | None, note: str = "") -> TaskMapError:
-    """The error for unmapped strings: each with its count and a suggestion, ``note`` (why they
-    were not resolved automatically), and the fix, last, where a user looks."""
+    """The error for unmapped strings: each counted with a suggestion, ``note``, then the fix."""
     lines = [f"HumanSense data holds {len(unknown)} task_type string(s) that no mapping covers:"]
     suggestion = {}
     for name, n in sorted(unknown.items()):
@@ -136,8 +117,6 @@ def unknown_error(unknown: Counter, root: Path | None, note: str = "") -> TaskMa
     return TaskMapError("\n".join(lines))
 
 
-# -- automatic, certain-only resolution ----------------------------------------------------------
-
 #: Where an automatic resolution is written in the root (``humansense_task_map.json`` stays the user's).
 RESOLVED_FILE = "humansense_task_map.resolved.json"
 #: How much better than the runner-up a task's name must match a string to count as its one clear match.
@@ -146,16 +125,9 @@ _MIN_SCORE = 0.3
 
 
 def resolved_cache_file(root: Path) -> Path:
-    """Where the resolution of a root's annotation files is kept: the package cache, keyed by the
-    files' contents (never the data root, which is the user's and may be shared or read-only)."""
-    from lmms_humansense.data.root import ANNOTATION_FILES, cache_home
-
-    digest = hashlib.sha256()
-    for name in ANNOTATION_FILES:
-        path = root / name
-        digest.update(name.encode())
-        digest.update(path.read_bytes() if path.is_file() else b"<absent>")
-    return cache_home() / "task_maps" / f"{digest.hexdigest()[:16]}.json"
+    """Where a root's resolution is kept: the cache, keyed by the annotation files' contents (not
+    the data root, which may be shared or read-only)."""
+    return cache_home() / "task_maps" / f"{annotation_digest(root)}.json"
 
 
 def _words(text: str) -> list[str]:
@@ -172,12 +144,8 @@ def _segment(word: str, vocab: set[str]) -> list[str]:
 
 
 def name_scores(task_type: str) -> dict[str, float]:
-    """How well each task's name matches a string: a weighted overlap of words.
-
-    Words many task names share (``recognition``) weigh little, so ``Appearance_Recognition``
-    matches Person Appearance, not the seven other recognition tasks.  A short word matches the
-    catalog word it begins (``Emo`` -> emotion).
-    """
+    """How well each task's name matches a string: an overlap of words weighted by rarity (so
+    ``Appearance_Recognition`` is Person Appearance); a short word matches one it begins (``Emo``)."""
     vocab = {t.code: _words(t.name) for t in TASKS}
     all_words = {w for ws in vocab.values() for w in ws}
     df = {w: sum(w in ws for ws in vocab.values()) for w in all_words}
@@ -211,12 +179,8 @@ def clear_match(task_type: str) -> str | None:
 def resolve_by_counts(
     unknown: Counter, mapped: Counter, formats: dict[str, set[str]] | None = None
 ) -> tuple[dict[str, str] | None, str]:
-    """A mapping for the unknown strings if it is certain, else ``None`` and why not.
-
-    Certain: every string has one clear best task by name, its records' answer formats (``formats``)
-    are that task's, and every per-task count (``mapped``: the records already mapped) then equals
-    the paper's.  The formats tell apart strings the counts cannot (four tasks have 300 questions).
-    """
+    """A mapping for the unknown strings if certain (each one task's name clearly, with its answer
+    ``formats``, and every count with ``mapped`` the paper's), else ``None`` and why not."""
     guess = {name: clear_match(name) for name in unknown}
     unclear = sorted(name for name, code in guess.items() if code is None)
     if unclear:
@@ -224,8 +188,7 @@ def resolve_by_counts(
     counts = Counter(mapped)
     for name, code in guess.items():
         counts[str(code)] += unknown[name]
-    off = [f"{t.code} {counts[t.code]} (paper {t.paper_count})" for t in TASKS if counts[t.code] != t.paper_count]
-    if off:
+    if off := off_paper_counts(counts):
         return None, f"mapped by name, the per-task counts would differ from the paper's: {', '.join(off)}"
     formats = formats or {}
     disagree = [
@@ -240,12 +203,10 @@ def resolve_by_counts(
 
 
 def remember_resolution(root: Path, mapping: dict[str, str]) -> Path | None:
-    """Write a resolved mapping where the next load, ``verify`` and ``score`` read it (the cache,
-    keyed by the annotation files' contents); ``None`` if the cache is not writable."""
-    text = json.dumps(mapping, indent=1, sort_keys=True) + "\n"
+    """Keep a resolution for the next load, ``verify`` and ``score``; ``None`` if not writable."""
     path = resolved_cache_file(root)
-    try:
-        write_text_atomically(path, text)  # several ranks may resolve at once
+    try:  # atomically: several ranks may resolve at once
+        write_text_atomically(path, json.dumps(mapping, indent=1, sort_keys=True) + "\n")
     except OSError:
         return None
     return path
