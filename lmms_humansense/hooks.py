@@ -158,7 +158,7 @@ def _checked_video(doc: dict[str, Any]) -> str:
     try:
         info = probe_video(path)
     except MediaError as exc:
-        raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
+        raise type(exc)(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
     if doc["with_audio"] and not info.has_audio:
         raise MediaError(
             f"HumanSense doc {doc['id']} (task {doc['task']}): {path} has no audio track, but the official "
@@ -178,7 +178,7 @@ def _sound(doc: dict[str, Any], read: Callable[[str], T]) -> T | None:
     try:
         return read(doc["media"])
     except MediaError as exc:
-        raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
+        raise type(exc)(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
 
 
 def doc_to_audio(doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -288,13 +288,13 @@ def question_media(doc: dict[str, Any], sound_apart: bool) -> QuestionMedia:
     try:
         check_frames_decode(path)
     except MediaError as exc:
-        raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
+        raise type(exc)(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
     if kind == "video+sound" and not sound_apart:
         return QuestionMedia(path, None, True)
     try:
         return QuestionMedia(silent_video(path), audio, False)
     except MediaError as exc:
-        raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
+        raise type(exc)(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
 
 
 def doc_to_visual(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> list[Any]:
