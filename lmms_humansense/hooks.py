@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
+
 from lmms_humansense.catalog import BY_CODE, VARIANTS, leaf_task
 from lmms_humansense.files import write_text_atomically
 from lmms_humansense.media import (
@@ -27,6 +29,7 @@ from lmms_humansense.media import (
     ensure_cached_audio,
     load_cached_audio,
     media_failure_marker,
+    placeholder_video,
     probe_video,
     silent_video,
 )
@@ -300,7 +303,7 @@ def question_media(doc: dict[str, Any], sound_apart: bool) -> QuestionMedia:
 def doc_to_visual(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> list[Any]:
     """For simple wrappers (see :func:`question_media`): the mp4 path for video tasks, the decoded
     sound ``{"array", "sampling_rate"}`` for the audio-only tasks FR2 and PC; nothing in the
-    ``blind`` variant, nor for a question whose media cannot serve it (:func:`_withhold`)."""
+    ``blind`` variant; a stand-in for media that cannot serve the question (:func:`_withhold`)."""
     try:
         media = question_media(doc, sound_apart=False)
         if media.video is not None:
@@ -309,7 +312,7 @@ def doc_to_visual(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any]
             return []
         audio = doc_to_audio(doc)
     except MediaError as exc:
-        return _withhold(doc, exc, [], "no media (as in the blind variant)")
+        return _withhold(doc, exc, *_stand_in(doc))
     assert audio is not None, "every variant that gives media covers FR2/PC only with their sound (catalog)"
     return [audio]
 
@@ -331,6 +334,19 @@ def doc_to_messages(
         content.append({"type": "audio", "url": media.audio})
     content.append({"type": "text", "text": _prompt(doc)})
     return [{"role": "user", "content": content}]
+
+
+def _stand_in(doc: dict[str, Any]) -> tuple[list[Any], str]:
+    """What a simple wrapper gets in place of media that cannot serve the question: one item of the kind
+    it expects (1 s of silence for FR2/PC, a blank placeholder video otherwise), so a wrapper that
+    flattens a batch's visuals keeps every other question's media on its own prompt
+    (:func:`lmms_humansense.media.placeholder_video`); nothing when even that cannot be made."""
+    if question_kind(doc) == "audio":
+        return [{"array": np.zeros(SAMPLE_RATE, dtype=np.float32), "sampling_rate": SAMPLE_RATE}], "1 s of silence"
+    try:
+        return [placeholder_video()], "a 2 s blank placeholder video"
+    except (MediaError, OSError):
+        return [], "no media"
 
 
 def _withhold(doc: dict[str, Any], exc: MediaError, nothing: T, given: str) -> T:
@@ -355,7 +371,7 @@ def _withhold(doc: dict[str, Any], exc: MediaError, nothing: T, given: str) -> T
     except OSError:
         raise exc from None
     log.warning(
-        "%s. The question is left out (counted as media_error, not in any denominator); the wrapper gets %s.",
+        "%s. The question is left out (counted as media_error, not in any denominator); the wrapper gets %s (its answer is not counted).",
         error.rstrip("."),
         given,
     )

@@ -337,6 +337,25 @@ def _cache_key(p: Path, *extra: object) -> str:
     return hashlib.sha1("|".join(map(str, (p, *file_version(p.stat()), *extra))).encode()).hexdigest()[:16]
 
 
+def placeholder_video() -> str:
+    """A 2 s blank silent mp4 (64x64, 8 fps) in the cache, made once: what a simple wrapper is handed in
+    place of a clip that cannot serve its question (the answer is not counted).  Many simple wrappers
+    flatten a batch's visuals into one list and take the i-th item for the i-th question, so an empty
+    list would shift the other questions' media onto the wrong prompts when ``batch_size`` > 1."""
+    import av
+
+    def write(tmp: str) -> None:
+        with av.open(tmp, mode="w", format="mp4") as out:
+            stream = out.add_stream("libx264", rate=8)
+            stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+            for _ in range(16):
+                frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), dtype=np.uint8), format="rgb24")
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode())
+
+    return str(create_once(cache_home() / "placeholder" / "blank-2s-64x64.mp4", write, suffix=".mp4"))
+
+
 def media_failure_marker(media: str | os.PathLike[str], *question: object) -> Path:
     """Where the hooks record that ``media``, in its current version, could not serve a question
     (``question``: its id and variant); a replaced file gets a new key, so its questions are asked

@@ -10,7 +10,7 @@ import pytest
 from fixture_data import stub_dataset, write_video
 
 from lmms_humansense import hooks, wrappers
-from lmms_humansense.media import MediaError, cached_audio_path, probe_video
+from lmms_humansense.media import MediaError, cached_audio_path, placeholder_video, probe_video
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_undecodable_video_is_withheld_and_named(docs: dict[str, dict], tmp_path
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 50)
     doc["media"] = str(bad)
-    assert hooks.doc_to_visual(doc) == []
+    assert hooks.doc_to_visual(doc) == [placeholder_video()]  # one item, as a batch's other questions expect
     assert str(bad) in _withheld(doc, "cannot be opened")
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
@@ -119,7 +119,7 @@ def test_a_corrupted_middle_is_withheld_until_the_file_is_replaced(docs: dict[st
     raw[third : 2 * third] = bytes(third)
     clip.write_bytes(bytes(raw))
     doc["media"] = str(clip)
-    assert hooks.doc_to_visual(doc) == []
+    assert hooks.doc_to_visual(doc) == [placeholder_video()]  # one item, as a batch's other questions expect
     _withheld(doc, "its frames do not decode")
     clip.write_bytes(good)  # the fix: a new version of the file
     assert hooks.media_failure(doc) is None and hooks.doc_to_visual(doc) == [str(clip)]
@@ -157,6 +157,20 @@ def test_audio_task_video_without_track_is_an_error(docs: dict[str, dict], tmp_p
     for hook in (hooks.doc_to_visual, hooks.doc_to_messages):
         hook(doc)
         assert str(silent) in _withheld(doc, "has no audio track")
+    pc = dict(docs["PC"])
+    pc["media"] = str(tmp_path / "empty.wav")
+    Path(pc["media"]).write_bytes(b"")
+    (silence,) = hooks.doc_to_visual(pc)  # an audio task's stand-in is sound: 1 s of silence
+    assert silence["sampling_rate"] == 16_000 and not silence["array"].any() and len(silence["array"]) == 16_000
+    _withheld(pc, "file is empty")
+
+
+def test_the_placeholder_video_decodes(docs: dict[str, dict]) -> None:
+    info = probe_video(placeholder_video())
+    assert (info.frames, info.fps, info.has_audio) == (16, 8.0, False)
+    from lmms_humansense.media import frames_problem
+
+    assert frames_problem(placeholder_video()) is None
 
 
 def test_a_video_only_task_accepts_a_silent_video(docs: dict[str, dict], tmp_path: Path) -> None:
