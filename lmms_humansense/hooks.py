@@ -349,10 +349,11 @@ def _stand_in(doc: dict[str, Any]) -> tuple[list[Any], str]:
         return [], "no media"
 
 
-def _withhold(doc: dict[str, Any], exc: MediaError, nothing: T, given: str) -> T:
-    """What a wrapper gets for a question whose media cannot serve it: ``nothing`` (no media item, so
-    no reader of lmms-eval's meets the damaged file and ends the run), with the failure recorded for
-    :func:`process_results`, which makes the question the counted outcome ``media_error``.
+def _withhold(doc: dict[str, Any], exc: MediaError, stand_in: T, given: str) -> T:
+    """What a wrapper gets for a question whose media cannot serve it: ``stand_in`` (``given`` says what
+    it is), never the damaged file, which a wrapper's own reader would meet inside lmms-eval and end the
+    run with; the failure is recorded for :func:`process_results`, which makes the question the counted
+    outcome ``media_error`` whatever the wrapper answers.
 
     The hooks are called inside the wrapper's ``generate_until``, and ``process_results`` gets only
     the answer text: the record is a marker in the cache (:func:`lmms_humansense.media.media_failure_marker`,
@@ -375,7 +376,7 @@ def _withhold(doc: dict[str, Any], exc: MediaError, nothing: T, given: str) -> T
         error.rstrip("."),
         given,
     )
-    return nothing
+    return stand_in
 
 
 def media_failure(doc: dict[str, Any]) -> str | None:
@@ -422,7 +423,7 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
     response = "" if answer is None else str(answer)
     fed = _fed_record(answer)
     outcome, error = classify(response, fed)
-    if fed is None and outcome != MEDIA_ERROR:  # a stock wrapper, handed no media by _withhold
+    if fed is None and outcome != MEDIA_ERROR:  # a stock wrapper, handed a stand-in by _withhold
         failure = media_failure(doc)
         if failure is not None:
             outcome, error = MEDIA_ERROR, failure

@@ -416,6 +416,9 @@ def test_a_stock_wrapper_keeps_the_run_and_verify_names_every_bad_clip(root: Pat
     each of the four."""
     out = run(tmp_path, root, "dummy:decode_num_frames=2", "out", tasks=",".join(STOCK_BAD))
     stock_bad_clips_cost_only_their_questions(out, STOCK_BAD)
+    log = (out / "log.txt").read_text()
+    assert log.count("the wrapper gets a 2 s blank placeholder video (its answer is not counted)") == 2  # TR, ER
+    assert log.count("the wrapper gets 1 s of silence (its answer is not counted)") == 2  # PC, FR2
     decodes = list((tmp_path / "humansense_cache" / "media_decodes").iterdir())
     # One verdict per clip version, not per question: TR's and ER's clip 000 (two questions each) and ER's
     # damaged clip (TR's cut clip fails on its sound, checked first).
