@@ -8,7 +8,12 @@ run of the whole benchmark (at most 3,882 files: one per question, fewer as clip
 Then the same files through :func:`lmms_humansense.media.check_media_opens` twice: a first run
 (every file opened, a marker left in the cache) and the next run (the markers: a stat per file).
 
-Run: ``python benchmarks/media_open.py [--files 200]``
+Last, what the hooks' decode check costs (:func:`lmms_humansense.media.check_frames_decode`: every
+frame of a clip decoded once per clip version before a wrapper gets it), on ``--decode-files``
+copies of each video kind, plus a 1280x720 30 fps clip (the benchmark's clips are 30 fps): the
+first run (decoded, the verdict kept in the cache) and the next (the verdict read back).
+
+Run: ``python benchmarks/media_open.py [--files 200] [--decode-files 20]``
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from fixture_data import write_video, write_wav  # noqa: E402
 
-from lmms_humansense.media import check_media_opens, open_problem  # noqa: E402
+from lmms_humansense.media import check_frames_decode, check_media_opens, open_problem  # noqa: E402
 
 QUESTIONS = 3_882
 
@@ -35,6 +40,7 @@ QUESTIONS = 3_882
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=200, help="distinct files per kind")
+    parser.add_argument("--decode-files", type=int, default=20, help="distinct files per kind for the decode check")
     args = parser.parse_args()
     kinds = {
         "mp4 30 s 640x360, index last": lambda p: write_video(p, seconds=30, fps=8, size=(640, 360)),
@@ -71,6 +77,35 @@ def main() -> None:
                     f"  check_media_opens, {run}: {per_file * 1e3:.3f} ms per file; {QUESTIONS:,} files: "
                     f"{per_file * QUESTIONS:.2f} s"
                 )
+
+        decode_check(Path(tmp), args.decode_files)
+
+
+def decode_check(tmp: Path, count: int) -> None:
+    """The hooks' check that every frame decodes: per clip on the first run, and on the next."""
+    kinds = {
+        "mp4 30 s 640x360 8 fps": lambda p: write_video(p, seconds=30, fps=8, size=(640, 360)),
+        "mp4 30 s 1280x720 30 fps": lambda p: write_video(p, seconds=30, fps=30, size=(1280, 720)),
+    }
+    os.environ["HUMANSENSE_CACHE"] = str(tmp / "cache_decode")
+    for name, make in kinds.items():
+        first = make(tmp / "decode_source.mp4")
+        files = []
+        for i in range(count):
+            target = tmp / f"decode_{len(name)}_{i}.mp4"
+            shutil.copyfile(first, target)
+            files.append(str(target))
+        for run in ("first run", "next run"):
+            times = []
+            for path in files:
+                start = time.perf_counter()
+                check_frames_decode(path)
+                times.append(time.perf_counter() - start)
+            median = statistics.median(times)
+            print(
+                f"{name}: check_frames_decode, {run}: median {median * 1e3:.2f} ms per clip, max "
+                f"{max(times) * 1e3:.2f} ms; {QUESTIONS:,} clips: {median * QUESTIONS:.1f} s"
+            )
 
 
 if __name__ == "__main__":

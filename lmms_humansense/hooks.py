@@ -8,25 +8,40 @@ one rule for how that reaches a wrapper.  lmms-eval has no ``doc_to_audio`` YAML
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
+
 from lmms_humansense.catalog import BY_CODE, VARIANTS, leaf_task
+from lmms_humansense.files import write_text_atomically
 from lmms_humansense.media import (
     SAMPLE_RATE,
     CacheError,
     MediaError,
     UnopenableMediaError,
     check_cache_writable,
+    check_frames_decode,
     check_media_opens,
     ensure_cached_audio,
     load_cached_audio,
+    media_failure_marker,
+    placeholder_video,
     probe_video,
     silent_video,
 )
-from lmms_humansense.outcomes import ANSWERED, NOT_ANSWERED, classify, count_empty, count_not_answered, outcome_item
+from lmms_humansense.outcomes import (
+    ANSWERED,
+    MEDIA_ERROR,
+    NOT_ANSWERED,
+    classify,
+    count_empty,
+    count_not_answered,
+    outcome_item,
+)
 from lmms_humansense.prompts import apply_variant, build_prompt
 from lmms_humansense.scoring import (
     SE_METRICS,
@@ -51,6 +66,7 @@ __all__ = [
     "doc_to_messages",
     "doc_to_text",
     "doc_to_visual",
+    "media_failure",
     "clustered_se",
     "count_clips",
     "count_empty",
@@ -145,7 +161,7 @@ def _checked_video(doc: dict[str, Any]) -> str:
     try:
         info = probe_video(path)
     except MediaError as exc:
-        raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
+        raise type(exc)(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
     if doc["with_audio"] and not info.has_audio:
         raise MediaError(
             f"HumanSense doc {doc['id']} (task {doc['task']}): {path} has no audio track, but the official "
@@ -165,7 +181,7 @@ def _sound(doc: dict[str, Any], read: Callable[[str], T]) -> T | None:
     try:
         return read(doc["media"])
     except MediaError as exc:
-        raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
+        raise type(exc)(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
 
 
 def doc_to_audio(doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -258,36 +274,45 @@ def question_media(doc: dict[str, Any], sound_apart: bool) -> QuestionMedia:
     wrappers, this package's models): every video is the silent copy and the sound its own item.
     Either way a consumer hears the sound at most once, whatever it does with a file (the costs:
     docs/wrappers.md).
+
+    Before anything is handed over, what the wrapper will read with its own decoders is checked, the
+    same whatever the wrapper: the question's sound decodes (into the cache, also when it travels
+    inside the mp4) and every frame of the video decodes to its end (:func:`check_frames_decode`,
+    once per clip version): an error there would be raised inside lmms-eval, past every hook.
     """
     kind = question_kind(doc)
     if kind == "text":
         return QuestionMedia(None, None, False)
     has_video = kind != "audio"
-    video = None
-    in_video = kind == "video+sound" and not sound_apart
-    if has_video:
-        path = _checked_video(doc)
-        if in_video:
-            video = path
-        else:
-            try:
-                video = silent_video(path)
-            except MediaError as exc:
-                raise MediaError(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
-    audio = audio_path(doc) if doc["with_audio"] and not in_video else None
-    return QuestionMedia(video, audio, in_video)
+    path = _checked_video(doc) if has_video else doc["media"]
+    audio = audio_path(doc) if doc["with_audio"] else None
+    if not has_video:
+        return QuestionMedia(None, audio, False)
+    try:
+        check_frames_decode(path)
+    except MediaError as exc:
+        raise type(exc)(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
+    if kind == "video+sound" and not sound_apart:
+        return QuestionMedia(path, None, True)
+    try:
+        return QuestionMedia(silent_video(path), audio, False)
+    except MediaError as exc:
+        raise type(exc)(f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}") from None
 
 
 def doc_to_visual(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> list[Any]:
     """For simple wrappers (see :func:`question_media`): the mp4 path for video tasks, the decoded
     sound ``{"array", "sampling_rate"}`` for the audio-only tasks FR2 and PC; nothing in the
-    ``blind`` variant."""
-    media = question_media(doc, sound_apart=False)
-    if media.video is not None:
-        return [media.video]
-    if media_withheld(doc):
-        return []
-    audio = doc_to_audio(doc)
+    ``blind`` variant; a stand-in for media that cannot serve the question (:func:`_withhold`)."""
+    try:
+        media = question_media(doc, sound_apart=False)
+        if media.video is not None:
+            return [media.video]
+        if media_withheld(doc):
+            return []
+        audio = doc_to_audio(doc)
+    except MediaError as exc:
+        return _withhold(doc, exc, *_stand_in(doc))
     assert audio is not None, "every variant that gives media covers FR2/PC only with their sound (catalog)"
     return [audio]
 
@@ -297,15 +322,77 @@ def doc_to_messages(
 ) -> list[dict[str, Any]]:
     """For chat wrappers (see :func:`question_media`): a silent video block, the sound as its own
     audio block where the protocol gives one, then the prompt.  The ``blind`` variant sends the
-    prompt alone."""
-    media = question_media(doc, sound_apart=True)
+    prompt alone, and so does a question whose media cannot serve it (:func:`_withhold`)."""
     content: list[dict[str, Any]] = []
+    try:
+        media = question_media(doc, sound_apart=True)
+    except MediaError as exc:
+        media = _withhold(doc, exc, QuestionMedia(None, None, False), "the prompt alone")
     if media.video is not None:
         content.append({"type": "video", "url": media.video})
     if media.audio is not None:
         content.append({"type": "audio", "url": media.audio})
     content.append({"type": "text", "text": _prompt(doc)})
     return [{"role": "user", "content": content}]
+
+
+def _stand_in(doc: dict[str, Any]) -> tuple[list[Any], str]:
+    """What a simple wrapper gets in place of media that cannot serve the question: one item of the kind
+    it expects (1 s of silence for FR2/PC, a blank placeholder video otherwise), so a wrapper that
+    flattens a batch's visuals keeps every other question's media on its own prompt
+    (:func:`lmms_humansense.media.placeholder_video`); nothing when even that cannot be made."""
+    if question_kind(doc) == "audio":
+        return [{"array": np.zeros(SAMPLE_RATE, dtype=np.float32), "sampling_rate": SAMPLE_RATE}], "1 s of silence"
+    try:
+        return [placeholder_video()], "a 2 s blank placeholder video"
+    except (MediaError, OSError):
+        return [], "no media"
+
+
+def _withhold(doc: dict[str, Any], exc: MediaError, stand_in: T, given: str) -> T:
+    """What a wrapper gets for a question whose media cannot serve it: ``stand_in`` (``given`` says what
+    it is), never the damaged file, which a wrapper's own reader would meet inside lmms-eval and end the
+    run with; the failure is recorded for :func:`process_results`, which makes the question the counted
+    outcome ``media_error`` whatever the wrapper answers.
+
+    The hooks are called inside the wrapper's ``generate_until``, and ``process_results`` gets only
+    the answer text: the record is a marker in the cache (:func:`lmms_humansense.media.media_failure_marker`,
+    keyed by the question and its file's version), seen by every process of a ``torchrun`` launch and
+    by a later run over the same file, and not by a run after the file is replaced.  When even that
+    cannot be written, the error is raised as before (lmms-eval ends the run) rather than let a
+    text-only answer count.
+    """
+    error = (
+        str(exc) if str(exc).startswith("HumanSense doc") else f"HumanSense doc {doc['id']} (task {doc['task']}): {exc}"
+    )
+    try:
+        marker = media_failure_marker(doc["media"], doc.get("qid"), doc["variant"])
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(marker, json.dumps({"error": error, "cache": isinstance(exc, CacheError)}))
+    except OSError:
+        raise exc from None
+    log.warning(
+        "%s. The question is left out (counted as media_error, not in any denominator); the wrapper gets %s (its answer is not counted).",
+        error.rstrip("."),
+        given,
+    )
+    return stand_in
+
+
+def media_failure(doc: dict[str, Any]) -> str | None:
+    """The media error recorded for this question and this version of its file (:func:`_withhold`),
+    or ``None``.  A cache error's record is read once and removed: it is a fault of the cache that
+    the next run may not have, where a damaged file stays damaged until it is replaced."""
+    if media_withheld(doc):
+        return None
+    try:
+        marker = media_failure_marker(doc["media"], doc.get("qid"), doc["variant"])
+        record = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no record (or a file gone since the question was asked)
+        return None
+    if record.get("cache"):
+        marker.unlink(missing_ok=True)
+    return str(record.get("error") or "HumanSense: the question's media could not be read")
 
 
 def _answer(results: Sequence[Any]) -> Any:
@@ -336,6 +423,10 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
     response = "" if answer is None else str(answer)
     fed = _fed_record(answer)
     outcome, error = classify(response, fed)
+    if fed is None and outcome != MEDIA_ERROR:  # a stock wrapper, handed a stand-in by _withhold
+        failure = media_failure(doc)
+        if failure is not None:
+            outcome, error = MEDIA_ERROR, failure
     scored = score_answer(
         response, doc["answer_format"], doc["options"], doc["answer"], think=doc["variant"] == "think"
     )

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from lmms_humansense.data.root import cache_home, tool
-from lmms_humansense.files import create_once
+from lmms_humansense.files import create_once, write_text_atomically
 
 SAMPLE_RATE = 16_000
 
@@ -130,6 +130,64 @@ def _checked_open_problem(path: str, video: bool, audio: bool) -> str | None:
         except OSError:  # only a shortcut for the next run (the cache was found writable just before)
             pass
     return problem
+
+
+def frames_problem(path: str) -> str | None:
+    """Why the video stream of ``path`` does not decode from its first frame to its end, or ``None``.
+
+    lmms-eval's stock wrappers decode a clip's frames with their own readers, outside any hook, so
+    a corrupted middle or an mp4 cut short raises inside lmms-eval and ends the whole run.  Every
+    frame is decoded (the readers sample frames across the whole clip, so a check of the ends alone
+    would miss a damaged middle); the cost is measured in ``benchmarks/media_open.py``.
+    """
+    try:
+        with open_media(path) as container:
+            if not container.streams.video:
+                return f"{path}: has no video stream, but its task shows frames"
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            last = None
+            try:
+                for frame in container.decode(stream):
+                    last = frame
+            except Exception as exc:  # PyAV raises several error types for damaged data
+                return f"{path}: its frames do not decode ({exc}); the file is damaged. " + replace_from_archive("it")
+            if last is None:
+                return f"{path}: no frame decodes; the file is damaged. " + replace_from_archive("it")
+            tb = stream.time_base
+            end = float(last.pts * tb) if last.pts is not None and tb else 0.0
+            rate = stream.average_rate or stream.guessed_rate
+            end += float(last.duration * tb) if last.duration and tb else (1 / float(rate) if rate else 0.0)
+            try:
+                check_reaches_end(path, "frames", end, video_seconds(container, stream))
+            except MediaError as exc:
+                return f"{exc}. " + replace_from_archive("it")
+    except MediaError as exc:
+        return str(exc)
+    return None
+
+
+def check_frames_decode(path: str) -> None:
+    """Raise :class:`MediaError` when :func:`frames_problem` finds one, deciding once per file version
+    and machine: the verdict (an empty marker for a clip that decodes, the problem's text for one
+    that does not) is kept under ``media_decodes/`` in the cache, keyed as the open check's markers
+    are, so the questions sharing a clip and the runs after the first only read it."""
+    try:
+        marker = cache_home() / "media_decodes" / _cache_key(Path(path).resolve())
+    except OSError:  # the file is gone: frames_problem names it
+        problem = frames_problem(path)
+    else:
+        try:
+            problem = marker.read_text(encoding="utf-8") or None
+        except OSError:
+            problem = frames_problem(path)
+            try:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                write_text_atomically(marker, problem or "")
+            except OSError:  # a shortcut only: the check itself has been made
+                pass
+    if problem:
+        raise MediaError(problem)
 
 
 class UnopenableMediaError(MediaError):
@@ -277,6 +335,32 @@ def _cache_key(p: Path, *extra: object) -> str:
     """A cache entry's key: the source's absolute path and version (:func:`file_version`; a
     replaced or edited file gets a new entry), plus what else the entry depends on."""
     return hashlib.sha1("|".join(map(str, (p, *file_version(p.stat()), *extra))).encode()).hexdigest()[:16]
+
+
+def placeholder_video() -> str:
+    """A 2 s blank silent mp4 (64x64, 8 fps) in the cache, made once: what a simple wrapper is handed in
+    place of a clip that cannot serve its question (the answer is not counted).  Many simple wrappers
+    flatten a batch's visuals into one list and take the i-th item for the i-th question, so an empty
+    list would shift the other questions' media onto the wrong prompts when ``batch_size`` > 1."""
+    import av
+
+    def write(tmp: str) -> None:
+        with av.open(tmp, mode="w", format="mp4") as out:
+            stream = out.add_stream("libx264", rate=8)
+            stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+            for _ in range(16):
+                frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), dtype=np.uint8), format="rgb24")
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode())
+
+    return str(create_once(cache_home() / "placeholder" / "blank-2s-64x64.mp4", write, suffix=".mp4"))
+
+
+def media_failure_marker(media: str | os.PathLike[str], *question: object) -> Path:
+    """Where the hooks record that ``media``, in its current version, could not serve a question
+    (``question``: its id and variant); a replaced file gets a new key, so its questions are asked
+    again.  Raises ``OSError`` when the file is gone."""
+    return cache_home() / "media_errors" / _cache_key(Path(media).resolve(), *question)
 
 
 def cached_audio_path(source: str | os.PathLike[str]) -> Path:

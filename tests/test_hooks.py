@@ -10,7 +10,7 @@ import pytest
 from fixture_data import stub_dataset, write_video
 
 from lmms_humansense import hooks, wrappers
-from lmms_humansense.media import MediaError, cached_audio_path, probe_video
+from lmms_humansense.media import MediaError, cached_audio_path, placeholder_video, probe_video
 
 
 @pytest.fixture
@@ -81,29 +81,96 @@ def test_prompt_is_the_official_one(docs: dict[str, dict]) -> None:
     )
 
 
-def test_undecodable_video_names_doc_and_path(docs: dict[str, dict], tmp_path: Path) -> None:
+def _withheld(doc: dict, said: str) -> str:
+    """The question's recorded media error, checked as process_results counts it."""
+    error = hooks.media_failure(doc)
+    assert error is not None and error.startswith(f"HumanSense doc {doc['id']} ") and said in error, error
+    out = hooks.process_results(doc, [doc["answer"]])  # whatever the wrapper answered from the prompt alone
+    assert out["acc"]["outcome"] == "media_error" and out["acc"]["error"] == error and "score" not in out["acc"]
+    assert out["not_answered"]["outcome"] == "media_error"
+    return error
+
+
+def test_undecodable_video_is_withheld_and_named(docs: dict[str, dict], tmp_path: Path) -> None:
+    """A stock wrapper reads what the hook hands it with its own decoders, where no hook can catch an
+    error: a file that cannot serve its question reaches no wrapper, and the question counts as
+    media_error, naming the doc, the file and the fix."""
     doc = dict(docs["AR"])
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 50)
     doc["media"] = str(bad)
-    with pytest.raises(MediaError) as err:
-        hooks.doc_to_visual(doc)
-    assert doc["id"] in str(err.value) and str(bad) in str(err.value)
+    assert hooks.doc_to_visual(doc) == [placeholder_video()]  # one item, as a batch's other questions expect
+    assert str(bad) in _withheld(doc, "cannot be opened")
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     doc["media"] = str(empty)
-    with pytest.raises(MediaError, match="empty"):
-        hooks.doc_to_messages(doc)
+    assert hooks.doc_to_messages(doc) == [{"role": "user", "content": [{"type": "text", "text": hooks._prompt(doc)}]}]
+    _withheld(doc, "empty")
+
+
+def test_a_corrupted_middle_is_withheld_until_the_file_is_replaced(docs: dict[str, dict], tmp_path: Path) -> None:
+    """Frames are decoded to the end once per clip version (a verdict kept in the cache), so a clip that
+    opens but does not decode never reaches a wrapper's reader; a good copy in its place is asked again."""
+    doc = dict(docs["AR"])
+    clip = write_video(tmp_path / "clip.mp4", seconds=2.0, audio=False)
+    good = clip.read_bytes()
+    raw = bytearray(good)
+    third = len(raw) // 3
+    raw[third : 2 * third] = bytes(third)
+    clip.write_bytes(bytes(raw))
+    doc["media"] = str(clip)
+    assert hooks.doc_to_visual(doc) == [placeholder_video()]  # one item, as a batch's other questions expect
+    _withheld(doc, "its frames do not decode")
+    clip.write_bytes(good)  # the fix: a new version of the file
+    assert hooks.media_failure(doc) is None and hooks.doc_to_visual(doc) == [str(clip)]
+    assert hooks.process_results(doc, [doc["answer"]])["acc"]["outcome"] == "answered"
+
+
+def test_a_cache_error_is_withheld_for_this_run_only(docs: dict[str, dict], tmp_path: Path) -> None:
+    """A cache that cannot take the decoded sound (here its audio folder is a file) costs the question
+    too; unlike a damaged file, the fault may be gone next run, so its record is read once."""
+    from lmms_humansense.data.root import cache_home
+
+    doc = docs["TR"]
+    audio = cache_home() / "audio16k"
+    audio.rename(tmp_path / "audio16k")  # the session's cache, put back below
+    try:
+        audio.write_text("not a folder")
+        blocks = hooks.doc_to_messages(doc)[0]["content"]
+        assert [b["type"] for b in blocks] == ["text"]
+        out = hooks.process_results(doc, [doc["answer"]])
+        assert out["acc"]["outcome"] == "media_error" and "cannot write to the cache folder" in out["acc"]["error"]
+        assert hooks.media_failure(doc) is None  # read once: the next run asks again
+    finally:
+        audio.unlink()
+        (tmp_path / "audio16k").rename(audio)
 
 
 def test_audio_task_video_without_track_is_an_error(docs: dict[str, dict], tmp_path: Path) -> None:
+    """The package's models call doc_to_audio and count the error themselves; stock wrappers get nothing."""
     doc = dict(docs["TR"])
     silent = write_video(tmp_path / "silent.mp4", audio=False)
     doc["media"] = str(silent)
-    for hook in (hooks.doc_to_visual, hooks.doc_to_audio, hooks.doc_to_messages):
-        with pytest.raises(MediaError) as err:
-            hook(doc)
-        assert "has no audio track" in str(err.value) and doc["id"] in str(err.value) and str(silent) in str(err.value)
+    with pytest.raises(MediaError) as err:
+        hooks.doc_to_audio(doc)
+    assert "has no audio track" in str(err.value) and doc["id"] in str(err.value) and str(silent) in str(err.value)
+    for hook in (hooks.doc_to_visual, hooks.doc_to_messages):
+        hook(doc)
+        assert str(silent) in _withheld(doc, "has no audio track")
+    pc = dict(docs["PC"])
+    pc["media"] = str(tmp_path / "empty.wav")
+    Path(pc["media"]).write_bytes(b"")
+    (silence,) = hooks.doc_to_visual(pc)  # an audio task's stand-in is sound: 1 s of silence
+    assert silence["sampling_rate"] == 16_000 and not silence["array"].any() and len(silence["array"]) == 16_000
+    _withheld(pc, "file is empty")
+
+
+def test_the_placeholder_video_decodes(docs: dict[str, dict]) -> None:
+    info = probe_video(placeholder_video())
+    assert (info.frames, info.fps, info.has_audio) == (16, 8.0, False)
+    from lmms_humansense.media import frames_problem
+
+    assert frames_problem(placeholder_video()) is None
 
 
 def test_a_video_only_task_accepts_a_silent_video(docs: dict[str, dict], tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ BAD = {
     "humansense_tr": "decoding its sound track reaches only 0.9 s of 2.0 s",
     "humansense_pc": "its sound holds NaN or infinite samples",
     "humansense_fr2": "audio track holds no samples",
+    "humansense_er": "its frames do not decode",  # humansense_random gets doc_to_messages: every frame checked
 }
 
 
@@ -72,7 +73,7 @@ def _command(nproc: int, model_args: str, tasks: str, out: Path) -> list[str]:
     ]
 
 
-_MODEL = {"random": "humansense_random", "omni": "humansense_omni"}
+_MODEL = {"random": "humansense_random", "omni": "humansense_omni", "dummy": "dummy"}
 
 
 def run(tmp: Path, root: Path, model_args: str, out: str, nproc: int = 1, tasks: str = "humansense") -> Path:
@@ -379,23 +380,49 @@ def test_lmms_eval_response_cache_keeps_nothing_of_a_killed_run(root: Path, tiny
     ]
 
 
-def test_a_stock_wrapper_still_loses_the_run_and_verify_names_every_bad_clip(root: Path, tmp_path: Path) -> None:
-    """Measured on lmms-eval 0.7.3: its ``dummy`` wrapper decoding frames (lmms-eval's own reader)
-    meets ER's corrupted clip, lmms-eval prints "Error during evaluation", writes no results and
-    exits 0; no hook can turn that into a counted outcome.  What a user runs first, ``lmms-humansense
-    verify``, names each of the four damaged clips."""
-    out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "lmms_eval", "--model", "dummy", "--model_args", "decode_num_frames=2"]
-        + ["--tasks", "humansense_er", "--output_path", str(out), "--log_samples"],
-        env=cli_env(tmp_path, root),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0 and "Error during evaluation" in log and not list(out.rglob("*.json")), log[-3000:]
+#: The four damaged clips, by the leaf whose third question has it alone.
+STOCK_BAD = {
+    "humansense_tr": "tr_002.mp4: decoding its sound track reaches only 0.9 s of 2.0 s",
+    "humansense_er": "er_002.mp4: its frames do not decode",
+    "humansense_pc": "pc_002.wav: its sound holds NaN or infinite samples",
+    "humansense_fr2": "fr2_002.wav: audio track holds no samples",
+}
+
+
+def stock_bad_clips_cost_only_their_questions(out: Path, bad: dict[str, str]) -> None:
+    """A stock wrapper's run over damaged clips: results for every task, each damaged clip's question
+    counted ``media_error`` with its doc and file named, every other answer kept, the end named."""
+    results = run_results(out)["results"]
+    log = (out / "log.txt").read_text()
+    assert "Error during evaluation" not in log
+    for leaf, said in bad.items():
+        rows = logged_samples(out, leaf)
+        assert len(rows) == PER_TASK and results[leaf]["not_answered,none"] == 1, leaf
+        (row,) = [r for r in rows if r["acc"]["outcome"] == "media_error"]
+        error = row["acc"]["error"]
+        assert error.startswith(f"HumanSense doc {row['acc']['id']} ") and said in error, error
+        assert ("Fix: replace it with a good copy" in error or "re-extract" in error) and "score" not in row["acc"]
+        assert all(r["acc"]["outcome"] == "answered" for r in rows if r is not row), leaf
+        code = leaf.removeprefix("humansense_").upper()
+        assert f"HumanSense task {code}: 1 of 3 questions could not be asked" in log
+        assert f"{error.rstrip('.')}. The question is left out (counted as media_error" in log  # said as it happens
+
+
+def test_a_stock_wrapper_keeps_the_run_and_verify_names_every_bad_clip(root: Path, tmp_path: Path) -> None:
+    """lmms-eval 0.7.3's ``dummy`` wrapper decoding frames with lmms-eval's own reader (before this
+    package checked what it hands over, ER's corrupted clip made lmms-eval print "Error during
+    evaluation", write no results and exit 0): the hooks hand it no media for the four damaged clips,
+    and each costs only its question.  What a user runs first, ``lmms-humansense verify``, names
+    each of the four."""
+    out = run(tmp_path, root, "dummy:decode_num_frames=2", "out", tasks=",".join(STOCK_BAD))
+    stock_bad_clips_cost_only_their_questions(out, STOCK_BAD)
+    log = (out / "log.txt").read_text()
+    assert log.count("the wrapper gets a 2 s blank placeholder video (its answer is not counted)") == 2  # TR, ER
+    assert log.count("the wrapper gets 1 s of silence (its answer is not counted)") == 2  # PC, FR2
+    decodes = list((tmp_path / "humansense_cache" / "media_decodes").iterdir())
+    # One verdict per clip version, not per question: TR's and ER's clip 000 (two questions each) and ER's
+    # damaged clip (TR's cut clip fails on its sound, checked first).
+    assert sorted(bool(p.read_text()) for p in decodes) == [False, False, True]
     proc = subprocess.run(
         [bin_path("lmms-humansense"), "verify", "--root", str(root), "--no-progress", "--workers", "1"],
         env=cli_env(tmp_path),

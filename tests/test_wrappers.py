@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import cli_env, logged_samples, run_lmms_eval, run_results
 from tiny_models import build_tiny_llava_onevision, build_tiny_qwen2_5_vl
@@ -35,10 +37,10 @@ LEAVES = TASKS.split(",")
 SAMPLE = Path(__file__).resolve().parent.parent / "lmms_humansense" / "sample"
 
 
-def _run(tmp: Path, args: list[str], **env: str) -> tuple[Path, str]:
+def _run(tmp: Path, args: list[str], root: Path = SAMPLE, **env: str) -> tuple[Path, str]:
     out = tmp / "out"
     full = args + ["--tasks", TASKS, "--limit", "1", "--output_path", str(out), "--log_samples"]
-    proc = run_lmms_eval(full, cli_env(tmp, SAMPLE, NO_PROXY="127.0.0.1", no_proxy="127.0.0.1", **env), tmp)
+    proc = run_lmms_eval(full, cli_env(tmp, root, NO_PROXY="127.0.0.1", no_proxy="127.0.0.1", **env), tmp)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "Error during evaluation" not in log, log[-3000:]
     return out, log
@@ -52,19 +54,25 @@ def _counts(out: Path) -> dict[str, tuple[Any, Any, Any]]:
 # --- openai: the wire -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def openai_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str, list[dict]]]:
-    """Two runs against one stand-in: chat (the default), and --force_simple with a server that answers
-    every request with an empty string (the wire shows what is sent, the answers the empty outcome)."""
+    """Two runs against one stand-in: chat (the default) over a copy of the sample whose first FR2 WAV is
+    empty, and --force_simple with a server that answers every request with an empty string (the wire
+    shows what is sent, the answers the empty outcome)."""
+    import soundfile as sf
+
+    damaged = tmp_path_factory.mktemp("openai_root") / "sample"
+    shutil.copytree(SAMPLE, damaged)
+    sf.write(str(damaged / "audios" / "fr2_000.wav"), np.zeros(0, np.float32), 16_000)  # --limit 1: FR2's question
     runs = {}
     with openai_stand_in() as server:
         port = server.server_address[1]
-        for name, prefix, extra in (
-            ("chat", "/v1", []),
-            ("simple", "/empty/v1", ["--force_simple"]),
+        for name, prefix, extra, root in (
+            ("chat", "/v1", [], damaged),
+            ("simple", "/empty/v1", ["--force_simple"], SAMPLE),
         ):
             tmp = tmp_path_factory.mktemp(f"openai_{name}")
             args = f"model_version=gpt-4o,base_url=http://127.0.0.1:{port}{prefix},api_key=none,max_retries=1,retry_backoff_s=0"
             start = len(server.requests)
-            out, log = _run(tmp, ["--model", "openai", "--model_args", args, *extra])
+            out, log = _run(tmp, ["--model", "openai", "--model_args", args, *extra], root)
             runs[name] = (out, log, server.requests[start:])
     return runs
 
@@ -85,10 +93,9 @@ def test_openai_chat_sends_the_sound_as_a_local_path_audio_url(openai_runs: dict
     parts = _parts_per_task(out, requests)
     types = {leaf: [p["type"] for p in ps] for leaf, ps in parts.items()}
     assert "audio_url" not in types["humansense_ar"] and types["humansense_ar"].count("image_url") == 10
-    for leaf in ("humansense_tr", "humansense_fr2"):
-        (audio,) = [p for p in parts[leaf] if p["type"] == "audio_url"]
-        url = audio["audio_url"]["url"]
-        assert "://" not in url and url.endswith(".wav") and Path(url).is_file()  # a local path, no scheme
+    (audio,) = [p for p in parts["humansense_tr"] if p["type"] == "audio_url"]
+    url = audio["audio_url"]["url"]
+    assert "://" not in url and url.endswith(".wav") and Path(url).is_file()  # a local path, no scheme
     # the API refuses it: lmms-eval writes the failure text, the package counts it and leaves it out
     acc, empty, failed = _counts(out)["humansense_tr"]
     assert (acc, empty, failed) == (None, 0, 1)
@@ -98,6 +105,22 @@ def test_openai_chat_sends_the_sound_as_a_local_path_audio_url(openai_runs: dict
     assert run_results(out)["results"]["humansense_tr"]["parse_failure,none"] is None  # no real answer to misread
     assert "HumanSense task TR:" in log and "with `openai`" in log and "requests failed" in log
     assert wrappers.SOUND_NOTES["openai"][:40] in log  # the warning said before the run
+
+
+def test_openai_chat_an_empty_wav_costs_its_question_only(openai_runs: dict) -> None:
+    """The stock chat wrapper met FR2's empty WAV: the hook sent the prompt alone, recorded why, and the
+    question is counted ``media_error`` with its doc and file named (before, the hook's error ended the
+    whole run with "Error during evaluation", no results, exit 0)."""
+    out, log, requests = openai_runs["chat"]
+    assert [p["type"] for p in _parts_per_task(out, requests)["humansense_fr2"]] == ["text"]
+    assert _counts(out)["humansense_fr2"] == (None, 0, 1)
+    (row,) = logged_samples(out, "humansense_fr2")
+    error = row["acc"]["error"]
+    assert row["acc"]["outcome"] == "media_error" and error.startswith(f"HumanSense doc {row['acc']['id']} (task FR2)")
+    assert "fr2_000.wav: audio track holds no samples" in error and "Fix: replace it with a good copy" in error
+    assert "The question is left out (counted as media_error" in log
+    assert "HumanSense task FR2: 0 of 1 answers were empty and 1 were not answered" in log
+    assert "the model could not read the media" in log
 
 
 def test_openai_force_simple_sends_frames_only(openai_runs: dict) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from lmms_eval.api.model import lmms
 
+from lmms_humansense import hooks
 from lmms_humansense.answers import option_letters
 from lmms_humansense.models.args import ModelArgValueStop, check_model_args, constructor_args
 from lmms_humansense.models.journal import answer_key, open_journal
@@ -110,6 +111,11 @@ class RandomBaseline(lmms):
         except MEDIA_FAILURES as exc:
             said = str(exc) if str(exc).startswith("HumanSense doc") else f"HumanSense doc {doc.get('id')}: {exc}"
             return media_error_answer(said)
+        # The hook hands a stock chat wrapper the prompt alone for media that cannot serve the
+        # question, and records why; this model says so in its answer, as its other media errors.
+        failure = hooks.media_failure(doc)
+        if failure is not None:
+            return media_error_answer(failure)
         response = self.answer(doc)
         if self._trace:
             line = json.dumps({"task": task, "doc": doc.get("id"), "blocks": blocks, "response": response}) + "\n"
