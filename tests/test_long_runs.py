@@ -26,6 +26,8 @@ from lmms_humansense.catalog import TASKS
 
 PER_TASK = 3  # the first two questions of a task share clip 000; the third has clip 002 alone
 LEAVES = [t.leaf for t in TASKS]
+#: The tasks of the `humansense_omni` runs: a bad clip in TR and PC, AR's clips good.
+OMNI_LEAVES = ["humansense_tr", "humansense_ar", "humansense_pc"]
 #: The damaged clips, each the only clip of one question: which task, and what its error says.
 BAD = {
     "humansense_tr": "decoding its sound track reaches only 0.9 s of 2.0 s",
@@ -77,22 +79,18 @@ _MODEL = {"random": "humansense_random", "omni": "humansense_omni", "dummy": "du
 
 
 def run(tmp: Path, root: Path, model_args: str, out: str, nproc: int = 1, tasks: str = "humansense") -> Path:
-    """One lmms-eval run as a user starts it; a results file is the proof it finished (lmms-eval
-    exits 0 after an evaluation error too).  The cache is shared by the runs of one test folder."""
-    target = tmp / out
-    proc = subprocess.run(
-        _command(nproc, model_args, tasks, target),
-        env=cli_env(tmp, root),
-        cwd=tmp,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    """One lmms-eval run as a user starts it.  The cache is shared by the runs of one test folder."""
+    return run_to_the_end(_command(nproc, model_args, tasks, tmp / out), cli_env(tmp, root), tmp, tmp / out)
+
+
+def run_to_the_end(command: list[str], env: dict[str, str], cwd: Path, out: Path) -> Path:
+    """Run ``command``; a results file is the proof it finished (lmms-eval exits 0 after an
+    evaluation error too).  Its log is kept as ``out/log.txt``."""
+    proc = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=900, check=False)
     log = proc.stdout + proc.stderr
-    assert proc.returncode == 0 and list(target.rglob("*_results.json")), log[-4000:]
-    (target / "log.txt").write_text(log, encoding="utf-8")
-    return target
+    assert proc.returncode == 0 and list(out.rglob("*_results.json")), log[-4000:]
+    (out / "log.txt").write_text(log, encoding="utf-8")
+    return out
 
 
 def _stable(row: dict[str, Any]) -> dict[str, Any]:
@@ -288,22 +286,39 @@ def kill_once_journaled(command: list[str], env: dict[str, str], cwd: Path, jour
     return journal_lines(journal) - 1
 
 
-def test_the_tiny_omni_killed_with_sigkill_resumes(root: Path, tiny: Path, tmp_path: Path) -> None:
-    """A real SIGKILL of a real ``humansense_omni`` run (tiny random-weight Qwen2.5-Omni) once a
-    few answers are journaled, then the same command: the answers of an uninterrupted run."""
-    leaves = ["humansense_tr", "humansense_ar", "humansense_pc"]
-    tasks = ",".join(leaves)
-    whole = run(
-        tmp_path, root, f"omni:pretrained={tiny},dtype=float32,resume={tmp_path / 'j_whole'}", "whole", 1, tasks
-    )
-    journal = tmp_path / "j_killed"
-    args = f"omni:pretrained={tiny},dtype=float32,resume={journal}"
-    command = _command(1, args, tasks, tmp_path / "killed")
-    answered = kill_once_journaled(command, cli_env(tmp_path, root), tmp_path, journal, 3)
-    assert 3 <= answered < len(leaves) * PER_TASK, answered
-    again = run(tmp_path, root, args, "again", 1, tasks)
-    same_run(whole, again, leaves)
-    rows = [r for leaf in leaves for r in logged_samples(again, leaf)]
+@pytest.fixture(scope="module")
+def omni_runs(root: Path, tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Four ``humansense_omni`` runs (tiny random-weight Qwen2.5-Omni) over TR, AR and PC, each with
+    lmms-eval's ``--use_cache`` (run id fixed, a checkpoint after every response) and the package's
+    ``resume=`` journal, shared by the kill and response-cache tests (each run costs a model load):
+
+    * ``whole``: uninterrupted, into response cache A;
+    * ``killed``: a real SIGKILL once 3 answers are journaled, response cache B;
+    * ``again``: the killed run's command again (journal and cache B);
+    * ``cached``: ``whole``'s command again, every answer from response cache A.
+    """
+    tmp = tmp_path_factory.mktemp("omni_runs")
+    env = cli_env(tmp, root, LMMS_CACHE_RUN_ID="fixed", LMMS_CACHE_CHECKPOINT_INTERVAL="1")
+
+    def command(journal: str, cache: str, out: str) -> list[str]:
+        args = f"omni:pretrained={tiny},dtype=float32,resume={tmp / journal}"
+        return _command(1, args, ",".join(OMNI_LEAVES), tmp / out) + ["--use_cache", str(tmp / cache)]
+
+    return {
+        "tmp": tmp,
+        "whole": run_to_the_end(command("j_whole", "cache_a", "whole"), env, tmp, tmp / "whole"),
+        "killed_answers": kill_once_journaled(command("j_killed", "cache_b", "killed"), env, tmp, tmp / "j_killed", 3),
+        "again": run_to_the_end(command("j_killed", "cache_b", "again"), env, tmp, tmp / "again"),
+        "cached": run_to_the_end(command("j_whole", "cache_a", "cached"), env, tmp, tmp / "cached"),
+    }
+
+
+def test_the_tiny_omni_killed_with_sigkill_resumes(omni_runs: dict[str, Any]) -> None:
+    """A real SIGKILL of a real ``humansense_omni`` run once a few answers are journaled, then the
+    same command: the answers of an uninterrupted run, each with its ``acc.fed``."""
+    assert 3 <= omni_runs["killed_answers"] < len(OMNI_LEAVES) * PER_TASK, omni_runs["killed_answers"]
+    same_run(omni_runs["whole"], omni_runs["again"], OMNI_LEAVES)
+    rows = [r for leaf in OMNI_LEAVES for r in logged_samples(omni_runs["again"], leaf)]
     assert sum(r["acc"]["outcome"] == "media_error" for r in rows) == 2  # TR's and PC's bad clips
     assert all("fed" in r["acc"] for r in rows)
 
@@ -324,57 +339,36 @@ def _report(tmp: Path, out: Path) -> str:
     return (tmp / f"report_{out.name}" / "report.md").read_text(encoding="utf-8")
 
 
-def test_lmms_eval_response_cache_serves_text_only(root: Path, tiny: Path, tmp_path: Path) -> None:
+def test_lmms_eval_response_cache_serves_text_only(omni_runs: dict[str, Any]) -> None:
     """Measured: lmms-eval 0.7.3's ``--use_cache`` stores ``json.dumps(answer)``, so a hit is the
     answer text without its ``acc.fed`` record (docs/long-runs.md says so and points to
     ``resume=``, which keeps it); a media error keeps its outcome through its marker text.  The
-    report of the second run says how many of its answers came so, in its run's warnings."""
-    leaf = "humansense_tr"
-    args = ["--model", "humansense_omni", "--model_args", f"pretrained={tiny},dtype=float32"]
-    logs = []
-    for out in ("first", "second"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "lmms_eval", *args, "--tasks", leaf, "--output_path", str(tmp_path / out)]
-            + ["--log_samples", "--use_cache", str(tmp_path / "lmms_cache")],
-            env=cli_env(tmp_path, root, LMMS_CACHE_RUN_ID="fixed"),
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        logs.append(proc.stdout + proc.stderr)
-    first, second = (logged_samples(tmp_path / out, leaf) for out in ("first", "second"))
-    assert all("fed" in r["acc"] for r in first)
-    assert "ResponseCache: all 3 requests served from cache" in logs[1]
+    report of the cached run says how many of its answers came so, in its run's warnings."""
+    tmp, whole, cached = omni_runs["tmp"], omni_runs["whole"], omni_runs["cached"]
+    assert "ResponseCache: all 9 requests served from cache" in (cached / "log.txt").read_text()
+    for leaf in OMNI_LEAVES:
+        assert all("fed" in r["acc"] for r in logged_samples(whole, leaf)), leaf
+    second = [r for leaf in OMNI_LEAVES for r in logged_samples(cached, leaf)]
     hits = [r for r in second if r["acc"]["outcome"] == "answered"]
-    assert len(hits) == 2 and all("fed" not in r["acc"] for r in hits)  # the text came back, its record did not
-    (bad,) = [r["acc"] for r in second if r["acc"]["outcome"] != "answered"]
-    # The media error still counts as one (its text carries the package's marker), not as an empty answer.
-    assert bad["outcome"] == "media_error" and "decoding its sound track reaches only" in bad["error"]
-    assert "fed" not in bad
+    assert len(hits) == 7 and all("fed" not in r["acc"] for r in hits)  # the text came back, its record did not
+    bad = {r["acc"]["error"].split(":")[0]: r["acc"] for r in second if r["acc"]["outcome"] != "answered"}
+    # The media errors still count as such (their text carries the package's marker), not as empty answers.
+    assert len(bad) == 2 and all(b["outcome"] == "media_error" and "fed" not in b for b in bad.values()), bad
+    assert any("decoding its sound track reaches only" in b["error"] for b in bad.values())
     said = "answers from lmms-eval's response cache, inputs not recorded"
-    assert said not in _report(tmp_path, tmp_path / "first")
-    warned = [line for line in _report(tmp_path, tmp_path / "second").splitlines() if said in line]
-    assert len(warned) == 1 and warned[0].startswith("- **R1**: 3 of 3 answers from lmms-eval's response cache")
+    assert said not in _report(tmp, whole)
+    warned = [line for line in _report(tmp, cached).splitlines() if said in line]
+    assert len(warned) == 1 and warned[0].startswith("- **R1**: 9 of 9 answers from lmms-eval's response cache")
     assert "`resume=DIR`" in warned[0]
 
 
-def test_lmms_eval_response_cache_keeps_nothing_of_a_killed_run(root: Path, tiny: Path, tmp_path: Path) -> None:
-    """Measured: a ``humansense_omni`` run with ``--use_cache`` (run id fixed, a checkpoint after
-    every response) killed with SIGKILL once 3 of its 9 answers exist, then started again with the
-    same cache: lmms-eval 0.7.3 serves none of them (it stores responses after ``generate_until``
-    returns for the whole request list); the package's journal of the killed run holds 3."""
-    tasks = "humansense_tr,humansense_ar,humansense_pc"
-    cache = ["--use_cache", str(tmp_path / "lmms_cache")]
-    env = cli_env(tmp_path, root, LMMS_CACHE_RUN_ID="fixed", LMMS_CACHE_CHECKPOINT_INTERVAL="1")
-    journal = tmp_path / "journal"
-    killed = _command(1, f"omni:pretrained={tiny},dtype=float32,resume={journal}", tasks, tmp_path / "killed")
-    assert kill_once_journaled(killed + cache, env, tmp_path, journal, 3) >= 3
-    again = _command(1, f"omni:pretrained={tiny},dtype=float32", tasks, tmp_path / "again")
-    proc = subprocess.run(again + cache, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0 and list((tmp_path / "again").rglob("*_results.json")), log[-3000:]
+def test_lmms_eval_response_cache_keeps_nothing_of_a_killed_run(omni_runs: dict[str, Any]) -> None:
+    """Measured: the killed run (run id fixed, a checkpoint after every response) had 3 or more
+    answers journaled when it was killed, and its command started again met an empty response
+    cache: lmms-eval 0.7.3 stores responses after ``generate_until`` returns for the whole request
+    list; the package's journal served them (the resume test above)."""
+    assert omni_runs["killed_answers"] >= 3
+    log = (omni_runs["again"] / "log.txt").read_text()
     assert "ResponseCache stats: 0 hits, 9 misses" in log, [
         line for line in log.splitlines() if "ResponseCache" in line
     ]

@@ -327,7 +327,11 @@ def test_retries_recover_from_each_fault(faulty_run: dict[str, Any]) -> None:
             continue
         fed = _fed(faulty_run, code)
         assert fed["outcome"] == "answered", (code, fed)
-        assert fed["attempts"] == len(plan) + 1 and len(fed["retried"]) == len(plan)
+        # The planned faults first; on a loaded machine a try of the tiny server can also pass
+        # attempt_timeout (8 s), which is one more retry of the same kind, never another outcome.
+        extra = fed["retried"][len(plan) :]
+        assert len(fed["retried"]) >= len(plan) and fed["attempts"] == len(fed["retried"]) + 1, (code, fed)
+        assert all("no reply within" in reason for reason in extra), (code, fed)
         assert not _answer(faulty_run, code).startswith("[LMMS_EVAL_REQUEST_FAILED")
     ar = [s["t"] for s in proxy.seen if s["code"] == "AR"]
     assert ar[1] - ar[0] >= 0.95  # Retry-After: 1 was honoured
@@ -336,7 +340,8 @@ def test_retries_recover_from_each_fault(faulty_run: dict[str, Any]) -> None:
     assert "unreadable reply body" in _fed(faulty_run, "PA")["retried"][0]
     assert "connection failed" in _fed(faulty_run, "CM")["retried"][0]
     for code in set(BY_CODE) - set(FAULTS):
-        assert _fed(faulty_run, code)["attempts"] == 1
+        fed = _fed(faulty_run, code)
+        assert fed["attempts"] == len(fed["retried"]) + 1 and all("no reply within" in r for r in fed["retried"]), fed
 
 
 def test_permanent_failures_are_the_counted_outcome_within_the_bound(faulty_run: dict[str, Any]) -> None:
