@@ -154,17 +154,26 @@ def frames_problem(path: str) -> str | None:
                 return f"{path}: its frames do not decode ({exc}); the file is damaged. " + replace_from_archive("it")
             if last is None:
                 return f"{path}: no frame decodes; the file is damaged. " + replace_from_archive("it")
-            tb = stream.time_base
-            end = float(last.pts * tb) if last.pts is not None and tb else 0.0
-            rate = stream.average_rate or stream.guessed_rate
-            end += float(last.duration * tb) if last.duration and tb else (1 / float(rate) if rate else 0.0)
             try:
-                check_reaches_end(path, "frames", end, video_seconds(container, stream))
+                check_reaches_end(
+                    path, "frames", frame_shown_until(stream, last, 0.0), video_seconds(container, stream)
+                )
             except MediaError as exc:
                 return f"{exc}. " + replace_from_archive("it")
     except MediaError as exc:
         return str(exc)
     return None
+
+
+def frame_shown_until(stream: Any, last: Any, no_pts: float) -> float:
+    """When the video frame ``last`` stops being shown, in seconds (``no_pts`` when it has no time
+    stamp): a frame is shown until the next one, so a whole 1-frame clip, or 2 frames at 1 fps, ends
+    with its last frame's display time, as the run reads it.  The one rule of ``verify`` and the
+    hooks' frame check."""
+    tb = stream.time_base
+    end = float(last.pts * tb) if last.pts is not None and tb else no_pts
+    rate = stream.average_rate or stream.guessed_rate
+    return end + (float(last.duration * tb) if last.duration and tb else (1 / float(rate) if rate else 0.0))
 
 
 def check_frames_decode(path: str) -> None:

@@ -33,6 +33,7 @@ from lmms_humansense.media import (
     check_sound_heard,
     decode_audio,
     ensure_cached_audio,
+    frame_shown_until,
     open_media,
     probe_video,
     video_seconds,
@@ -130,17 +131,13 @@ def _check_stream_end(container: Any, stream: Any, duration: float, p: str, what
         ) from None
     if last is None:
         raise MediaError(f"{p}: the end of its {what} does not decode; the file is probably cut short")
-    end = float(last.pts * tb) if last.pts is not None and tb else duration
     if getattr(last, "sample_rate", None):  # an audio frame
+        end = float(last.pts * tb) if last.pts is not None and tb else duration
         end += last.samples / last.sample_rate
         start = float(stream.start_time * tb) if stream.start_time and tb else 0.0
         check_sound_heard(p, container, stream, end - start)  # the run's rule, on the same measure
         return
-    # a frame is shown until the next one: a whole 1-frame clip, or 2 frames at 1 fps, ends with its last frame's
-    # display time, as the run reads it
-    rate = stream.average_rate or stream.guessed_rate
-    end += float(last.duration * tb) if last.duration else (1 / float(rate) if rate else 0.0)
-    check_reaches_end(p, what, end, duration)
+    check_reaches_end(p, what, frame_shown_until(stream, last, duration), duration)
 
 
 def check_media(job: tuple[str, tuple[str, ...], bool]) -> tuple[str, str, str]:
