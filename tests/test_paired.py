@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import bin_path, cli_env, run_results
+from conftest import cli_env, run_results
 from PIL import Image
+from wrapper_recorder import split_log
 
 from lmms_humansense import cli
 from lmms_humansense.catalog import LEVELS, TASKS, paper_avg_codes
@@ -43,22 +45,34 @@ def other_runs(clip_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
         "reordered": (["--tasks", "humansense_ar,humansense_er"], reordered),
         "changed": (["--tasks", "humansense_ar,humansense_er"], changed),
     }
-    procs = {}
-    for name, (args, root) in jobs.items():
-        work = tmp / name
-        work.mkdir()
-        procs[name] = subprocess.Popen(
-            [bin_path("lmms-eval"), *args, "--model", "dummy", "--model_args", "response=A"]
-            + ["--output_path", str(work / "out"), "--log_samples"],
-            env=cli_env(work, root),
-            cwd=work,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    for proc in procs.values():
-        _, err = proc.communicate(timeout=900)
-        assert proc.returncode == 0, err[-3000:]
+    # One process for the five runs (wrapper_recorder.run_several): each its own root and cache.
+    spec = [
+        {
+            "argv": [
+                *args,
+                "--model",
+                "dummy",
+                "--model_args",
+                "response=A",
+                "--output_path",
+                str(tmp / name / "out"),
+                "--log_samples",
+            ],
+            "env": {"HUMANSENSE_ROOT": str(root), "HUMANSENSE_CACHE": str(tmp / name / "humansense_cache")},
+        }
+        for name, (args, root) in jobs.items()
+    ]
+    (tmp / "runs.json").write_text(json.dumps(spec))
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("wrapper_recorder.py")), "--runs", str(tmp / "runs.json")],
+        env=cli_env(tmp),
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    logs = split_log(proc.stdout, proc.stderr)
+    assert proc.returncode == 0 and [rc for rc, _ in logs] == [0] * len(spec), proc.stderr[-3000:]
     return {name: tmp / name / "out" for name in jobs}
 
 
