@@ -77,18 +77,26 @@ def clip_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def random_runs(clip_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Two runs of the chance baseline (seeds 0 and 1) over ``clip_root``, samples logged."""
-    outs = []
-    for seed in (0, 1):
-        tmp = tmp_path_factory.mktemp(f"random_run{seed}")
-        out = tmp / "out"
-        proc = run_lmms_eval(
-            ["--tasks", "humansense", "--model", "humansense_random", "--model_args", f"seed={seed}"]
-            + ["--output_path", str(out), "--log_samples"],
-            cli_env(tmp, clip_root),
-            tmp,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        outs.append(out)
+    tmp = tmp_path_factory.mktemp("random_runs")
+    outs = [tmp / f"seed{seed}" / "out" for seed in (0, 1)]
+    spec = [
+        {
+            "argv": [
+                "--tasks",
+                "humansense",
+                "--model",
+                "humansense_random",
+                "--model_args",
+                f"seed={seed}",
+                "--output_path",
+                str(out),
+                "--log_samples",
+            ]
+        }
+        for seed, out in enumerate(outs)
+    ]
+    proc, logs = run_lmms_eval_several(spec, cli_env(tmp, clip_root), tmp)
+    assert proc.returncode == 0 and [rc for rc, _ in logs] == [0, 0], proc.stderr[-3000:]
     return outs[0], outs[1]
 
 
@@ -139,6 +147,26 @@ def bin_path(name: str) -> str:
 
 def run_lmms_eval(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([bin_path("lmms-eval"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+def run_lmms_eval_several(
+    spec: list[dict[str, Any]], env: dict[str, str], cwd: Path
+) -> tuple[subprocess.CompletedProcess[str], list[tuple[int | None, str]]]:
+    """Several lmms-eval CLI runs in one process (``wrapper_recorder.run_several``: about 13 CPU-s of
+    imports and task indexing saved per run): the process, and (exit status, log) of each run."""
+    from wrapper_recorder import split_log
+
+    (cwd / "runs.json").write_text(json.dumps(spec))
+    recorder = Path(__file__).with_name("wrapper_recorder.py")
+    proc = subprocess.run(
+        [sys.executable, str(recorder), "--runs", str(cwd / "runs.json")],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return proc, split_log(proc.stdout, proc.stderr)
 
 
 def run_results(out: Path) -> dict[str, Any]:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import cli_env, run_results
+from conftest import cli_env, run_lmms_eval_several, run_results
 from PIL import Image
-from wrapper_recorder import split_log
 
 from lmms_humansense import cli
 from lmms_humansense.catalog import LEVELS, TASKS, paper_avg_codes
@@ -62,16 +59,7 @@ def other_runs(clip_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
         }
         for name, (args, root) in jobs.items()
     ]
-    (tmp / "runs.json").write_text(json.dumps(spec))
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("wrapper_recorder.py")), "--runs", str(tmp / "runs.json")],
-        env=cli_env(tmp),
-        cwd=tmp,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    logs = split_log(proc.stdout, proc.stderr)
+    proc, logs = run_lmms_eval_several(spec, cli_env(tmp), tmp)
     assert proc.returncode == 0 and [rc for rc, _ in logs] == [0] * len(spec), proc.stderr[-3000:]
     return {name: tmp / name / "out" for name in jobs}
 

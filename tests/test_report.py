@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import bin_path, cli_env
+from conftest import cli_env, run_lmms_eval_several
 from PIL import Image
 
 from lmms_humansense import cli
@@ -257,22 +256,17 @@ def real_runs(generated_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
         "dummy": ["--tasks", "humansense,humansense_noaudio", "--model", "dummy", "--model_args", "response=A"],
         "random": ["--tasks", "humansense", "--model", "humansense_random"],
     }
-    procs = {}
-    for name, args in jobs.items():
-        work = tmp / name
-        work.mkdir()
-        procs[name] = subprocess.Popen(
-            [bin_path("lmms-eval"), *args, "--output_path", str(work / "out")],
-            env=cli_env(work, generated_root),
-            cwd=work,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    for name, proc in procs.items():
-        _, err = proc.communicate(timeout=900)
-        assert proc.returncode == 0, err[-3000:]
-        assert list((tmp / name / "out").rglob("*_results.json")), err[-3000:]
+    spec = [
+        {
+            "argv": [*args, "--output_path", str(tmp / name / "out")],
+            "env": {"HUMANSENSE_CACHE": str(tmp / name / "cache")},
+        }
+        for name, args in jobs.items()
+    ]
+    proc, logs = run_lmms_eval_several(spec, cli_env(tmp, generated_root), tmp)
+    assert proc.returncode == 0 and [rc for rc, _ in logs] == [0] * len(spec), proc.stderr[-3000:]
+    for name in jobs:
+        assert list((tmp / name / "out").rglob("*_results.json")), proc.stderr[-3000:]
     return {name: tmp / name / "out" for name in jobs}
 
 

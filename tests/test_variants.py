@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import cli_env, logged_samples, run_lmms_eval, run_results
+from conftest import cli_env, logged_samples, run_lmms_eval, run_lmms_eval_several, run_results
 from fixture_data import stub_dataset
 
 from lmms_humansense import hooks
@@ -178,15 +178,26 @@ def test_blind_sends_no_media_to_any_wrapper(generated_root: Path, tmp_path: Pat
     """Through the lmms-eval CLI, a chat wrapper's trace shows one text block per question and no
     media path, and a simple wrapper that opens every visual it is given (``read_bytes``) runs."""
     trace = tmp_path / "trace.jsonl"
-    for model, args in (("humansense_random", f"trace={trace}"), ("dummy", "response=B,read_bytes=64")):
-        out = tmp_path / model
-        proc = run_lmms_eval(
-            ["--tasks", "humansense_blind", "--model", model, "--model_args", args, "--output_path", str(out)],
-            cli_env(tmp_path, generated_root),
-            tmp_path,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        res = run_results(out)["results"]
+    runs = {"humansense_random": f"trace={trace}", "dummy": "response=B,read_bytes=64"}
+    spec = [
+        {
+            "argv": [
+                "--tasks",
+                "humansense_blind",
+                "--model",
+                model,
+                "--model_args",
+                args,
+                "--output_path",
+                str(tmp_path / model),
+            ]
+        }
+        for model, args in runs.items()
+    ]
+    proc, logs = run_lmms_eval_several(spec, cli_env(tmp_path, generated_root), tmp_path)
+    assert proc.returncode == 0 and [rc for rc, _ in logs] == [0, 0], proc.stderr[-3000:]
+    for model in runs:
+        res = run_results(tmp_path / model)["results"]
         assert isinstance(res["humansense_blind"]["acc,none"], float), (model, proc.stderr[-3000:])
         assert isinstance(res["humansense_blind"]["paper_avg,none"], float)
     rows = [json.loads(line) for line in trace.read_text().splitlines()]

@@ -19,16 +19,14 @@ import base64
 import json
 import shutil
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import cli_env, logged_samples, run_lmms_eval, run_results
+from conftest import cli_env, logged_samples, run_lmms_eval, run_lmms_eval_several, run_results
 from tiny_models import build_tiny_llava_onevision, build_tiny_qwen2_5_vl
-from wrapper_recorder import openai_stand_in, split_log
+from wrapper_recorder import openai_stand_in
 
 from lmms_humansense import wrappers
 
@@ -248,7 +246,6 @@ def test_simple_evaluate_names_a_registered_wrapper_at_the_end(
 
 # --- several wrappers, each a real CLI run, one process per group (the imports paid once) ----------
 SOUND_TASKS = "humansense_tr,humansense_fr2"  # the video's own sound; an audio file
-RECORDER = Path(__file__).resolve().parent / "wrapper_recorder.py"
 STAND_INS = Path(__file__).resolve().parent / "stand_ins"
 
 
@@ -263,16 +260,9 @@ def _several(tmp: Path, runs: dict[str, tuple[str | None, list[str]]], **env: st
         }
         for name, (processor, argv) in runs.items()
     ]
-    (tmp / "runs.json").write_text(json.dumps(spec))
-    proc = subprocess.run(
-        [sys.executable, str(RECORDER), "--runs", str(tmp / "runs.json")],
-        env=cli_env(tmp, SAMPLE, NO_PROXY="127.0.0.1", no_proxy="127.0.0.1", **env),
-        cwd=tmp,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    proc, logs = run_lmms_eval_several(
+        spec, cli_env(tmp, SAMPLE, NO_PROXY="127.0.0.1", no_proxy="127.0.0.1", **env), tmp
     )
-    logs = split_log(proc.stdout, proc.stderr)
     assert proc.returncode == 0 and len(logs) == len(spec), proc.stderr[-3000:]
     found = {}
     for (name, _), (rc, log), one in zip(runs.items(), logs, spec, strict=True):
