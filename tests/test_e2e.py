@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import cli_env, logged_samples, run_lmms_eval, run_results
+from conftest import cli_env, logged_samples, run_lmms_eval_several, run_results
 
 from lmms_humansense.catalog import LEVELS, TASKS, paper_avg_codes
 
@@ -16,40 +16,37 @@ GROUPS = ["humansense", *[f"humansense_{lv.lower()}" for lv in LEVELS]]
 
 
 @pytest.fixture(scope="module")
-def dummy_run(generated_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("dummy_run")
-    out = tmp / "out"
-    proc = run_lmms_eval(
-        [
+def e2e_runs(generated_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The module's three CLI runs in one process (``conftest.run_lmms_eval_several``): ``dummy``,
+    ``chat`` (the chance baseline, tracing its content blocks) and ``think`` (an answer with a
+    reasoning block); each under its own folder of the returned one."""
+    tmp = tmp_path_factory.mktemp("e2e_runs")
+    runs = {
+        "dummy": ["--tasks", "humansense", "--model", "dummy", "--model_args", "response=B"],
+        "chat": [
             "--tasks",
             "humansense",
             "--model",
-            "dummy",
+            "humansense_random",
             "--model_args",
-            "response=B",
-            "--output_path",
-            str(out),
-            "--log_samples",
+            f"trace={tmp / 'trace.jsonl'}",
         ],
-        cli_env(tmp, generated_root),
-        tmp,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
+        "think": ["--tasks", "humansense_er", "--model", "dummy", "--model_args", "response=<think>x</think>B"],
+    }
+    spec = [{"argv": [*argv, "--output_path", str(tmp / name), "--log_samples"]} for name, argv in runs.items()]
+    proc, logs = run_lmms_eval_several(spec, cli_env(tmp, generated_root), tmp)
+    assert proc.returncode == 0 and [rc for rc, _ in logs] == [0, 0, 0], proc.stderr[-3000:]
+    return tmp
 
 
 @pytest.fixture(scope="module")
-def chat_run(generated_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    tmp = tmp_path_factory.mktemp("chat_run")
-    out, trace = tmp / "out", tmp / "trace.jsonl"
-    proc = run_lmms_eval(
-        ["--tasks", "humansense", "--model", "humansense_random", "--model_args", f"trace={trace}"]
-        + ["--output_path", str(out), "--log_samples"],
-        cli_env(tmp, generated_root),
-        tmp,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out, trace
+def dummy_run(e2e_runs: Path) -> Path:
+    return e2e_runs / "dummy"
+
+
+@pytest.fixture(scope="module")
+def chat_run(e2e_runs: Path) -> tuple[Path, Path]:
+    return e2e_runs / "chat", e2e_runs / "trace.jsonl"
 
 
 def test_every_task_level_overall_and_avg_are_numbers(dummy_run: Path) -> None:
@@ -110,18 +107,11 @@ def test_chat_models_get_explicit_content_blocks(chat_run: tuple[Path, Path]) ->
     assert res["humansense"]["parse_failure,none"] == 0.0  # the baseline always answers in form
 
 
-def test_answers_reach_scoring_as_the_model_gave_them(generated_root: Path, tmp_path: Path) -> None:
+def test_answers_reach_scoring_as_the_model_gave_them(e2e_runs: Path) -> None:
     """lmms-eval 0.7.3's CLI strips ``<think>`` blocks and surrounding spaces from every answer before
     ``process_results`` unless the task sets ``reasoning_tags: none``; the official scorer reads the
     raw first character, so the template turns that off."""
-    out = tmp_path / "out"
-    proc = run_lmms_eval(
-        ["--tasks", "humansense_er", "--model", "dummy", "--model_args", "response=<think>x</think>B"]
-        + ["--output_path", str(out), "--log_samples"],
-        cli_env(tmp_path, generated_root),
-        tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = e2e_runs / "think"
     (path,) = sorted(out.rglob("*_samples_humansense_er.jsonl"))
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     for row in rows:
