@@ -1,7 +1,5 @@
-"""Writing files that other processes (the ranks of a run) may read, or write, at the same moment:
-under a temporary name renamed onto the target, so a reader finds the old file or the whole new
-one; :func:`create_once` adds a lock, so N processes build a file once.
-"""
+"""Files that other processes (a run's ranks) may read or write at once: written under a temporary name renamed
+onto the target, so a reader finds the old file or the whole new one; :func:`create_once` builds one once."""
 
 from __future__ import annotations
 
@@ -12,13 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def _file_mode() -> int:
-    """The mode a plain ``open()`` would give: temporary files are 0600, shared folders need more."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 @contextmanager
 def atomic_target(target: Path, suffix: str = ".tmp") -> Iterator[str]:
     """A temporary path beside ``target``, renamed onto it when the block ends, removed if it raises."""
@@ -27,7 +18,9 @@ def atomic_target(target: Path, suffix: str = ".tmp") -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, _file_mode())
+        mask = os.umask(0)  # the mode a plain open() gives: mkstemp's 0600 would shut out a shared folder's users
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -42,15 +35,13 @@ def write_text_atomically(target: Path, text: str) -> None:
 def create_once(
     target: Path, write: Callable[[str], object], ready: Callable[[Path], bool] = Path.is_file, suffix: str = ".tmp"
 ) -> Path:
-    """``target``, made by ``write(temporary path)`` unless ``ready(target)``, under a lock beside it
-    (``<target>.lock``): the other processes and threads wait, then find it ready."""
+    """``target``, made by ``write(temporary path)`` unless ``ready``, under ``<target>.lock``: the others wait."""
     from filelock import FileLock
 
-    if ready(target):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{target}.lock"):
-        if not ready(target):
-            with atomic_target(target, suffix) as tmp:
-                write(tmp)
+    if not ready(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(f"{target}.lock"):
+            if not ready(target):
+                with atomic_target(target, suffix) as tmp:
+                    write(tmp)
     return target
