@@ -338,7 +338,7 @@ def silent_video(source: str | os.PathLike[str]) -> str:
         with open_media(src) as inp:
             try:
                 with av.open(tmp, mode="w", format=inp.format.name.split(",")[0]) as out:
-                    out_stream = out.add_stream_from_template(inp.streams.video[0])
+                    out_stream = out.add_stream_from_template(inp.streams.video[0], opaque=True)
                     for packet in inp.demux(inp.streams.video[0]):
                         if packet.dts is not None:  # None: the demuxer's final flush packet
                             packet.stream = out_stream

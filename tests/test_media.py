@@ -68,3 +68,27 @@ def test_the_model_hears_the_same_samples_as_before_the_single_audio_path(kind: 
     assert rate == 16_000 and before.size
     assert np.array_equal(load_cached_audio(clip), before)
     assert np.array_equal(decode_audio(clip), before)
+
+
+@pytest.mark.parametrize("fps", [1, 2, 8])
+def test_a_silent_copy_keeps_every_frame_at_any_frame_rate(
+    fps: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy a question without sound gets is a remux: for a 12 s clip at 1 or 2 fps PyAV 15 opened an x264
+    encoder for the copied stream (``avcodec_open2(libx264)`` failed) unless the codec data is copied
+    as it is (``opaque=True``)."""
+    import av
+    from fixture_data import write_multitrack_video
+
+    from lmms_humansense import media
+
+    monkeypatch.setenv("HUMANSENSE_CACHE", str(tmp_path / "cache"))
+    clip = write_multitrack_video(tmp_path / "clip.mp4", [("stereo", 0.3, True)], seconds=12.0, fps=fps)
+    copy = media.silent_video(clip)
+    assert copy != str(clip) and not media.probe_video(copy).has_audio
+
+    def frames(path: str | Path) -> list[bytes]:
+        with av.open(str(path)) as container:
+            return [f.to_ndarray().tobytes() for f in container.decode(video=0)]
+
+    assert frames(copy) == frames(clip) and len(frames(clip)) == 12 * fps
