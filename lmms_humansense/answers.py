@@ -302,7 +302,8 @@ def _tokens(text: str, folded: str, valid: str) -> list[str]:
     negations = [m.start() for m in _NEGATION_WORD.finditer(folded)]
     predicates = [m.start() for m in _PREDICATE_WORD.finditer(folded)]
     for m in _TOKEN.finditer(text):
-        letter, (start, end) = m["bare"] or m["boxed"].upper(), m.span()
+        letter = m["bare"] or m["boxed"].upper()
+        start, end = m.span()
         if letter not in wanted or any(
             _EXCLUDED_BEFORE.match(text, g, start) for g in _between(negations, start - _EXCLUSION_REACH, start)
         ):
