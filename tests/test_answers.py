@@ -230,6 +230,9 @@ def test_option_text_drops_label_and_normalises() -> None:
     ],
 )
 def test_focus(response: str, focused: str) -> None:
+    """Closed ``<think>`` blocks are dropped (a draft ``<answer>`` in one does not count), then the last
+    ``<answer>`` wins; without one, an unclosed ``<think>`` hides the rest, a stray ``</think>`` ends
+    reasoning begun in the prompt and an unclosed ``<answer>`` (a truncated reply) marks the start."""
     assert focus(response) == focused
 
 
@@ -412,5 +415,6 @@ def test_a_count_with_its_breakdown_or_a_correction(response: str, expected: Par
 @pytest.mark.parametrize("response", ["nİne people", "NİNE", "There are nıne"])
 def test_a_number_word_with_a_dotted_or_dotless_i_is_read(response: str) -> None:
     """The case-blind match reads "İ" and "ı" as "i"; the word's value follows it (it was a KeyError
-    on "ni̇ne", the two-character lower case of "İ")."""
+    on "ni̇ne", the two-character lower case of "İ").  The reader's lower-cased copy keeps every
+    position: "İ", "ı" and "ſ" fold to the ASCII letter IGNORECASE matches them with."""
     assert parse_number(response) == ok("9")
