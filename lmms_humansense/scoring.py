@@ -65,20 +65,6 @@ _PUNCT = str.maketrans("", "", ".,，")
 _PUNCT_SPACE = str.maketrans("", "", ".,， ")
 
 
-def _think_single(gold: str, answer: str, gold_option: str) -> float:
-    """``score_think.py``'s single choice: a letter a-d (not e), "x." and text, or the gold text."""
-    letter = gold[0].strip().lower()
-    parts = gold_option.split(".", 1)
-    value = (parts[1].strip().lower() if len(parts) > 1 else "").translate(_PUNCT)
-    answer = answer.strip().lower()
-    if answer in ("a", "b", "c", "d"):
-        return float(letter == answer)
-    if answer.startswith(("a.", "b.", "c.", "d.")):
-        head, rest = answer.split(".", 1)
-        return float(head.strip() == letter or rest.strip().translate(_PUNCT) == value)
-    return float(answer.translate(_PUNCT) == value)
-
-
 def official_think_score(
     response: str | None, answer_format: AnswerFormat, options: Sequence[str], gold: str
 ) -> float | None:
@@ -88,8 +74,16 @@ def official_think_score(
     index = "abcde".find(gold[:1].lower())
     tag = first_answer_tag(response)
     answer = tag.strip() if tag is not None else response
-    if answer_format == "single":
-        return _think_single(gold, answer if tag else response[0], options[index] if 0 <= index < len(options) else "")
+    if answer_format == "single":  # a letter a-d (not e), "x." and text, or the gold option's text
+        letter, answer = gold[0].strip().lower(), (answer if tag else response[0]).strip().lower()
+        parts = (options[index] if 0 <= index < len(options) else "").split(".", 1)
+        value = (parts[1].strip().lower() if len(parts) > 1 else "").translate(_PUNCT)
+        if answer in ("a", "b", "c", "d"):
+            return float(letter == answer)
+        if answer.startswith(("a.", "b.", "c.", "d.")):
+            head, rest = answer.split(".", 1)
+            return float(head.strip() == letter or rest.strip().translate(_PUNCT) == value)
+        return float(answer.translate(_PUNCT) == value)
     if answer_format == "multi":  # newlines go only without a tag, as there ("A\nC" in a tag earns 0)
         answer = answer.translate(_PUNCT_SPACE).lower()
         return multi_credit(answer if tag else answer.replace("\n", ""), gold.translate(_PUNCT_SPACE).lower())

@@ -1,8 +1,6 @@
-"""Where the benchmark files are: the data root and the media paths inside it.
-
-The official runner joins the working folder with each ``video_path`` (``data/videos/x.mp4``), so the
-root may be the folder holding the JSON files or the one above ``data/``, whatever prefix a path carries.
-"""
+"""Where the benchmark files are: the data root and the media paths inside it.  The official runner joins
+the working folder with each ``video_path`` (``data/videos/x.mp4``), so the root may be the folder holding
+the JSON files or the one above ``data/``, whatever prefix a path carries."""
 
 from __future__ import annotations
 
@@ -58,8 +56,7 @@ def files_stamp(root: Path, names: Iterable[str]) -> tuple[tuple[str, int, int, 
 
 
 def _installed() -> bool:
-    """Whether the ``lmms-humansense`` command exists here (not in lmms-eval's own task folder without
-    ``pip install lmms_humansense``: messages then say how to get it)."""
+    """Whether ``lmms-humansense`` exists here (not in lmms-eval's task folder without the package)."""
     try:
         return find_spec("lmms_humansense") is not None
     except (ImportError, ValueError):

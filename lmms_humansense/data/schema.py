@@ -1,8 +1,6 @@
 """Official annotation records -> flat, validated docs (one type per column, as ``datasets`` needs).
-
 No real record has been seen here, so every field is checked; a failure names the file, the record's
-position, its media path, the field and the fix.
-"""
+position, its media path, the field and the fix."""
 
 from __future__ import annotations
 
@@ -25,6 +23,7 @@ from lmms_humansense.data.root import ANNOTATION_FILES, AQA_FILE, files_stamp, i
 from lmms_humansense.prompts import MAX_COUNT, PromptError, build_prompt
 
 log = logging.getLogger("lmms_humansense")
+_REMOVE = "Fix the record or remove it from the file."
 
 
 class RecordError(ValueError):
@@ -39,8 +38,8 @@ class MediaAmbiguousError(ValueError):
     """Records naming different files are resolved to one file of the root (a flattened layout)."""
 
 
-def _listed(items: list[str], limit: int = 10, sep: str = "\n  ", more: str = "\n  ... and {n} more") -> str:
-    return sep.join(items[:limit]) + (more.format(n=len(items) - limit) if len(items) > limit else "")
+def _listed(items: list[str]) -> str:
+    return "\n  ".join(items[:10]) + (f"\n  ... and {len(items) - 10} more" if len(items) > 10 else "")
 
 
 def shared_media(uses: Iterable[tuple[str, str, str]]) -> dict[str, list[str]]:
@@ -59,7 +58,7 @@ def shared_media(uses: Iterable[tuple[str, str, str]]) -> dict[str, list[str]]:
 def shared_media_message(file: str, records: list[str]) -> str:
     """The one sentence for a file several different media paths resolve to (loader and verify)."""
     return (
-        f"{file} is the only match for {len(records)} records naming different files ({_listed(records, 3, '; ', '; ...')}"
+        f"{file} is the only match for {len(records)} records naming different files ({'; '.join(records[:3])}{'; ...' if len(records) > 3 else ''}"
         "): the root's sub-folders were probably flattened. Fix: put each file "
         "where its video_path names it (e.g. videos/setA/x.mp4), as the official runner needs"
     )
@@ -75,12 +74,11 @@ class RawRecord:
         path = self.record.get("video_path", "?") if isinstance(self.record, dict) else "?"
         return f"{self.source} record #{self.index} (video_path={path!r})"
 
-    def error(self, text: str) -> RecordError:
-        """Every record error: where the record is, then what is wrong and the fix."""
-        return RecordError(f"{self.where()}: {text}")
+    def error(self, text: str, fix: str = "Fix the record.") -> RecordError:
+        """Every record's error: where it is, what is wrong, the fix."""
+        return RecordError(f"{self.where()}: {text} {fix}")
 
-    def questions(self) -> dict[str, Any]:
-        """The record's ``questions`` object, ``{}`` when it has none (the schema check says so)."""
+    def questions(self) -> dict[str, Any]:  # {} when there is none (the schema check says so)
         q = self.record.get("questions") if isinstance(self.record, dict) else None
         return q if isinstance(q, dict) else {}
 
@@ -101,7 +99,7 @@ def read_record_list(path: Path, fix: str) -> list[Any]:
 def _field(raw: RawRecord, q: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     value = q.get(name)
     if value is None or value == "":
-        raise raw.error(f"field questions.{name} is missing. Fix the record or remove it from the file.")
+        raise raw.error(f"field questions.{name} is missing.", _REMOVE)
     if not isinstance(value, kind):
         raise raw.error(f"field questions.{name} should be {kind}, found {value!r}.")
     return value
@@ -117,7 +115,7 @@ def _nonnegative(raw: RawRecord, q: dict[str, Any], name: str, what: str) -> flo
     except (TypeError, ValueError):
         number = math.nan
     if not math.isfinite(number) or number < 0:
-        raise raw.error(f"field questions.{name} {value!r} must be a finite number >= 0 ({what}). Fix the record.")
+        raise raw.error(f"field questions.{name} {value!r} must be a finite number >= 0 ({what}).")
     return number
 
 
@@ -138,15 +136,13 @@ def _options_and_gold(raw: RawRecord, q: dict[str, Any], question: str, fmt: str
         if int(answer) > MAX_COUNT:
             raise raw.error(
                 f"field questions.answer {answer!r} is above {MAX_COUNT}, but the official prompt asks "
-                f"for a numeral between 0 and {MAX_COUNT}, so no answer could be right. Fix the record."
+                f"for a numeral between 0 and {MAX_COUNT}, so no answer could be right."
             )
         return options, answer
     letters = option_letters(options)
     if repeated := sorted({c for c in letters if letters.count(c) > 1}):
-        raise raw.error(
-            f"option letter(s) {', '.join(repeated)} label more than one option ({letters}); "
-            "an answer could not say which one it means. Fix the options' labels."
-        )
+        what = f"option letter(s) {', '.join(repeated)} label more than one option ({letters})"
+        raise raw.error(f"{what}; an answer could not say which one it means.", "Fix the options' labels.")
     gold = answer.upper()
     if not gold.isalpha() or any(c not in letters for c in gold):
         raise raw.error(f"field questions.answer {answer!r} is not among the options' letters {letters}.")
@@ -159,18 +155,16 @@ def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[
     """One record as a flat doc with its id, checked field by field; an unresolved media path is an
     empty ``media``, so the caller reports every missing file at once."""
     if not isinstance(raw.record, dict):
-        raise raw.error(f"a record must be a JSON object, found {type(raw.record).__name__}.")
+        raise raw.error(f"a record must be a JSON object, found {type(raw.record).__name__}.", _REMOVE)
     media = raw.record.get("video_path")
     if not isinstance(media, str) or not media.strip():
-        raise raw.error("field video_path (the media file) is missing. Fix the record.")
+        raise raw.error("field video_path (the media file) is missing.")
     if ".." in Path(media.replace("\\", "/")).parts:
-        raise raw.error(
-            f"video_path leaves the data root ('..'); media must lie inside {root}. "
-            "Fix: put the file under the root's videos/ or audios/ and give its path relative to the root."
-        )
+        fix = "Fix: put the file under the root's videos/ or audios/ and give its path relative to the root."
+        raise raw.error(f"video_path leaves the data root ('..'); media must lie inside {root}.", fix)
     q = raw.record.get("questions")
     if not isinstance(q, dict):
-        raise raw.error("field questions is missing or not an object. Fix the record.")
+        raise raw.error("field questions is missing or not an object.")
     task_type = _field(raw, q, "task_type", str)
     task = BY_CODE[task_map[task_type]]
     question = _field(raw, q, "question", str)
@@ -186,11 +180,9 @@ def record_to_doc(raw: RawRecord, task_map: dict[str, str], root: Path) -> dict[
     transcript, transcript_problem = q.get("asr_en"), ""
     if task.speech_video and not (isinstance(transcript, str) and transcript.strip()):  # only the asr tasks read it
         found = "is missing" if transcript is None else f"is {transcript!r}"
-        transcript_problem = (
-            f"{raw.where()}: field questions.asr_en (the transcript the asr variant prepends) {found}; a "
-            f"{task.code} record needs it as non-empty text for the humansense_asr tasks. Fix the record, or run "
-            "the tasks without _asr_"
-        )
+        what = f"field questions.asr_en (the transcript the asr variant prepends) {found}; a {task.code} record"
+        fix = "Fix the record, or run the tasks without _asr_"
+        transcript_problem = str(raw.error(f"{what} needs it as non-empty text for the humansense_asr tasks.", fix))
     resolved = resolve_media(root, media, "audios" if raw.source == AQA_FILE or task.modality == "audio" else "videos")
     clip = resolved.relative_to(root) if resolved and resolved.is_relative_to(root) else resolved
     return {
@@ -226,9 +218,6 @@ class RecordScan:
     unknown_where: dict[str, str] = field(default_factory=dict)
     entries: list[tuple[RawRecord, dict[str, Any] | None, RecordError | None]] = field(default_factory=list)
 
-    def docs(self) -> list[tuple[RawRecord, dict[str, Any]]]:
-        return [(raw, doc) for raw, doc, _ in self.entries if doc is not None]
-
 
 def scan_records(root: Path) -> RecordScan:
     """Every record of ``root`` read, mapped and made a doc, without stopping at a problem (an
@@ -236,12 +225,18 @@ def scan_records(root: Path) -> RecordScan:
     fix = "Re-download or re-extract the file; if you edited it, save it as UTF-8 JSON."
     files = [name for name in ANNOTATION_FILES if (root / name).is_file()]
     records = [RawRecord(name, i, rec) for name in files for i, rec in enumerate(read_record_list(root / name, fix))]
+    first: dict[str, RawRecord] = {}  # records repeating an earlier one: kept (the paper may count them), but said
+    repeats = [
+        f"{raw.where()} repeats {earlier.where()}"
+        for raw in records
+        if (earlier := first.setdefault(json.dumps(raw.record, sort_keys=True), raw)) is not raw
+    ]
     map_error: Exception | None = None
     try:  # automatic resolution included, so the loader and verify map alike
         task_map = task_map_for(root, records)
     except taskmap.TaskMapError as exc:
         task_map, map_error = taskmap.load_task_map(root), exc
-    scan = RecordScan(records, unknown_task_types(records, task_map), map_error, duplicates(records))
+    scan = RecordScan(records, unknown_task_types(records, task_map), map_error, repeats)
     for raw in records:
         task_type = raw.questions().get("task_type")
         if isinstance(task_type, str) and task_type in scan.unknown:
@@ -262,7 +257,7 @@ def _load_all(root: Path, stamp: tuple[tuple[str, int, int, int], ...]) -> dict[
     scan = scan_records(root)
     if problem := scan.map_error or next((e for _, _, e in scan.entries if e is not None), None):
         raise problem
-    docs = scan.docs()
+    docs = [(raw, doc) for raw, doc, _ in scan.entries if doc is not None]
     if missing := [f"{doc['id']} ({raw.where()}): {doc['media_raw']}" for raw, doc in docs if not doc["media"]]:
         raise MediaMissingError(
             f"{len(missing)} HumanSense record(s) reference media that is not under {root}:\n  {_listed(missing)}\n"
@@ -295,16 +290,6 @@ def _load_all(root: Path, stamp: tuple[tuple[str, int, int, int], ...]) -> dict[
     elif diffs:
         log.warning(f"HumanSense: per-task question counts differ from the paper's: {', '.join(diffs)}")
     return by_task
-
-
-def duplicates(records: Iterable[RawRecord]) -> list[str]:
-    """Records repeating an earlier one exactly: kept (the paper's counts may include them), but said."""
-    first: dict[str, RawRecord] = {}
-    out = []
-    for raw in records:
-        if (earlier := first.setdefault(json.dumps(raw.record, sort_keys=True), raw)) is not raw:
-            out.append(f"{raw.where()} repeats {earlier.where()}")
-    return out
 
 
 def unknown_task_types(records: Iterable[RawRecord], task_map: dict[str, str]) -> Counter:

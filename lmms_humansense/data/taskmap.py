@@ -1,10 +1,6 @@
-"""Mapping the data's ``task_type`` strings onto the 15 task codes.
-
-Public code spells out 7 of the 15 strings; a guess could put a question in the wrong task, so an
-unknown string stops loading, listed with its count and a likely code.  Precedence:
-``$HUMANSENSE_TASK_MAP`` (a JSON file or ``String=CODE,...``), the root's ``humansense_task_map.json``,
-a certain automatic resolution, the catalog.
-"""
+"""The data's ``task_type`` strings -> the 15 task codes.  Public code spells out 7 of them, and a guess
+could put a question in the wrong task, so an unknown string stops loading unless resolved with certainty.
+Precedence: ``$HUMANSENSE_TASK_MAP``, the root's ``humansense_task_map.json``, a resolution, the catalog."""
 
 from __future__ import annotations
 
