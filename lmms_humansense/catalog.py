@@ -83,7 +83,7 @@ class Variant:
 
     name: str
     title: str
-    codes: tuple[str, ...]
+    codes: tuple[str, ...] = tuple(t.code for t in TASKS)
     audio: bool = True
     media: bool = True
 
@@ -101,12 +101,11 @@ class Variant:
         return tuple(t for t in TASKS if t.code in self.codes)
 
 
-_ALL_CODES = tuple(t.code for t in TASKS)
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
-        Variant("default", "official protocol", _ALL_CODES),
-        Variant("think", "reasoning prompt (<think>/<answer>), think scoring", _ALL_CODES),
+        Variant("default", "official protocol"),
+        Variant("think", "reasoning prompt (<think>/<answer>), think scoring"),
         Variant("asr", "transcript prepended (5 speech video tasks)", tuple(t.code for t in TASKS if t.speech_video)),
         Variant(
             "enhanced", "training-free prompt enhancement (7 audio tasks)", tuple(t.code for t in TASKS if t.uses_audio)
@@ -114,7 +113,7 @@ VARIANTS: dict[str, Variant] = {
         Variant(
             "noaudio", "every sound withheld (13 video tasks)", tuple(t.code for t in TASKS if t.has_video), audio=False
         ),
-        Variant("blind", "media withheld: question and options only (15 tasks)", _ALL_CODES, audio=False, media=False),
+        Variant("blind", "media withheld: question and options only (15 tasks)", audio=False, media=False),
     )
 }
 

@@ -158,23 +158,24 @@ def resolve_by_counts(
 ) -> tuple[dict[str, str] | None, str]:
     """A mapping for the unknown strings if certain (each one task's name clearly, with its answer
     ``formats``, and every count with ``mapped`` the paper's), else ``None`` and why not."""
-    guess: dict[str, str | None] = {}
+    guess: dict[str, str] = {}  # each string's one clearly best-matching task
     for name in unknown:
         (best, s1), (_, s2) = sorted(name_scores(name).items(), key=lambda kv: kv[1], reverse=True)[:2]
-        guess[name] = best if s1 >= _MIN_SCORE and s1 >= _CLEAR_MARGIN * s2 else None
-    if unclear := sorted(name for name, code in guess.items() if code is None):
+        if s1 >= _MIN_SCORE and s1 >= _CLEAR_MARGIN * s2:
+            guess[name] = best
+    if unclear := sorted(name for name in unknown if name not in guess):
         return None, f"no single task's name clearly fits {', '.join(repr(n) for n in unclear)}"
     counts = Counter(mapped)
     for name, code in guess.items():
-        counts[str(code)] += unknown[name]
+        counts[code] += unknown[name]
     if off := off_paper_counts(counts):
         return None, f"mapped by name, the per-task counts would differ from the paper's: {', '.join(off)}"
     disagree = [
         f"{name!r} ({'/'.join(sorted(formats[name]))} questions) is {code}'s name, but {code} asks "
-        f"{BY_CODE[str(code)].answer_format} questions"
+        f"{BY_CODE[code].answer_format} questions"
         for name, code in sorted(guess.items())
-        if formats.get(name) and formats[name] != {BY_CODE[str(code)].answer_format}
+        if formats.get(name) and formats[name] != {BY_CODE[code].answer_format}
     ]
     if disagree:
         return None, f"the question patterns disagree with the tasks the names fit: {'; '.join(disagree)}"
-    return {name: str(code) for name, code in guess.items()}, ""
+    return guess, ""
