@@ -1,5 +1,5 @@
-"""The 15 HumanSense tasks and 6 variants: the one table the YAMLs, groups, README table, task
-mapping, media rules and report are derived from, so a fact about a task is written once."""
+"""The 15 HumanSense tasks and 6 variants: the one table the YAMLs, groups, task mapping, media rules
+and report are derived from."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-Modality = Literal["video", "video+audio", "audio"]
 AnswerFormat = Literal["single", "multi", "numeric", "yesno"]
 
 #: The official ``question_pattern`` strings and the answer format each one means.
@@ -15,7 +14,7 @@ QUESTION_PATTERNS: dict[str, AnswerFormat] = {
     "Multiple-choice question (select one answer choice)": "single",
     "Multiple-choice question (select one or more answer choices)": "multi",
     "Question and answer (Arabic numerals)": "numeric",
-    # No runner prompt and no task use it: known only so that a record carrying it is refused by name.
+    # No runner prompt and no task use it: known so that a record carrying it is refused by name.
     "Judgment question (Yes or No)": "yesno",
 }
 
@@ -31,13 +30,12 @@ class Task:
     name: str
     level: str
     task_type: str | None
-    modality: Modality
+    modality: Literal["video", "video+audio", "audio"]
     answer_format: AnswerFormat
     paper_count: int
 
     @property
-    def leaf(self) -> str:
-        """The lmms-eval task name of the default (faithful) variant."""
+    def leaf(self) -> str:  # the lmms-eval task of the default variant
         return f"humansense_{self.code.lower()}"
 
     @property
@@ -45,18 +43,15 @@ class Task:
         return self.modality != "audio"
 
     @property
-    def uses_audio(self) -> bool:
-        """True for the 7 task types the official runner feeds sound."""
+    def uses_audio(self) -> bool:  # the 7 tasks the official runner feeds sound
         return self.modality != "video"
 
     @property
-    def in_paper_avg(self) -> bool:
-        """The paper's "Avg." is the unweighted mean over the 13 video tasks."""
+    def in_paper_avg(self) -> bool:  # the paper's "Avg." is the unweighted mean over the 13 video tasks
         return self.has_video
 
     @property
-    def speech_video(self) -> bool:
-        """The 5 video tasks whose own sound track carries speech (the ASR variant's set)."""
+    def speech_video(self) -> bool:  # the 5 video tasks whose own sound carries speech (the asr variant's)
         return self.modality == "video+audio"
 
 
@@ -81,19 +76,6 @@ TASKS: tuple[Task, ...] = (
 BY_CODE: dict[str, Task] = {t.code: t for t in TASKS}
 
 
-def task(code: str) -> Task:
-    """Look a task up by its code, case-insensitively, with an error that lists the valid codes."""
-    try:
-        return BY_CODE[code.upper()]
-    except KeyError:
-        raise KeyError(f"unknown HumanSense task code {code!r}; valid codes: {', '.join(BY_CODE)}") from None
-
-
-def known_task_types() -> dict[str, str]:
-    """Official task_type string -> task code, for the strings public sources spell out."""
-    return {t.task_type: t.code for t in TASKS if t.task_type}
-
-
 @dataclass(frozen=True)
 class Variant:
     """A way of asking (``default``: the paper's protocol): ``codes``, the tasks it applies to, as the
@@ -101,7 +83,7 @@ class Variant:
 
     name: str
     title: str
-    codes: tuple[str, ...]
+    codes: tuple[str, ...] = tuple(t.code for t in TASKS)
     audio: bool = True
     media: bool = True
 
@@ -112,20 +94,18 @@ class Variant:
     def leaf(self, code: str) -> str:
         return f"{self.prefix}_{code.lower()}"
 
-    def level_group(self, level: str) -> str:
-        """The lmms-eval group of one level's tasks in this variant (``humansense_asr_l2``)."""
+    def level_group(self, level: str) -> str:  # humansense_asr_l2
         return f"{self.prefix}_{level.lower()}"
 
     def tasks(self) -> tuple[Task, ...]:
         return tuple(t for t in TASKS if t.code in self.codes)
 
 
-_ALL_CODES = tuple(t.code for t in TASKS)
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
-        Variant("default", "official protocol", _ALL_CODES),
-        Variant("think", "reasoning prompt (<think>/<answer>), think scoring", _ALL_CODES),
+        Variant("default", "official protocol"),
+        Variant("think", "reasoning prompt (<think>/<answer>), think scoring"),
         Variant("asr", "transcript prepended (5 speech video tasks)", tuple(t.code for t in TASKS if t.speech_video)),
         Variant(
             "enhanced", "training-free prompt enhancement (7 audio tasks)", tuple(t.code for t in TASKS if t.uses_audio)
@@ -133,13 +113,13 @@ VARIANTS: dict[str, Variant] = {
         Variant(
             "noaudio", "every sound withheld (13 video tasks)", tuple(t.code for t in TASKS if t.has_video), audio=False
         ),
-        Variant("blind", "media withheld: question and options only (15 tasks)", _ALL_CODES, audio=False, media=False),
+        Variant("blind", "media withheld: question and options only (15 tasks)", audio=False, media=False),
     )
 }
 
 
 def off_paper_counts(counts: Mapping[str, int]) -> list[str]:
-    """The tasks whose question count (``counts``, by code) differs from the paper's, as "AR 5 (paper 300)"."""
+    """The tasks whose count (``counts``, by code) differs from the paper's, as "AR 5 (paper 300)"."""
     return [
         f"{t.code} {counts.get(t.code, 0)} (paper {t.paper_count})"
         for t in TASKS

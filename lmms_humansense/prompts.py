@@ -1,9 +1,5 @@
-"""The official HumanSense prompts and the paper's named prompt variants.
-
-The default prompt equals, byte for byte, what the official runner sends (``PROMPT_TEMPLATE.py``,
-``PROMPT_TEMPLATE_think.py``; ``tests/test_prompts.py`` holds them literally), assembled from parts
-so that each wording is written once.
-"""
+"""The official HumanSense prompts and the paper's named prompt variants: the default equals, byte for
+byte, what the official runner sends (``tests/test_prompts.py`` holds it literally), each wording written once."""
 
 from __future__ import annotations
 
@@ -15,20 +11,15 @@ HEADER = (
     "You are an advanced multimodal analysis AI assistant. You have been provided with video content and a question."
 )
 
-_QUESTION_LINE: dict[str, str] = {
-    "single": "Question: {question}, which one of the following is correct?",
-    "multi": "Question: {question}, Which of the following are correct? (Select all)",
-    "numeric": "Question: {question}",
+#: The largest count the numeric template allows.
+MAX_COUNT = 10
+#: Per answer format: the question line, and what the answer must be (the plain template's last line
+#: and the think template's <answer> say it).
+_FORMATS: dict[str, tuple[str, str]] = {
+    "single": ("Question: {question}, which one of the following is correct?", "answer one correct letter only"),
+    "multi": ("Question: {question}, Which of the following are correct? (Select all)", "answer correct letters only"),
+    "numeric": ("Question: {question}", f"answer a single Arabic numeral between 0 and {MAX_COUNT}"),
 }
-
-#: What the answer must be, as the plain template's last line and the think template's <answer> say it.
-_ASK: dict[str, str] = {
-    "single": "answer one correct letter only",
-    "multi": "answer correct letters only",
-    "numeric": "answer a single Arabic numeral between 0 and 10",
-}
-_PLAIN_END = ", do not include any extra text or explanation:"
-
 THINK_LINE = (
     "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags, "
     "i.e., <think> reasoning process here </think><answer> {what} </answer>."
@@ -37,27 +28,21 @@ THINK_LINE = (
 #: Prepended by the official runner's ``--asr`` flag (no separator before the template's newline).
 ASR_PREFIX = "The following provides the ASR (Automatic Speech Recognition) text from the video:"
 
-#: The official runner's ``--think_omini`` system text, the paper's training-free prompt
-#: enhancement.  Its odd indentation is part of the string the runner sends.
-ENHANCED_PREFIX = (
-    "System Prompt:\n"
-    "\n"
-    "                    When analyzing the video, focus on identifying:\n"
-    "\n"
-    "                    Key Characteristics: Recognize notable features, actions, emotions, or behaviors of people.\n"
-    "\n"
-    "                    Chat Content: Extract relevant dialogue or spoken words.\n"
-    "\n"
-    "                    Events: Identify significant activities, interactions, or key moments.\n"
-    "\n"
-    "                    For the following tasks, base your reasoning on the above elements to draw conclusions."
+#: The official runner's ``--think_omini`` system text (the paper's training-free prompt enhancement),
+#: its odd indentation included.
+ENHANCED_PREFIX = "System Prompt:\n\n" + "\n\n".join(
+    " " * 20 + line
+    for line in (
+        "When analyzing the video, focus on identifying:",
+        "Key Characteristics: Recognize notable features, actions, emotions, or behaviors of people.",
+        "Chat Content: Extract relevant dialogue or spoken words.",
+        "Events: Identify significant activities, interactions, or key moments.",
+        "For the following tasks, base your reasoning on the above elements to draw conclusions.",
+    )
 )
 
-#: Official option counts: single choice has 2-5 options, multi-select always 4.
-SINGLE_OPTION_COUNTS = (2, 3, 4, 5)
-MULTI_OPTION_COUNT = 4
-#: The largest count the numeric templates allow ("a single Arabic numeral between 0 and 10").
-MAX_COUNT = 10
+#: The official option counts (single choice 2-5, multi-select always 4).
+OPTION_COUNTS: dict[str, tuple[int, ...]] = {"single": (2, 3, 4, 5), "multi": (4,)}
 
 
 class PromptError(ValueError):
@@ -65,19 +50,21 @@ class PromptError(ValueError):
 
 
 def build_prompt(question: str, options: Sequence[str], answer_format: AnswerFormat, *, think: bool = False) -> str:
-    """The official template for ``answer_format`` filled in; :class:`PromptError` for what the
-    official templates cannot ask (Yes/No, other option counts), which would change the protocol."""
-    if answer_format == "yesno" or answer_format not in _QUESTION_LINE:
+    """The official template filled in; :class:`PromptError` for what it cannot ask (Yes/No, other option
+    counts): asking it anyway would change the protocol."""
+    if answer_format not in _FORMATS:
         raise PromptError(f"the official runner has no prompt for answer format {answer_format!r}")
-    if answer_format == "single" and len(options) not in SINGLE_OPTION_COUNTS:
-        raise PromptError(f"single-choice questions have 2-5 options in the official templates, got {len(options)}")
-    if answer_format == "multi" and len(options) != MULTI_OPTION_COUNT:
-        raise PromptError(f"multi-select questions have exactly 4 options in the official template, got {len(options)}")
-    lines = ["", HEADER, "", _QUESTION_LINE[answer_format].format(question=question), ""]
+    if answer_format in OPTION_COUNTS and len(options) not in OPTION_COUNTS[answer_format]:
+        raise PromptError(
+            f"{len(options)} options for a {answer_format} question; the official templates take {OPTION_COUNTS[answer_format]}"
+        )
+    line, ask = _FORMATS[answer_format]
+    lines = ["", HEADER, "", line.format(question=question), ""]
     if answer_format != "numeric":
         lines += ["Options:", *options, ""]
-    ask = _ASK[answer_format]
-    lines.append(THINK_LINE.format(what=f"{ask} here") if think else ask + _PLAIN_END)
+    lines.append(
+        THINK_LINE.format(what=f"{ask} here") if think else f"{ask}, do not include any extra text or explanation:"
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -1,11 +1,6 @@
-"""Per-item scores, robust and official, and the means lmms-eval reports.
-
-``acc`` reads the answer with :mod:`lmms_humansense.answers` (never guessing), with the official
-partial credit for multi-select.  ``acc_official`` is the official scorers' rules (``score.py``,
-``score_think.py`` for think), quirks included (the first character counts, "10" reads as 1), so a
-number sits next to the paper's; but AC, which ``score.py`` skips though the paper reports it, is
-scored like every single-choice task.  ``None``: left out of the denominator (an empty answer).
-"""
+"""Per-item scores and the means lmms-eval reports.  ``acc`` reads the answer with :mod:`lmms_humansense.answers`
+(never guessing); ``acc_official`` keeps the official scorers' quirks (the first character counts) so a number sits
+next to the paper's, but scores AC, which ``score.py`` skips.  ``None``: out of the denominator (an empty answer)."""
 
 from __future__ import annotations
 
@@ -32,7 +27,7 @@ class RobustScore:
 
 
 def robust_score(response: str, answer_format: AnswerFormat, options: Sequence[str], gold: str) -> RobustScore:
-    """Score a response with the robust parser; anything unparsed scores 0 and is reported."""
+    """Anything unparsed scores 0, and is reported as unparsed."""
     parsed = parse(response, answer_format, options)
     if not parsed.ok:
         return RobustScore(parsed, 0.0)
@@ -61,35 +56,13 @@ def first_answer_tag(response: str) -> str | None:
     """What ``re.search(r"<answer>(.*?)</answer>", response, re.DOTALL)`` captures, in linear time
     (the regex is quadratic on a long reply repeating an unclosed tag)."""
     start = response.find("<answer>")
-    if start < 0:
-        return None
-    end = response.find("</answer>", start + len("<answer>"))
+    end = response.find("</answer>", start + len("<answer>")) if start >= 0 else -1
     return None if end < 0 else response[start + len("<answer>") : end]
 
 
 #: What score_think.py deletes before comparing texts (the multi-select rule: spaces too).
 _PUNCT = str.maketrans("", "", ".,，")
 _PUNCT_SPACE = str.maketrans("", "", ".,， ")
-
-
-def _think_single(gold: str, answer: str, gold_option: str) -> float:
-    """``score_think.py``'s single choice: a letter a-d (not e), "x." and text, or the gold text."""
-    letter = gold[0].strip().lower()
-    parts = gold_option.split(".", 1)
-    value = (parts[1].strip().lower() if len(parts) > 1 else "").translate(_PUNCT)
-    answer = answer.strip().lower()
-    if answer in ("a", "b", "c", "d"):
-        return float(letter == answer)
-    if answer.startswith(("a.", "b.", "c.", "d.")):
-        head, rest = answer.split(".", 1)
-        return float(head.strip() == letter or rest.strip().translate(_PUNCT) == value)
-    return float(answer.translate(_PUNCT) == value)
-
-
-def _think_multi(answer: str, gold: str, *, drop_newlines: bool) -> float:
-    """Newlines are removed only without a tag, as there ("A\nC" in a tag earns 0)."""
-    answer = answer.translate(_PUNCT_SPACE).lower()
-    return multi_credit(answer.replace("\n", "") if drop_newlines else answer, gold.translate(_PUNCT_SPACE).lower())
 
 
 def official_think_score(
@@ -99,20 +72,28 @@ def official_think_score(
     if not response:
         return None
     index = "abcde".find(gold[:1].lower())
-    gold_option = options[index] if 0 <= index < len(options) else ""
     tag = first_answer_tag(response)
     answer = tag.strip() if tag is not None else response
-    if answer_format == "single":
-        return _think_single(gold, answer if tag else response[0], gold_option)
-    if answer_format == "multi":
-        return _think_multi(answer, gold, drop_newlines=not tag)
+    if answer_format == "single":  # a letter a-d (not e), "x." and text, or the gold option's text
+        letter, answer = gold[0].strip().lower(), (answer if tag else response[0]).strip().lower()
+        parts = (options[index] if 0 <= index < len(options) else "").split(".", 1)
+        value = (parts[1].strip().lower() if len(parts) > 1 else "").translate(_PUNCT)
+        if answer in ("a", "b", "c", "d"):
+            return float(letter == answer)
+        if answer.startswith(("a.", "b.", "c.", "d.")):
+            head, rest = answer.split(".", 1)
+            return float(head.strip() == letter or rest.strip().translate(_PUNCT) == value)
+        return float(answer.translate(_PUNCT) == value)
+    if answer_format == "multi":  # newlines go only without a tag, as there ("A\nC" in a tag earns 0)
+        answer = answer.translate(_PUNCT_SPACE).lower()
+        return multi_credit(answer if tag else answer.replace("\n", ""), gold.translate(_PUNCT_SPACE).lower())
     if answer_format == "numeric":
         return _first_digit(answer, gold)
     raise ValueError(f"unknown answer format {answer_format!r}")
 
 
 def _first_digit(answer: str, gold: str) -> float:
-    """Both official scorers' count rule: the answer's first character as a number, else 0."""
+    """Both official scorers' count rule: the answer's first character as a number ("10" reads as 1)."""
     try:
         return float(int(gold) == int(answer[0]))
     except (ValueError, IndexError):
@@ -121,8 +102,6 @@ def _first_digit(answer: str, gold: str) -> float:
 
 @dataclass(frozen=True)
 class AnswerScores:
-    """Both scores of one answer: the robust one (with its parse) and the official one."""
-
     robust: RobustScore
     official: float | None  # None: the official scorer leaves an empty answer out
 
@@ -130,15 +109,14 @@ class AnswerScores:
 def score_answer(
     response: str, answer_format: AnswerFormat, options: Sequence[str], gold: str, *, think: bool
 ) -> AnswerScores:
-    """Score one answer both ways (``think``: ``score_think.py``'s rules): the one place an answer is
-    scored, for the hooks and for re-scoring the official runner's files alike."""
-    robust = robust_score(response, answer_format, options, gold)
+    """The one place an answer is scored, both ways (``think``: ``score_think.py``'s rules), for the
+    hooks and for re-scoring the official runner's files alike."""
     official = (
         official_think_score(response, answer_format, options, gold)
         if think
         else official_score(response, answer_format, gold)
     )
-    return AnswerScores(robust, official)
+    return AnswerScores(robust_score(response, answer_format, options, gold), official)
 
 
 def mean_score(items: Iterable[Any]) -> float | None:
@@ -187,16 +165,15 @@ def macro_se(
 
 
 def se_item(item: dict[str, Any]) -> dict[str, Any]:
-    """The ``<metric>_se`` entry of a logged sample, from the metric's own entry."""
+    """A logged sample's ``<metric>_se`` entry, from the metric's own."""
     if item.get("score") is None:
         return {key: value for key, value in item.items() if key in ("clip", "excluded")}
     return {"value": item["score"], "clip": item.get("clip")}
 
 
 def count_clips(items: Iterable[Any]) -> int | None:
-    """Leaf aggregation of ``clips``: how many clips the questions come from."""
-    clips = {str(x.get("clip")) for x in items if isinstance(x, dict)}
-    return len(clips) if clips else None
+    """Leaf aggregation of ``clips``."""
+    return len(clips) if (clips := {str(x.get("clip")) for x in items if isinstance(x, dict)}) else None
 
 
 def join_provenance(items: Iterable[Any]) -> str | None:

@@ -1,9 +1,6 @@
-"""Where the benchmark files are: the data root and the media paths inside it.
-
-The official runner joins the working folder with each ``video_path`` (``data/videos/x.mp4``), so
-``HUMANSENSE_ROOT`` may name the folder holding the JSON files or the one above ``data/``, and media
-paths are resolved under it whatever prefix they carry.
-"""
+"""Where the benchmark files are: the data root and the media paths inside it.  The official runner joins
+the working folder with each ``video_path`` (``data/videos/x.mp4``), so the root may be the folder holding
+the JSON files or the one above ``data/``, whatever prefix a path carries."""
 
 from __future__ import annotations
 
@@ -17,9 +14,8 @@ ENV_VAR = "HUMANSENSE_ROOT"
 VQA_FILE = "HumanSense_VQA.json"
 AQA_FILE = "HumanSense_AQA.json"
 ANNOTATION_FILES = (VQA_FILE, AQA_FILE)
-#: Written last by ``lmms-humansense download`` once the archives are fully extracted.
+#: Written last by ``lmms-humansense download``; the one below is there while it extracts (never used then).
 COMPLETE_MARKER = ".humansense_complete"
-#: Present from the start of an extraction until its end: a root holding it is never used.
 INCOMPLETE_MARKER = ".humansense_incomplete"
 #: Present in the bundled sample set, so reports can say a run was on the sample.
 SAMPLE_MARKER = "SAMPLE.md"
@@ -34,17 +30,12 @@ def cache_home() -> Path:
     """The package's cache folder (``$HUMANSENSE_CACHE``, else ``$XDG_CACHE_HOME`` or ~/.cache)."""
     if explicit := os.environ.get("HUMANSENSE_CACHE"):
         return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "lmms_humansense"
+    return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")).expanduser() / "lmms_humansense"
 
 
 def default_root() -> Path:
     """Where ``lmms-humansense download`` puts the benchmark when no ``--root`` is given."""
     return cache_home() / "HumanSense_Benchmark"
-
-
-def _has_annotations(path: Path) -> bool:
-    return any((path / f).is_file() for f in ANNOTATION_FILES)
 
 
 def annotation_digest(root: Path) -> str:
@@ -64,9 +55,8 @@ def files_stamp(root: Path, names: Iterable[str]) -> tuple[tuple[str, int, int, 
     return tuple((name, st.st_size, st.st_mtime_ns, st.st_ctime_ns) for name, st in stats)
 
 
-def tools_installed() -> bool:
-    """Whether the ``lmms-humansense`` command exists here (not in lmms-eval's own task folder
-    without ``pip install lmms_humansense``: messages then say how to get it)."""
+def _installed() -> bool:
+    """Whether ``lmms-humansense`` exists here (not in lmms-eval's task folder without the package)."""
     try:
         return find_spec("lmms_humansense") is not None
     except (ImportError, ValueError):
@@ -75,45 +65,43 @@ def tools_installed() -> bool:
 
 def tool(command: str) -> str:
     """``lmms-humansense <command>`` as a message names it, with how to get it if it is missing."""
-    return f"`lmms-humansense {command}`" + ("" if tools_installed() else " (`pip install lmms_humansense` brings it)")
-
-
-def how_to_get_data() -> str:
-    text = (
-        f"Point ${ENV_VAR} at a folder in the official layout ({VQA_FILE}, {AQA_FILE}, videos/, audios/). "
-        f"The files are in bench_data/ of the Hugging Face dataset {HUB_REPO} "
-        f"(run {tool('download')} to fetch and extract only those into {default_root()})."
-    )
-    if tools_installed():
-        text += f' To try the package on the bundled sample set: export {ENV_VAR}="$(lmms-humansense sample-root)".'
-    return text
+    return f"`lmms-humansense {command}`" + ("" if _installed() else " (`pip install lmms_humansense` brings it)")
 
 
 def resolve_root(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The data root: ``explicit``, else ``$HUMANSENSE_ROOT``, else a completed default download."""
+
+    def how() -> str:
+        sample = f' To try the package on the bundled sample set: export {ENV_VAR}="$(lmms-humansense sample-root)".'
+        return (
+            f"Point ${ENV_VAR} at a folder in the official layout ({VQA_FILE}, {AQA_FILE}, videos/, audios/). "
+            f"The files are in bench_data/ of the Hugging Face dataset {HUB_REPO} "
+            f"(run {tool('download')} to fetch and extract only those into {default_root()})."
+        ) + (sample if _installed() else "")
+
+    def annotated(folder: Path) -> bool:
+        return any((folder / f).is_file() for f in ANNOTATION_FILES)
+
     raw = explicit if explicit is not None else os.environ.get(ENV_VAR, "").strip() or None
-    if raw is not None:
+    if raw is None:
+        if (default_root() / COMPLETE_MARKER).is_file():
+            return default_root()
+        raise DataRootError(f"HumanSense data not found: ${ENV_VAR} is not set. {how()}")
+    path = Path(raw).expanduser().resolve()
+    if not annotated(path) and annotated(path / "data"):
+        path = path / "data"  # the folder above data/
+    if not path.is_dir():
         origin = "from --root" if explicit is not None else f"from ${ENV_VAR}"
-        path = Path(raw).expanduser().resolve()
-        if not _has_annotations(path) and _has_annotations(path / "data"):
-            path = path / "data"  # the folder above data/
-        if not path.is_dir():
-            raise DataRootError(f"HumanSense data root {path} ({origin}) is not a folder. {how_to_get_data()}")
-        if not _has_annotations(path):
-            raise DataRootError(
-                f"HumanSense data root {path} holds neither {VQA_FILE} nor {AQA_FILE}. {how_to_get_data()}"
-            )
-        if (path / INCOMPLETE_MARKER).exists():  # it would fail later, on some file, mid-run
-            raise DataRootError(
-                f"HumanSense data root {path}: an extraction into it did not finish ({INCOMPLETE_MARKER} is present). "
-                f"Fix: rerun {tool(f'download --root {path}')} (it resumes), or delete {path / INCOMPLETE_MARKER} "
-                "if you filled the folder yourself and know it is complete."
-            )
-        return path
-    fallback = default_root()
-    if (fallback / COMPLETE_MARKER).is_file():
-        return fallback
-    raise DataRootError(f"HumanSense data not found: ${ENV_VAR} is not set. {how_to_get_data()}")
+        raise DataRootError(f"HumanSense data root {path} ({origin}) is not a folder. {how()}")
+    if not annotated(path):
+        raise DataRootError(f"HumanSense data root {path} holds neither {VQA_FILE} nor {AQA_FILE}. {how()}")
+    if (path / INCOMPLETE_MARKER).exists():  # it would fail later, on some file, mid-run
+        raise DataRootError(
+            f"HumanSense data root {path}: an extraction into it did not finish ({INCOMPLETE_MARKER} is present). "
+            f"Fix: rerun {tool(f'download --root {path}')} (it resumes), or delete {path / INCOMPLETE_MARKER} "
+            "if you filled the folder yourself and know it is complete."
+        )
+    return path
 
 
 def is_sample(root: Path) -> bool:

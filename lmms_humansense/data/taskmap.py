@@ -1,10 +1,6 @@
-"""Mapping the data's ``task_type`` strings onto the 15 task codes.
-
-Public code spells out 7 of the 15 strings (AC's inferred); a guess could put a question in the
-wrong task, so an unknown string stops loading with an error listing each, its count and a likely
-code.  Precedence: ``$HUMANSENSE_TASK_MAP`` (a JSON file or ``String=CODE,...``), the root's
-``humansense_task_map.json``, a certain automatic resolution, the catalog.
-"""
+"""The data's ``task_type`` strings -> the 15 task codes.  Public code spells out 7 of them, and a guess
+could put a question in the wrong task, so an unknown string stops loading unless resolved with certainty.
+Precedence: ``$HUMANSENSE_TASK_MAP``, the root's ``humansense_task_map.json``, a resolution, the catalog."""
 
 from __future__ import annotations
 
@@ -15,12 +11,16 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from lmms_humansense.catalog import BY_CODE, TASKS, known_task_types, off_paper_counts
+from lmms_humansense.catalog import BY_CODE, TASKS, off_paper_counts
 from lmms_humansense.data.root import annotation_digest, cache_home
 from lmms_humansense.files import write_text_atomically
 
 ENV_VAR = "HUMANSENSE_TASK_MAP"
 ROOT_FILE = "humansense_task_map.json"
+#: Where earlier versions wrote a resolution into the root (part of the docs' cache key only).
+RESOLVED_FILE = "humansense_task_map.resolved.json"
+#: A task's name must match a string this well, and this many times better than the runner-up's.
+_MIN_SCORE, _CLEAR_MARGIN = 0.3, 2.0
 
 
 class TaskMapError(ValueError):
@@ -37,22 +37,14 @@ def _check_codes(mapping: dict[str, str], source: str) -> dict[str, str]:
     return {str(key): code.upper() for key, code in mapping.items()}
 
 
-def _looks_like_file(spec: str) -> bool:
-    """Whether a spec could be a path (an inline list may be too long a name for ``is_file``)."""
-    if spec.endswith(".json"):
-        return True
-    if "=" in spec:
-        return False
-    try:
-        return Path(spec).expanduser().is_file()
-    except OSError:
-        return False
-
-
 def read_spec(spec: str, source: str) -> dict[str, str]:
-    """A mapping given as a JSON file path or inline JSON (``source`` names it in errors)."""
+    """A mapping given as a JSON file path or inline pairs (``source`` names it in errors)."""
     path = Path(spec).expanduser()
-    if _looks_like_file(spec):
+    try:  # an inline list may be too long a name for ``is_file``
+        is_file = spec.endswith(".json") or ("=" not in spec and path.is_file())
+    except OSError:
+        is_file = False
+    if is_file:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -70,11 +62,16 @@ def read_spec(spec: str, source: str) -> dict[str, str]:
     return _check_codes({key.strip(): code.strip() for key, code in (p.rsplit("=", 1) for p in pairs)}, source)
 
 
+def resolved_cache_file(root: Path) -> Path:
+    """A root's automatic resolution, in the cache (the root may be shared or read-only), keyed by the
+    annotation files' contents, so a changed file is resolved again."""
+    return cache_home() / "task_maps" / f"{annotation_digest(root)}.json"
+
+
 def load_task_map(root: Path | None = None) -> dict[str, str]:
     """The effective task_type -> code mapping for a data root, by the module's precedence."""
-    mapping = dict(known_task_types())
+    mapping = {t.task_type: t.code for t in TASKS if t.task_type}
     if root is not None:
-        # The resolution of these very files (keyed by content), so a changed file is resolved again.
         if (path := resolved_cache_file(root)).is_file():
             mapping.update(read_spec(str(path), f"file {path} (resolved automatically)"))
         if (root / ROOT_FILE).is_file():
@@ -84,14 +81,54 @@ def load_task_map(root: Path | None = None) -> dict[str, str]:
     return mapping
 
 
+def remember_resolution(root: Path, mapping: dict[str, str]) -> Path | None:
+    """Keep a resolution for the next load, ``verify`` and ``score``; ``None`` if not writable."""
+    path = resolved_cache_file(root)
+    try:  # atomically: several ranks may resolve at once
+        write_text_atomically(path, json.dumps(mapping, indent=1, sort_keys=True) + "\n")
+    except OSError:
+        return None
+    return path
+
+
+def name_scores(task_type: str) -> dict[str, float]:
+    """How well each task's name matches a string: an overlap of words weighted by rarity (so
+    ``Appearance_Recognition`` is Person Appearance); a short word matches one it begins (``Emo``)."""
+
+    def words(text: str) -> list[str]:
+        return [w for w in re.split(r"[^a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower()) if w]
+
+    def same(token: str, word: str) -> bool:
+        return token == word or (len(token) >= 3 and word.startswith(token))
+
+    vocab = {t.code: words(t.name) for t in TASKS}
+    all_words = {w for ws in vocab.values() for w in ws}
+    longest_first = sorted(all_words, key=len, reverse=True)
+    weight = {w: math.log(len(TASKS) / sum(w in ws for ws in vocab.values())) + 0.1 for w in all_words}
+    tokens = []
+    for word in words(task_type):  # a run-together word (``actionrecognition``) split into catalog words
+        while head := next((w for w in longest_first if len(w) >= 4 and word.startswith(w) and word != w), None):
+            tokens.append(head)
+            word = word[len(head) :]
+        tokens.append(word)
+    scores = {}
+    for code, names in vocab.items():
+        matched = sum(weight[w] for w in set(names) if any(same(t, w) for t in tokens))
+        extra = sum(
+            max((weight[w] for w in all_words if same(t, w)), default=math.log(len(TASKS)) + 0.1)
+            for t in set(tokens)
+            if not any(same(t, w) for w in names)
+        )
+        total = sum(weight[w] for w in set(names)) + extra
+        scores[code] = matched / total if total else 0.0
+    return scores
+
+
 def suggest_code(task_type: str, count: int | None = None) -> str | None:
     """The likeliest code by :func:`name_scores` (as the resolution), the count breaking a near tie."""
     scores = name_scores(task_type)
-
-    def rank(code: str) -> float:
-        return scores[code] + (0.1 if count is not None and count == BY_CODE[code].paper_count else 0.0)
-
-    best = max(scores, key=rank)
+    tie_break = {t.code: 0.1 if count is not None and count == t.paper_count else 0.0 for t in TASKS}
+    best = max(scores, key=lambda code: scores[code] + tie_break[code])
     return best if scores[best] >= _MIN_SCORE else None
 
 
@@ -107,106 +144,38 @@ def unknown_error(unknown: Counter, root: Path | None, note: str = "") -> TaskMa
             suggestion[name] = code
     if note:
         lines.append(note)
-    target = root / ROOT_FILE if root else Path(ROOT_FILE)
     lines.append(
-        f"Fix: write the mapping as JSON to {target} (or point ${ENV_VAR} at such a file, "
-        f"or set ${ENV_VAR}='String=CODE,String=CODE'); valid codes: {', '.join(BY_CODE)}."
+        f"Fix: write the mapping as JSON to {root / ROOT_FILE if root else Path(ROOT_FILE)} (or point ${ENV_VAR} at "
+        f"such a file, or set ${ENV_VAR}='String=CODE,String=CODE'); valid codes: {', '.join(BY_CODE)}."
     )
     if suggestion:
         lines.append(f"Suggested content (check it against the counts above): {json.dumps(suggestion)}")
     return TaskMapError("\n".join(lines))
 
 
-#: Where an automatic resolution is written in the root (``humansense_task_map.json`` stays the user's).
-RESOLVED_FILE = "humansense_task_map.resolved.json"
-#: How much better than the runner-up a task's name must match a string to count as its one clear match.
-_CLEAR_MARGIN = 2.0
-_MIN_SCORE = 0.3
-
-
-def resolved_cache_file(root: Path) -> Path:
-    """Where a root's resolution is kept: the cache, keyed by the annotation files' contents (not
-    the data root, which may be shared or read-only)."""
-    return cache_home() / "task_maps" / f"{annotation_digest(root)}.json"
-
-
-def _words(text: str) -> list[str]:
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
-    return [w for w in re.split(r"[^a-z]+", spaced.lower()) if w]
-
-
-def _segment(word: str, vocab: set[str]) -> list[str]:
-    """Split a run-together word (``actionrecognition``) into catalog words where it can."""
-    for w in sorted(vocab, key=len, reverse=True):
-        if len(w) >= 4 and word.startswith(w) and word != w:
-            return [w, *_segment(word[len(w) :], vocab)]
-    return [word]
-
-
-def name_scores(task_type: str) -> dict[str, float]:
-    """How well each task's name matches a string: an overlap of words weighted by rarity (so
-    ``Appearance_Recognition`` is Person Appearance); a short word matches one it begins (``Emo``)."""
-    vocab = {t.code: _words(t.name) for t in TASKS}
-    all_words = {w for ws in vocab.values() for w in ws}
-    df = {w: sum(w in ws for ws in vocab.values()) for w in all_words}
-    weight = {w: math.log(len(TASKS) / n) + 0.1 for w, n in df.items()}
-    top = math.log(len(TASKS)) + 0.1
-    tokens = [piece for w in _words(task_type) for piece in _segment(w, all_words)]
-
-    def same(token: str, word: str) -> bool:
-        return token == word or (len(token) >= 3 and word.startswith(token))
-
-    scores = {}
-    for code, words in vocab.items():
-        matched = sum(weight[w] for w in set(words) if any(same(t, w) for t in tokens))
-        extra = sum(
-            max((weight[w] for w in all_words if same(t, w)), default=top)
-            for t in set(tokens)
-            if not any(same(t, w) for w in words)
-        )
-        total = sum(weight[w] for w in set(words)) + extra
-        scores[code] = matched / total if total else 0.0
-    return scores
-
-
-def clear_match(task_type: str) -> str | None:
-    """The one task whose name clearly matches best, or ``None`` when two come close."""
-    ranked = sorted(name_scores(task_type).items(), key=lambda kv: kv[1], reverse=True)
-    (best, s1), (_, s2) = ranked[0], ranked[1]
-    return best if s1 >= _MIN_SCORE and s1 >= _CLEAR_MARGIN * s2 else None
-
-
 def resolve_by_counts(
-    unknown: Counter, mapped: Counter, formats: dict[str, set[str]] | None = None
+    unknown: Counter, mapped: Counter, formats: dict[str, set[str]]
 ) -> tuple[dict[str, str] | None, str]:
     """A mapping for the unknown strings if certain (each one task's name clearly, with its answer
     ``formats``, and every count with ``mapped`` the paper's), else ``None`` and why not."""
-    guess = {name: clear_match(name) for name in unknown}
-    unclear = sorted(name for name, code in guess.items() if code is None)
-    if unclear:
+    guess: dict[str, str] = {}  # each string's one clearly best-matching task
+    for name in unknown:
+        (best, s1), (_, s2) = sorted(name_scores(name).items(), key=lambda kv: kv[1], reverse=True)[:2]
+        if s1 >= _MIN_SCORE and s1 >= _CLEAR_MARGIN * s2:
+            guess[name] = best
+    if unclear := sorted(name for name in unknown if name not in guess):
         return None, f"no single task's name clearly fits {', '.join(repr(n) for n in unclear)}"
     counts = Counter(mapped)
     for name, code in guess.items():
-        counts[str(code)] += unknown[name]
+        counts[code] += unknown[name]
     if off := off_paper_counts(counts):
         return None, f"mapped by name, the per-task counts would differ from the paper's: {', '.join(off)}"
-    formats = formats or {}
     disagree = [
         f"{name!r} ({'/'.join(sorted(formats[name]))} questions) is {code}'s name, but {code} asks "
-        f"{BY_CODE[str(code)].answer_format} questions"
+        f"{BY_CODE[code].answer_format} questions"
         for name, code in sorted(guess.items())
-        if formats.get(name) and formats[name] != {BY_CODE[str(code)].answer_format}
+        if formats.get(name) and formats[name] != {BY_CODE[code].answer_format}
     ]
     if disagree:
         return None, f"the question patterns disagree with the tasks the names fit: {'; '.join(disagree)}"
-    return {name: str(code) for name, code in guess.items()}, ""
-
-
-def remember_resolution(root: Path, mapping: dict[str, str]) -> Path | None:
-    """Keep a resolution for the next load, ``verify`` and ``score``; ``None`` if not writable."""
-    path = resolved_cache_file(root)
-    try:  # atomically: several ranks may resolve at once
-        write_text_atomically(path, json.dumps(mapping, indent=1, sort_keys=True) + "\n")
-    except OSError:
-        return None
-    return path
+    return guess, ""
