@@ -311,8 +311,26 @@ def test_verify_and_the_run_refuse_the_same_record(
     _edit(root_copy, change)
     proc, report = _verify(tmp_path, root_copy)
     assert proc.returncode == 1 and fragment in proc.stdout, proc.stdout[-3000:]
+    assert not [line for line in proc.stdout.splitlines() if line.count(" record #") > 1]  # its where once
     error = _load_error(root_copy, monkeypatch, "humansense")
     assert isinstance(error, kind) and fragment in str(error) and VQA_FILE in str(error)
+
+
+def test_a_task_type_that_is_a_list_beside_an_unknown_string_is_named(
+    root_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task_type resolution met the list and raised ``TypeError`` (unhashable), in verify and the run."""
+    _edit(root_copy, lambda r: _first(r, "ER")["questions"].update(task_type="Unknown_Thing"))
+    _edit(root_copy, lambda r: _first(r, "AR")["questions"].update(task_type=["x"]))
+    proc, report = _verify(tmp_path, root_copy)
+    assert proc.returncode == 1 and set(report["problems_by_kind"]) >= {"record", "task_type"}, proc.stdout[-3000:]
+    assert (
+        "(video_path='data/videos/ar_000.mp4'): field questions.task_type should be text, found ['x']. Fix the record."
+        in proc.stdout
+    )
+    assert "task_type 'Unknown_Thing' (1 records) is not mapped" in proc.stdout
+    error = _load_error(root_copy, monkeypatch, "humansense")  # the first problem stops the run, named
+    assert isinstance(error, TaskMapError) and "'Unknown_Thing': 1 record(s)" in str(error)
 
 
 def test_an_absolute_path_to_a_real_file_outside_the_root_is_not_used(

@@ -101,7 +101,11 @@ def _field(raw: RawRecord, q: dict[str, Any], name: str, kind: type | tuple[type
     if value is None or value == "":
         raise raw.error(f"field questions.{name} is missing.", _REMOVE)
     if not isinstance(value, kind):
-        raise raw.error(f"field questions.{name} should be {kind}, found {value!r}.")
+        kinds = " or ".join(
+            {str: "text", int: "a whole number", list: "a list"}[k]
+            for k in (kind if isinstance(kind, tuple) else (kind,))
+        )
+        raise raw.error(f"field questions.{name} should be {kinds}, found {value!r}.")
     return value
 
 
@@ -307,7 +311,9 @@ def task_map_for(root: Path, records: list[RawRecord]) -> dict[str, str]:
     mapped: Counter = Counter()
     formats: dict[str, set[str]] = {}  # the answer formats of each unknown string's question patterns
     for q in (r.questions() for r in records):
-        if isinstance(name := q.get("task_type"), str) and name in task_map:
+        if not isinstance(name := q.get("task_type"), str):  # the record's own error names it
+            continue
+        if name in task_map:
             mapped[task_map[name]] += 1
         elif name in unknown and q.get("question_pattern") in QUESTION_PATTERNS:
             formats.setdefault(name, set()).add(QUESTION_PATTERNS[q["question_pattern"]])

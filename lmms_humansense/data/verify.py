@@ -193,7 +193,8 @@ def _record_problems(root: Path, scan: Any, report: VerifyReport) -> dict[str, _
     for raw, doc, error in scan.entries:
         if doc is None:
             path = raw.record.get("video_path", "") if isinstance(raw.record, dict) else ""
-            report.problems.append(Problem("record", raw.where(), str(path), str(error)))
+            said = str(error).removeprefix(f"{raw.where()}: ")  # printed after its where, once
+            report.problems.append(Problem("record", raw.where(), str(path), said))
             continue
         found[doc["task"]] += 1
         if doc["transcript_problem"]:
