@@ -328,7 +328,7 @@ def test_a_task_type_that_is_a_list_beside_an_unknown_string_is_named(
         "(video_path='data/videos/ar_000.mp4'): field questions.task_type should be text, found ['x']. Fix the record."
         in proc.stdout
     )
-    assert "task_type 'Unknown_Thing' (1 records) is not mapped" in proc.stdout
+    assert "task_type 'Unknown_Thing' (1 record(s)) is not mapped" in proc.stdout
     error = _load_error(root_copy, monkeypatch, "humansense")  # the first problem stops the run, named
     assert isinstance(error, TaskMapError) and "'Unknown_Thing': 1 record(s)" in str(error)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -214,13 +215,16 @@ def _record_problems(root: Path, scan: Any, report: VerifyReport) -> dict[str, _
         code = suggest_code(name, n)
         report.unknown_task_types[name] = {"count": n, "suggested": code}
         hint = f"; probably {code} ({BY_CODE[code].name})" if code else ""
+        more = f" and {n - 1} more" if n > 1 else ""
+        entry = f"{name}={code or 'CODE'}"
         report.problems.append(
             Problem(
                 "task_type",
-                f"{scan.unknown_where[name]} and {n - 1} more",
+                f"{scan.unknown_where[name]}{more}",
                 "",
-                f"task_type {name!r} ({n} records) is not mapped to a task{hint}. Fix: map it in "
-                f"{root / 'humansense_task_map.json'} or $HUMANSENSE_TASK_MAP (see the README's task_type section)",
+                f"task_type {name!r} ({n} record(s)) is not mapped to a task{hint}. Fix: map it in "
+                f"{root / 'humansense_task_map.json'} ({json.dumps({name: code or 'CODE'})}) or with "
+                f"HUMANSENSE_TASK_MAP={shlex.quote(entry)}",
             )
         )
     uses = [(path, raw, where) for path, use in media.items() for raw, where in zip(use.raws, use.records, strict=True)]
