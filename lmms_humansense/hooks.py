@@ -167,8 +167,10 @@ def _naming(doc: dict[str, Any]) -> Iterator[None]:
 
 
 def _checked_video(doc: dict[str, Any]) -> str:
+    """The doc's video once it opens and, where the protocol gives its sound, holds a track."""
     path = doc["media"]
-    if not probe_video(path).has_audio and doc["with_audio"]:
+    info = probe_video(path)
+    if doc["with_audio"] and not info.has_audio:
         raise MediaError(
             f"{path} has no audio track, but the official protocol gives this task the video's sound. Re-extract "
             "the video, or run the `humansense_noaudio` variant to evaluate without sound on purpose."
