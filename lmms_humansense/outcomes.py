@@ -1,21 +1,7 @@
-"""What became of a question: answered, or one of the counted non-answers.
-
-A broken wrapper must never pass for a bad model.  lmms-eval 0.7.3's chat wrappers turn every
-exception of a model call into the answer ``""`` (``models/chat/_chat_base.py``, the ``try``
-around ``_infer_one``), its ``openai`` / ``gemini`` wrappers turn a failed request into the text
-``[LMMS_EVAL_REQUEST_FAILED after N retries] ...``, and the run still exits 0 with a results file.
-So each answer gets one outcome, decided here and nowhere else:
-
-* ``answered``: a real answer, scored (a reply the parser cannot read is a parse failure);
-* ``empty``: nothing left after lmms-eval's strip; stays in ``acc``'s denominator, scores 0
-  (``acc_official`` leaves it out, as the official scorer leaves out every empty answer);
-* ``request_failed``: lmms-eval's request-failure text, or a model of this package saying the
-  request failed; left out of every denominator;
-* ``media_error``: a model of this package saying it could not read the question's media (its
-  ``fed["error"]`` names the doc, the file and the fix); left out of every denominator.
-
-Each task reports the counts (``empty``, ``not_answered``) and, when most of its answers are
-empty or not answered, says so as the run ends, naming the wrapper and the likely cause.
+"""What became of a question, decided here and nowhere else, so that a broken wrapper never passes for
+a bad model: lmms-eval's chat wrappers answer ``""`` when the model call raises, its API wrappers answer
+a request-failure text, and the run still exits 0.  ``empty`` stays in ``acc``'s denominator (scored
+0); ``request_failed`` and ``media_error`` leave every denominator.
 """
 
 from __future__ import annotations
@@ -46,11 +32,8 @@ ERROR_CHARS = 300
 
 
 def classify(response: str, fed: dict[str, Any] | None = None) -> tuple[str, str | None]:
-    """The outcome of one answer and its error text (``None`` unless something failed).
-
-    A fed record's own outcome wins: a model of this package knows why it has no answer better
-    than its text can say.
-    """
+    """The outcome of one answer and its error text.  A fed record's own outcome wins: a model of this
+    package knows why it has no answer better than its text can say."""
     if fed is not None and fed.get("outcome") in NOT_ANSWERED:
         return str(fed["outcome"]), str(fed.get("error") or "")
     text = response.strip()
@@ -58,55 +41,27 @@ def classify(response: str, fed: dict[str, Any] | None = None) -> tuple[str, str
         return MEDIA_ERROR, text[len(MEDIA_ERROR_MARKER) :].strip()
     if text.startswith(REQUEST_FAILED_MARKER):
         return REQUEST_FAILED, text
-    if not text:
-        return EMPTY, None
-    return ANSWERED, None
+    return (ANSWERED, None) if text else (EMPTY, None)
 
 
 def outcome_item(outcome: str, error: str | None, clip: str, task: str) -> dict[str, Any]:
-    """The per-sample entry the count metrics aggregate (no ``score``: lmms-eval computes no
-    standard error of a count; the task code, because an aggregation is not told its task)."""
+    """The item the count metrics aggregate: no ``score`` (lmms-eval computes no standard error of a
+    count), and the task, which an aggregation is not told."""
     item: dict[str, Any] = {"outcome": outcome, "clip": clip, "task": task}
     if error:
         item["error"] = error[:ERROR_CHARS]
     return item
 
 
-def _outcomes(items: Iterable[Any]) -> list[dict[str, Any]]:
-    return [x for x in items if isinstance(x, dict) and "outcome" in x]
-
-
 def count_empty(items: Iterable[Any]) -> int:
-    """Leaf aggregation of ``empty``: how many answers were empty."""
-    return sum(1 for x in _outcomes(items) if x["outcome"] == EMPTY)
-
-
-def _cause(wrapper: str, empty: int, failed: list[dict[str, Any]]) -> str:
-    if len(failed) >= empty:
-        first = failed[0].get("error") or "(no error text)"
-        if failed[0]["outcome"] == MEDIA_ERROR:
-            return f"the model could not read the media; the first error: {first}"
-        return (
-            "its requests failed (an API that refuses the request, e.g. an audio part it does not accept, "
-            f"or a server that is not reachable); the first error: {first}"
-        )
-    return (
-        f"lmms-eval's chat wrappers answer an empty string when the model call raises (the log above holds "
-        f"'Error in generating' with the traceback): `{wrapper}` most likely cannot run here (a device it "
-        "hard-codes, e.g. CUDA on a CPU machine, or a transformers version it does not support); "
-        "see docs/wrappers.md for the route that works (for Qwen2.5-Omni: `--model humansense_omni`)"
-    )
+    """Leaf aggregation of ``empty``."""
+    return sum(1 for x in items if isinstance(x, dict) and x.get("outcome") == EMPTY)
 
 
 def running_wrapper(args: Any = None) -> str:
-    """The ``--model`` name of the run an aggregation is part of, for the end-of-run warning.
-
-    The CLI hands its arguments to the aggregation (``args.model``).  ``simple_evaluate`` hands
-    ``args=None`` (lmms-eval 0.7.3 sets ``task.args = cli_args``, ``evaluator.py``), and no hook
-    is told the model; its own frame still holds the ``model`` it was called with (a registered
-    name, or the model object, named by its class, as lmms-eval's results config names it), so
-    the warning names the wrapper there too.
-    """
+    """The run's ``--model``: the CLI hands its arguments to the aggregation, ``simple_evaluate`` hands
+    ``None``, but its frame holds the ``model`` (a name, or an object named by its class as lmms-eval's
+    results config names it)."""
     name = getattr(args, "model", None)
     if name:
         return str(name)
@@ -121,14 +76,28 @@ def running_wrapper(args: Any = None) -> str:
 
 
 def count_not_answered(items: Iterable[Any], args: Any = None) -> int:
-    """Leaf aggregation of ``not_answered``: how many questions got no answer (request failed,
-    media error); and, because lmms-eval calls it once per task after every answer is in (with the
-    CLI's arguments as ``args``), the place to say loudly that a task's numbers are void."""
-    outcomes = _outcomes(items)
+    """Leaf aggregation of ``not_answered`` (request failed, media error).  lmms-eval calls it once per
+    task with every answer in: the place to say loudly that a task's numbers are void."""
+    outcomes = [x for x in items if isinstance(x, dict) and "outcome" in x]
     failed = [x for x in outcomes if x["outcome"] in NOT_ANSWERED]
     empty = sum(1 for x in outcomes if x["outcome"] == EMPTY)
+    first = (failed[0].get("error") or "(no error text)") if failed else None
     if outcomes and (empty + len(failed)) / len(outcomes) > MOSTLY:
         wrapper = running_wrapper(args)
+        if len(failed) < empty:
+            cause = (
+                "lmms-eval's chat wrappers answer an empty string when the model call raises (the log above holds "
+                f"'Error in generating' with the traceback): `{wrapper}` most likely cannot run here (a device it "
+                "hard-codes, e.g. CUDA on a CPU machine, or a transformers version it does not support); "
+                "see docs/wrappers.md for the route that works (for Qwen2.5-Omni: `--model humansense_omni`)"
+            )
+        elif failed[0]["outcome"] == MEDIA_ERROR:
+            cause = f"the model could not read the media; the first error: {first}"
+        else:
+            cause = (
+                "its requests failed (an API that refuses the request, e.g. an audio part it does not accept, "
+                f"or a server that is not reachable); the first error: {first}"
+            )
         log.warning(
             "HumanSense task %s: %d of %d answers were empty and %d were not answered (request failed or media "
             "error) with `%s`: this task's accuracy measures the wrapper, not the model. Likely cause: %s.",
@@ -137,7 +106,7 @@ def count_not_answered(items: Iterable[Any], args: Any = None) -> int:
             len(outcomes),
             len(failed),
             wrapper,
-            _cause(wrapper, empty, failed),
+            cause,
         )
     elif failed:
         log.warning(
@@ -146,6 +115,6 @@ def count_not_answered(items: Iterable[Any], args: Any = None) -> int:
             outcomes[0].get("task", "?"),
             len(failed),
             len(outcomes),
-            failed[0].get("error") or "(no error text)",
+            first,
         )
     return len(failed)

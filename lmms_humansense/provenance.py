@@ -1,9 +1,6 @@
-"""What a number was computed from: a question's identity and a run's provenance.
-
-A doc id (``ER-VQA00012``) is a position in an annotation file, so another file order or data
-version gives it to another question: a question's identity is a digest of what it is (media path,
-question, options, gold), which paired comparisons match on.  A run's provenance names this
-package's version, lmms-eval's and a digest of the annotation files.
+"""What a number was computed from.  A doc id is a position in an annotation file, which another
+file order or data version gives to another question: a question's identity is a digest of what it
+is (paired comparisons match on it); a run's provenance names the versions and the annotations.
 """
 
 from __future__ import annotations
