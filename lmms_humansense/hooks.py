@@ -212,7 +212,7 @@ class QuestionMedia:
 def question_media(doc: dict[str, Any], sound_apart: bool) -> QuestionMedia:
     """What a question gets: simple wrappers (``sound_apart=False``) a speech video with its track,
     chat wrappers and this package's models every video silent and the sound apart (at most once
-    either way: docs/wrappers.md).  What a wrapper's own decoders will read is checked first (the sound
+    either way).  What a wrapper's own decoders will read is checked first (the sound
     decodes to the cache, every frame to the end, once per clip version): an error there would be raised
     inside lmms-eval, past every hook."""
     kind = question_kind(doc)

@@ -89,7 +89,7 @@ def count_not_answered(items: Iterable[Any], args: Any = None) -> int:
                 "lmms-eval's chat wrappers answer an empty string when the model call raises (the log above holds "
                 f"'Error in generating' with the traceback): `{wrapper}` most likely cannot run here (a device it "
                 "hard-codes, e.g. CUDA on a CPU machine, or a transformers version it does not support); "
-                "see docs/wrappers.md for the route that works (for Qwen2.5-Omni: `--model humansense_omni`)"
+                "routes that work: `--model humansense_omni` (Qwen2.5-Omni, Qwen3-Omni) or `--model humansense_openai` (a served model)"
             )
         elif failed[0]["outcome"] == MEDIA_ERROR:
             cause = f"the model could not read the media; the first error: {first}"

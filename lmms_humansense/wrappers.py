@@ -1,6 +1,6 @@
 """What lmms-eval 0.7.3's model wrappers do with a question's sound: what the run and the report
 *say* (every wrapper gets the same media).  Each entry carries its evidence, a test that runs the
-wrapper or its code read ("read, not run", and why); the full matrix is docs/wrappers.md.
+wrapper or its code read ("read, not run", and why).
 """
 
 from __future__ import annotations

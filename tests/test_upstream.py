@@ -141,6 +141,15 @@ def test_the_yamls_and_modules_come_from_the_plugins_own_sources(exported: Path)
     assert "def process_docs(" in (task_dir / "utils.py").read_text()
 
 
+def test_the_exported_code_points_to_no_file_the_folder_lacks(exported: Path) -> None:
+    """A maintainer of lmms-eval has the task folder only: no text of its code names this project's
+    docs or README sections (a message names the command or the line to write instead)."""
+    task_dir = exported / "lmms_eval" / "tasks" / "humansense"
+    for path in task_dir.rglob("*.py"):
+        text = path.read_text()
+        assert "docs/" not in text and "README's" not in text, path
+
+
 def test_pr_text_has_validation_sample_and_plugin_explanation(exported: Path) -> None:
     pr = (exported / "PR.md").read_text()
     assert "## Validation" in pr
