@@ -11,7 +11,7 @@ sample: venv
 
 # Lint and run the whole test suite: a line per test module as it finishes (tests/progress.py).
 test: venv
-	@echo "test: ruff, then the whole suite on 2 processes (minutes: about 5 on a fast 2-core machine, longer on a slower one)"
+	@echo "test: ruff, then the whole suite on 2 processes (about 10 minutes on an idle 2-core machine, up to 20 on a busy one)"
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 .venv/bin/python -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder tests
