@@ -80,7 +80,7 @@ def count_not_answered(items: Iterable[Any], args: Any = None) -> int:
     task with every answer in: the place to say loudly that a task's numbers are void."""
     outcomes = [x for x in items if isinstance(x, dict) and "outcome" in x]
     failed = [x for x in outcomes if x["outcome"] in NOT_ANSWERED]
-    empty = sum(1 for x in outcomes if x["outcome"] == EMPTY)
+    empty = count_empty(outcomes)
     first = (failed[0].get("error") or "(no error text)") if failed else None
     if outcomes and (empty + len(failed)) / len(outcomes) > MOSTLY:
         wrapper = running_wrapper(args)
